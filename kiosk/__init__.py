@@ -1,0 +1,56 @@
+"""School services kiosk: a Flask app for the touch terminal in a school lobby."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config layers, extensions, the catalog, blueprints, CLI."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("KIOSK_INSTANCE_PATH") or str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object("kiosk.config")
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("KIOSK")
+    if test_config:
+        app.config.from_mapping(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+
+    from kiosk import assets, catalog_ext, db, errors, health, i18n, visitor
+    from kiosk.extensions import csrf, htmx
+    from kiosk.sessions import VisitSessionInterface
+
+    db.init_app(app)
+    app.session_interface = VisitSessionInterface()
+    csrf.init_app(app)
+    htmx.init_app(app)
+    i18n.init_app(app)
+    catalog_ext.init_app(app)
+    assets.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(visitor.bp)
+    return app
+
+
+def _instance_secret(path: Path) -> str:
+    """The site's secret key, made on the first start and kept in instance/ (never in git)."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()

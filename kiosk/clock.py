@@ -1,0 +1,21 @@
+"""The one clock of the app, so tests can move time (set ``CLOCK`` in the test mapping)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+def utcnow() -> dt.datetime:
+    clock: Callable[[], dt.datetime] | None = current_app.config.get("CLOCK")
+    return clock() if clock else dt.datetime.now(dt.UTC)
+
+
+def local_today() -> dt.date:
+    """Today as the school sees it: windows open and close by Asia/Almaty dates."""
+    return utcnow().astimezone(ALMATY).date()

@@ -1,0 +1,27 @@
+"""Error pages in the visitor's language; no input ever ends in a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
+        return {"status": exc.code, "title": exc.name}, exc.code or 500
+    return render_template("errors/error.html", code=exc.code), exc.code or 500
+
+
+def _unexpected(exc: Exception) -> ResponseReturnValue:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _http_error(InternalServerError())

@@ -1,0 +1,71 @@
+"""Languages: Kazakh first, Russian and English; the visit's language comes from the URL.
+
+Translations are kept as .po files in the package and compiled to .mo when the app starts and a
+.po is newer, so a fresh clone needs no separate compile step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, g, request, session, url_for
+from flask_babel import format_date, format_datetime
+
+from kiosk.extensions import babel
+
+TRANSLATIONS = Path(__file__).with_name("translations")
+
+# Each language's name in itself: a visitor finds their own language whatever is shown now
+NATIVE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def init_app(app: Flask) -> None:
+    compile_translations()
+    babel.init_app(app, locale_selector=current_language)
+    app.context_processor(_template_context)
+    # globals, not context: macros imported with {% from %} see these too
+    app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime)
+
+
+def _template_context() -> dict[str, object]:
+    return {
+        "lang": current_language(),
+        "native_names": NATIVE_NAMES,
+        "url_in": url_in,
+    }
+
+
+def current_language() -> str:
+    """The URL's language on visitor pages, else the visit's choice, else Kazakh."""
+    lang = g.get("lang")
+    if lang:
+        return lang
+    chosen = session.get("lang") if request else None
+    languages = current_app.config["LANGUAGES"]
+    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def compile_translations(root: Path = TRANSLATIONS) -> None:
+    for po_path in root.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as f:
+            catalog = read_po(f, locale=po_path.parent.parent.name)
+        tmp = mo_path.with_suffix(".mo.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        tmp.replace(mo_path)  # atomic, so two processes starting at once never read half a file
+
+
+def url_in(lang: str) -> str:
+    """This page in another language; Welcome and pages without a language go to the services."""
+    rule = request.url_rule
+    if request.endpoint == "visitor.welcome":
+        return url_for("visitor.start", lang=lang)
+    if rule is not None and "lang" in rule.arguments and request.endpoint:
+        values = {**request.args.to_dict(), **(request.view_args or {}), "lang": lang}
+        return url_for(request.endpoint, **values)
+    return url_for("visitor.services", lang=lang)

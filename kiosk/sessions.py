@@ -1,0 +1,94 @@
+"""Server-side visitor sessions: the cookie carries a random token, the data stays in the database.
+
+Flask's default session is a signed cookie that anyone can read and nobody can revoke; a kiosk
+shared by strangers needs a visit that can be destroyed on the server. Rows are written only when
+the session changes, so browsing the catalog costs no write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from kiosk import db
+from kiosk.clock import utcnow
+from kiosk.models import Visit
+
+
+class VisitSession(CallbackDict, SessionMixin):
+    def __init__(self, data: dict[str, Any] | None = None, token: str | None = None) -> None:
+        def on_update(_self: CallbackDict) -> None:
+            self.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.token = token
+        self.modified = False
+        self.destroyed = False
+
+    def destroy(self) -> None:
+        """End the visit: the row is deleted and the browser gets a new, empty cookie."""
+        self.clear()
+        self.destroyed = True
+        self.modified = True
+
+    def regenerate(self) -> None:
+        """Keep the data under a new token (at sign-in), so a token seen before is worthless."""
+        self.destroyed = True
+        self.modified = True
+
+
+def _key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class VisitSessionInterface(SessionInterface):
+    def open_session(self, app: Flask, request: Request) -> VisitSession:
+        token = request.cookies.get(self.get_cookie_name(app))
+        if not token or len(token) > 100:
+            return VisitSession()
+        with db.new_session(app) as s:
+            visit = s.get(Visit, _key(token))
+            if visit is None:
+                return VisitSession()
+            return VisitSession(dict(visit.data), token)
+
+    def save_session(self, app: Flask, session: VisitSession, response: Response) -> None:  # type: ignore[override]
+        if not session.modified:
+            return
+        name = self.get_cookie_name(app)
+        now = utcnow()
+        with db.new_session(app) as s:
+            if session.token and session.destroyed:
+                old = s.get(Visit, _key(session.token))
+                if old is not None:
+                    s.delete(old)
+                session.token = None
+            if not session:
+                s.commit()
+                if session.destroyed or session.token:
+                    response.delete_cookie(name, path=self.get_cookie_path(app), domain=self.get_cookie_domain(app))
+                return
+            if session.token is None:
+                session.token = secrets.token_urlsafe(32)
+                s.add(Visit(id=_key(session.token), created_at=now, last_seen_at=now, data=dict(session)))
+            else:
+                visit = s.get(Visit, _key(session.token)) or Visit(id=_key(session.token), created_at=now)
+                visit.last_seen_at = now
+                visit.data = dict(session)
+                s.add(visit)
+            s.commit()
+        response.vary.add("Cookie")
+        response.set_cookie(
+            name,
+            session.token,
+            httponly=self.get_cookie_httponly(app),
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+            path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app),
+        )

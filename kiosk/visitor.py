@@ -1,0 +1,81 @@
+"""The visitor's touch screens: Welcome, the services, one service's checklist and its print view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from kiosk.catalog import window_state
+from kiosk.catalog_ext import get_catalog
+from kiosk.clock import local_today, utcnow
+from kiosk.rendering import render_page_or_partial
+
+bp = Blueprint("visitor", __name__)
+
+PAPERS = ("a4", "roll")
+
+
+@bp.url_value_preprocessor
+def _pull_lang(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    if values is None or "lang" not in values:
+        return
+    lang = values.pop("lang")
+    if lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    g.lang = lang
+    if session and session.get("lang") != lang:  # an ongoing visit remembers a switch
+        session["lang"] = lang
+
+
+@bp.url_defaults
+def _add_lang(endpoint: str, values: dict[str, Any]) -> None:
+    if "lang" not in values and current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
+        values["lang"] = g.get("lang") or session.get("lang") or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@bp.get("/")
+def welcome() -> ResponseReturnValue:
+    return render_template("visitor/welcome.html")
+
+
+@bp.get("/<lang>/start")
+def start() -> ResponseReturnValue:
+    """The visitor chose a language on Welcome: it holds for the rest of the visit."""
+    session["lang"] = g.lang
+    return redirect(url_for("visitor.services"))
+
+
+@bp.get("/<lang>/services")
+def services() -> ResponseReturnValue:
+    today = local_today()
+    catalog = get_catalog()
+    states = {s.code: window_state(s.window, today) for s in catalog.services}
+    return render_template("visitor/services.html", groups=catalog.by_group(), states=states)
+
+
+def _service_context(code: str) -> dict[str, Any]:
+    service = get_catalog().service(code)
+    if service is None:
+        abort(404)
+    category = None
+    category_code = request.args.get("category")
+    if category_code:
+        category = service.category(category_code)
+        if category is None:
+            abort(404)
+    return {"service": service, "category": category, "state": window_state(service.window, local_today())}
+
+
+@bp.get("/<lang>/services/<code>")
+def service(code: str) -> ResponseReturnValue:
+    return render_page_or_partial("visitor/service.html", "visitor/_checklist.html", **_service_context(code))
+
+
+@bp.get("/<lang>/services/<code>/print")
+def print_checklist(code: str) -> ResponseReturnValue:
+    paper = request.args.get("paper", "a4")
+    if paper not in PAPERS:
+        abort(404)
+    return render_template("visitor/print.html", paper=paper, now=utcnow(), **_service_context(code))

@@ -1,0 +1,589 @@
+# ruff: noqa: E501  (the Kazakh names below are verbatim seed quotes, kept on one line so they can be grepped)
+"""The bundled service catalog checked against the facts of the two seed texts.
+
+The seeds (shared/seeds/000_*.txt, a school seminar note, and 004_*.txt, a copy of the eGov service page) live
+outside the repository, so the facts taken from them are embedded here as literals. When the seeds are at hand,
+set KIOSK_SEEDS_DIR to their folder and ``test_literals_are_quoted_from_the_seeds`` checks the literals against
+the files themselves.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from kiosk.catalog import BUNDLED_CATALOG, CatalogError, Text, Window, load_catalog, window_state
+
+# --- facts from the seeds -----------------------------------------------------------------------
+
+# Exact Kazakh service names [S000] (runs of whitespace normalised, trailing ";" or "." dropped).
+SEED_NAMES = {
+    "grade1": "Бастауыш, негізгі орта, жалпы орта білім берудің жалпы білім беретін бағдарламалары бойынша оқыту үшін ведомстволық бағыныстылығына қарамастан білім беру ұйымдарына құжаттар қабылдау және оқуға қабылдау",
+    "transfer": "Негізгі орта, жалпы орта білім беру ұйымдары арасында балаларды ауыстыру үшін құжаттарды қабылдау",
+    "home": "Бастауыш, негізгі орта, жалпы орта білім беру ұйымдарына денсаулығына байланысты ұзақ уақыт бойы бара алмайтын балаларды үйде жеке тегін оқытуды ұйымдастыру үшін құжаттар қабылдау",
+    "externat": "Негізгі орта және жалпы орта білім беру ұйымдарында экстернат нысанында оқытуға рұқсат беру",
+    "duplicate": "Негізгі орта, жалпы орта білім туралы құжаттардың телнұсқаларын беру",
+    "meals": "Жалпы білім беретін мектептердегі білім алушылар мен тәрбиеленушілердің жекелеген санаттарына тегін және жеңілдікпен тамақтандыруды ұсыну",
+    "transport": "Шалғайдағы ауылдық елді мекендерде тұратын балаларды жалпы білім беру ұйымдарына және кейін үйлеріне тегін тасымалдауды ұсыну",
+    "camp": "Мемлекеттік білім беру мекемелеріндегі білім алушылар мен тәрбиенушілердің жекелеген санаттарына қала сыртындағы және мектеп жанындағы лагерьлерде демалуы үшін құжаттар қабылдау және жолдама беру",
+    "college_meals": "Техникалық және кәсіптік, орта білімнен кейінгі және жоғары білім беру ұйымдарындағы тәрбиеленушілер мен білім алушылардың жекелеген санаттағы азаматтарына, сондай-ақ, қорғаншылық (қамқоршылықтағы) пен патронаттағы тұлғаларына тегін тамақтандыруды ұсыну",
+    "special": "Арнайы жалпы білім беретін оқу бағдарламалары бойынша оқыту үшін мүмкіндіктері шектеулі балалардың құжаттарын қабылдау және арнайы білім беру ұйымдарына қабылдау",
+    "pmpk": "Кемтар балаларды психологиялық-медициналық-педагогикалық тексеру және оларға консультациялық көмек көрсету",
+    "rehab": "Оңалту және әлеуметтік бейімдеу, балалар мен жасөспірімдерді",  # cut off in the seed itself
+    "preq": "Мектепке дейінгі балалар ұйымдарына жіберу үшін мектепке дейінгі (6 жасқа дейін) жастағы балаларды кезекке қою",
+    "preadm": "Мектепке дейінгі білім беру ұйымдарына құжаттарды қабылдау және балаларды қабылдау",
+    "addedu": "Балаларға қосымша білім беру бойынша қосымша білім беру ұйымдарына құжаттар қабылдау және оқуға қабылдау",
+    "qualcat": "Педагогтердің біліктілік санаттарын беру және растау рәсімдерінен өту үшін құжаттарды қабылдау",
+    "heads": "Мектепке дейінгі, орта, техникалық және кәсіптік, орта білімнен кейінгі және қосымша білім беру мемлекеттік ұйымдарының басшылары лауазымдарына орналасу конкурсына қатысу үшін құжаттар қабылдау",
+}
+
+# Information systems named in the seed's lists [S000]; transport and camp are in none of them.
+SEED_INFO_SYSTEMS = {
+    "grade1": "Bilimal",
+    "home": "Bilimal",
+    "meals": "Bilimal",
+    "college_meals": "Bilimal",
+    "transfer": "Bilimal",
+    "duplicate": "Bilimal",
+    "heads": "Bilimal",
+    "qualcat": "Bilimal",
+    "externat": "Bilimal",
+    "pmpk": "Malahit",
+    "rehab": "Malahit",
+    "special": "Malahit",
+    "addedu": "Mindal",
+    "preq": "Indigo",
+    "preadm": "Indigo",
+    "transport": None,
+    "camp": None,
+}
+
+# Checklists per (service, channel): (document code, Kazakh fragment of the seed's wording, shown in original).
+# Office lists [S000]; portal lists [S004] ("электрондық көшірмесі"); grade 1 portal [EG197, SKO32].
+# "Құжаттар салыстыру үшін түпнұсқада ұсынылады ... қайтарылады" follows the meals and transport lists [S000];
+# grade 1 asks for "жеке басын растайтын құжаттың түпнұсқасы" [S000].
+SEED_CHECKLISTS = {
+    ("grade1", "school"): [
+        ("application", "өтініш", False),
+        ("id_card", "жеке басын", True),
+        ("health_063_026", "денсаулық жағдайы туралы анықтама", False),
+        ("health_063_026", "063/у", False),
+        ("health_063_026", "026/у-3", False),
+        ("photo_3x4", "3х4", False),
+    ],
+    ("grade1", "portal"): [
+        ("e_application", "өтінім", False),
+        ("health_063_026_e", "063/у", False),
+        ("health_063_026_e", "026/у-3", False),
+        ("health_063_026_e", "электрондық көшірме", False),
+        ("photo_3x4_digital", "3х4", False),
+        ("migration_card_e", "көші-қон", False),
+        ("birth_cert_e", "туу туралы куәлігі", False),
+    ],
+    ("transfer", "school"): [
+        ("application", "өтініш", False),
+        ("id_card", "жеке басын куәландыратын құжат", False),
+        ("deregistration_slip", "есептен шығару талоны", False),
+    ],
+    ("home", "school"): [
+        ("application_free", "еркін нысанда", False),
+        ("vkk_conclusion", "дәрігерлік-консультациялық комиссияның", False),
+        ("vkk_conclusion", "үйде оқыту", False),
+        ("vkk_conclusion", "қорытындысы", False),
+    ],
+    ("home", "portal"): [
+        ("e_application", "өтінім", False),
+        ("vkk_conclusion_e", "дәрігерлік-консультациялық комиссияның", False),
+        ("vkk_conclusion_e", "электрондық көшірмесі", False),
+    ],
+    ("special", "body"): [
+        ("application_special", "еркін нысанда", False),
+        ("application_special", "ата-анасының (заңды өкілінің)", False),
+        ("pmpk_conclusion", "психологиялық-медициналық-педагогикалық консультацияның", False),
+        ("pmpk_conclusion", "қорытындысы", False),
+    ],
+    ("special", "portal"): [
+        ("e_application", "өтінім", False),
+        ("pmpk_conclusion_e", "қорытындысының электрондық көшірмесі", False),
+    ],
+    ("meals", "school"): [
+        ("application", "өтініш", False),
+        ("parent_id_card", "ата-аналардың жеке басын куәландыратын құжат", True),
+        ("birth_cert_copy", "туу туралы куәлігінің көшірмесі", True),
+        ("marriage_cert_copy", "некеге тұру немесе бұзу туралы куәліктің көшірмесі", True),
+    ],
+    ("meals", "portal"): [
+        ("e_application", "өтінім", False),
+    ],
+    ("transport", "body_gfc"): [
+        ("application", "өтініш", False),
+        ("id_card", "жеке басын куәландыратын құжат", True),
+        ("birth_cert_abroad", "туу туралы куәлігі", True),
+        ("study_certificate", "оқу орнынан анықтама", True),
+    ],
+    ("transport", "portal"): [
+        ("e_application", "өтінім", False),
+        ("study_certificate_e", "оқу орнынан анықтаманың электронды көшірмесі", False),
+    ],
+    ("camp", "body_gfc"): [
+        ("application", "өтініш", False),
+        ("id_card_copy", "жеке басын куәландыратын құжаттың көшірмесі", False),
+        ("birth_cert_abroad", "туу туралы куәлігі", False),
+        ("marriage_cert_copy", "некеге тұру немесе бұзу", False),
+        ("camp_medical_907", "№ 907", False),
+        ("camp_medical_907", "сауықтыру лагеріне баратын", False),
+    ],
+    ("camp", "portal"): [
+        ("e_application", "өтінім", False),
+        ("camp_medical_079_e", "«079/е»", False),  # the seed's spelling, kept
+        ("camp_medical_079_e", "электрондық көшірмесі", False),
+    ],
+}
+# Fragments that come from EG197/SKO32 rather than from the seeds.
+NOT_IN_SEEDS = {"көші-қон"}
+
+# Documents the seed gives only under a condition: the note must carry it.
+CONDITION_NOTES = {
+    "birth_cert_abroad": ("АХАЖ", "Қазақстан Республикасынан тыс"),
+    "birth_cert_copy": ("АХАЖ", "Қазақстан Республикасынан тыс"),
+    "birth_cert_e": ("АХАЖ", "Қазақстан Республикасынан тыс"),
+    "marriage_cert_copy": ("АХАЖ", "некеге тұрған немесе бұзған"),
+    "migration_card_e": ("резиденті",),
+}
+
+# Categories for meals and camps, with a fragment of each status document [S000 meals items 6-9, S004].
+CATEGORY_FRAGMENTS = {
+    "asp": ("атаулы әлеуметтік көмек",),
+    "low_income": ("күн көріс", "күнкөріс"),
+    "orphan": ("қорғаншылықты",),
+    "unemployed": ("жұмыссыз",),  # portal list only [S004]
+    "emergency": ("төтенше",),
+}
+
+TAKES_APPLICATIONS = {"grade1", "meals", "transport", "camp", "home", "special", "transfer"}
+
+# Orders named in domain.md 1.1 as the rules of each service; the others cite the register of state services.
+LEGAL_BASIS_NUMBERS = {
+    "grade1": "564",
+    "transfer": "564",
+    "home": "223",
+    "special": "223",
+    "pmpk": "223",
+    "rehab": "223",
+    "transport": "158",
+    "camp": "158",
+    "meals": "158",  # only a school site cites it [domain.md 1.1]; the annex is unconfirmed
+    "preq": "254",
+    "preadm": "254",
+    "college_meals": "82",
+}
+
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+LATIN = re.compile(r"[A-Za-z]")
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def _kk(doc) -> str:
+    """A document's Kazakh wording, name and note, for fragment matching."""
+    return f"{doc.name.kk} {doc.note.kk if doc.note else ''}".lower()
+
+
+def _texts(obj, path="catalog"):
+    """Every Text reachable from the catalog, with a path for the failure message."""
+    if isinstance(obj, Text):
+        yield path, obj
+    elif dataclasses.is_dataclass(obj):
+        for field in dataclasses.fields(obj):
+            yield from _texts(getattr(obj, field.name), f"{path}.{field.name}")
+    elif isinstance(obj, tuple | list):
+        for i, item in enumerate(obj):
+            yield from _texts(item, f"{path}[{i}]")
+    elif isinstance(obj, dict):
+        for key, item in obj.items():
+            yield from _texts(item, f"{path}[{key}]")
+
+
+# --- (1) services and their names -----------------------------------------------------------------
+
+
+def test_bundled_catalog_loads(catalog):
+    assert catalog.version
+    assert len(catalog.services) == 17
+
+
+def test_all_services_present_with_the_seed_kazakh_name(catalog):
+    assert {s.code for s in catalog.services} == set(SEED_NAMES)
+    for code, name in SEED_NAMES.items():
+        assert catalog.service(code).name.kk == name, code
+
+
+def test_information_systems_as_the_seed_says(catalog):
+    for code, system in SEED_INFO_SYSTEMS.items():
+        assert catalog.service(code).info_system == system, code
+
+
+def test_no_register_code_is_made_up(catalog):
+    # the 8-digit register codes of the education services were not found [domain.md 1.1]
+    assert all(s.register_code is None for s in catalog.services)
+
+
+def test_groups_in_display_order(catalog):
+    assert [g.code for g, _ in catalog.by_group()] == [
+        "school",
+        "support",
+        "special",
+        "preschool",
+        "addedu",
+        "teachers",
+    ]
+    group_of = {s.code: s.group.code for s in catalog.services}
+    assert {c for c, g in group_of.items() if g == "school"} == {"grade1", "transfer", "home", "externat", "duplicate"}
+    assert {c for c, g in group_of.items() if g == "support"} == {"meals", "transport", "camp", "college_meals"}
+    assert {c for c, g in group_of.items() if g == "special"} == {"special", "pmpk", "rehab"}
+
+
+def test_legal_basis_names_the_known_order_or_says_it_is_unknown(catalog):
+    for service in catalog.services:
+        basis = service.legal_basis
+        if service.code in LEGAL_BASIS_NUMBERS:
+            number = LEGAL_BASIS_NUMBERS[service.code]
+            assert re.search(rf"№ {number}\b", basis.ru), service.code
+            assert re.search(rf"No\. {number}\b", basis.en), service.code
+            if service.code == "meals":
+                assert "not confirmed" in basis.en
+        else:
+            assert "register of state services" in basis.en, service.code
+            assert "not confirmed" in basis.en, service.code
+
+
+# --- (2) checklists -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("service_code", "kind"), sorted(SEED_CHECKLISTS))
+def test_seed_checklist_under_the_right_channel(catalog, service_code, kind):
+    service = catalog.service(service_code)
+    channels = [c for c in service.channels if c.kind == kind]
+    assert len(channels) == 1, f"{service_code}: one {kind} channel expected"
+    items = {item.document.code: item for item in channels[0].documents}
+    expected = SEED_CHECKLISTS[(service_code, kind)]
+    # nothing invented beyond the seed's list
+    assert set(items) == {code for code, _, _ in expected}
+    for code, fragment, original in expected:
+        item = items[code]
+        assert fragment.lower() in _kk(item.document), f"{service_code}/{kind}/{code}: {fragment!r}"
+        assert item.original is original, f"{service_code}/{kind}/{code}: original"
+
+
+def test_seed_services_have_exactly_the_seed_channels(catalog):
+    for code in {s for s, _ in SEED_CHECKLISTS}:
+        kinds = sorted(c.kind for c in catalog.service(code).channels)
+        assert kinds == sorted(k for s, k in SEED_CHECKLISTS if s == code), code
+
+
+def test_conditional_documents_carry_their_condition(catalog):
+    for code, fragments in CONDITION_NOTES.items():
+        doc = catalog.documents[code]
+        assert doc.note is not None, code
+        for fragment in fragments:
+            assert fragment in doc.note.kk, f"{code}: {fragment!r}"
+
+
+def test_preschool_queue_checklist_from_gov3042(catalog):
+    gfc = next(c for c in catalog.service("preq").channels if c.kind == "body_gfc")
+    assert [i.document.code for i in gfc.documents] == [
+        "application",
+        "birth_cert",
+        "id_card",
+        "priority_military_cert",
+        "priority_teacher_cert",
+    ]
+
+
+def test_services_without_a_source_list_ask_only_for_the_minimum(catalog):
+    for code in ("duplicate", "externat", "qualcat", "heads", "preadm", "addedu", "pmpk", "rehab", "college_meals"):
+        channels = catalog.service(code).channels
+        assert len(channels) == 1, code
+        assert [i.document.code for i in channels[0].documents] == ["application", "id_card"], code
+        assert not any(i.original for i in channels[0].documents), code
+
+
+def test_duplicate_result_is_a_duplicate(catalog):
+    assert "duplicate" in catalog.service("duplicate").channels[0].result.en.lower()
+    assert "телнұсқа" in catalog.service("duplicate").channels[0].result.kk
+
+
+# --- (3) categories -----------------------------------------------------------------------------
+
+
+def test_meals_and_camp_have_exactly_the_five_categories(catalog):
+    for service in catalog.services:
+        codes = {c.code for c in service.categories}
+        if service.code in ("meals", "camp"):
+            assert codes == set(CATEGORY_FRAGMENTS), service.code
+        else:
+            assert codes == set(), service.code
+
+
+@pytest.mark.parametrize("code", sorted(CATEGORY_FRAGMENTS))
+def test_category_status_document_from_the_seed(catalog, code):
+    category = next(c for c in catalog.categories if c.code == code)
+    assert category.document is catalog.documents[category.document.code]
+    text = _kk(category.document)
+    assert any(f in text for f in CATEGORY_FRAGMENTS[code]), code
+    for service_code in ("meals", "camp"):
+        assert catalog.service(service_code).category(code) is category
+
+
+# --- (4) window ---------------------------------------------------------------------------------
+
+
+def test_grade1_window_is_1_april_to_31_august_and_the_only_one(catalog):
+    assert catalog.service("grade1").window == Window(4, 1, 8, 31)
+    assert [s.code for s in catalog.services if s.window is not None] == ["grade1"]
+
+
+# --- (5) time limits ----------------------------------------------------------------------------
+
+
+def test_only_meals_has_a_time_limit(catalog):
+    limited = {(s.code, c.kind) for s in catalog.services for c in s.channels if c.time_limit is not None}
+    assert {code for code, _ in limited} == {"meals"}
+    for service in catalog.services:
+        for channel in service.channels:
+            if channel.time_limit is not None:
+                assert channel.time_limit.en == "5 working days"
+                assert channel.time_limit.ru == "5 рабочих дней"
+                assert channel.time_limit.kk == "5 жұмыс күні"
+
+
+# --- (6) applications ---------------------------------------------------------------------------
+
+
+def test_kiosk_takes_applications_for_exactly_seven_services(catalog):
+    assert {s.code for s in catalog.services if s.takes_applications} == TAKES_APPLICATIONS
+
+
+def test_the_others_say_where_to_apply(catalog):
+    for service in catalog.services:
+        if not service.takes_applications:
+            assert service.where_to_apply is not None, service.code
+    college = catalog.service("college_meals").where_to_apply
+    assert "egov.kz" in college.en
+    assert "college" in college.en.lower()
+    assert "82" in catalog.service("college_meals").legal_basis.en
+
+
+# --- (7) languages ------------------------------------------------------------------------------
+
+
+def test_every_text_in_three_languages(catalog):
+    texts = list(_texts(catalog))
+    assert len(texts) > 100
+    for path, text in texts:
+        for lang in ("kk", "ru", "en"):
+            assert text.get(lang).strip(), f"{path}.{lang}"
+        assert CYRILLIC.search(text.kk), f"{path}.kk"
+        assert CYRILLIC.search(text.ru), f"{path}.ru"
+        assert LATIN.search(text.en), f"{path}.en"
+        assert text.kk != text.ru, f"{path}: kk is a copy of ru"
+        assert text.ru != text.en, f"{path}: ru is a copy of en"
+
+
+def test_no_word_mixes_latin_and_cyrillic_letters(catalog):
+    # seed 000 writes some Kazakh words with a Latin "i" (үшiн); the catalog must not copy that
+    for path, text in _texts(catalog):
+        for lang in ("kk", "ru", "en"):
+            for word in re.findall(r"[^\W\d_]+", text.get(lang)):
+                assert not (CYRILLIC.search(word) and LATIN.search(word)), f"{path}.{lang}: {word!r}"
+
+
+# --- (8) broken catalogs ------------------------------------------------------------------------
+
+
+def _toml(value) -> str:
+    """A tiny TOML writer for the catalog's shapes: strings, booleans, lists and tables, all inline."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string here
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    raise TypeError(type(value))
+
+
+def _write(raw: dict, path: Path) -> Path:
+    path.write_text("".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in raw.items()), encoding="utf-8")
+    return path
+
+
+def _raw() -> dict:
+    return tomllib.loads(BUNDLED_CATALOG.read_text(encoding="utf-8"))
+
+
+def _service(raw: dict, code: str) -> dict:
+    return next(s for s in raw["services"] if s["code"] == code)
+
+
+def test_copy_written_back_loads_equal(tmp_path):
+    assert load_catalog(_write(_raw(), tmp_path / "catalog.toml")) == load_catalog()
+
+
+def _missing_ru_name(raw):
+    del _service(raw, "meals")["name"]["ru"]
+
+
+def _unknown_document(raw):
+    _service(raw, "grade1")["channels"][0]["documents"][1]["doc"] = "passport_x"
+
+
+def _bad_window(raw):
+    _service(raw, "grade1")["window"]["end"] = "13-40"
+
+
+def _unknown_kind(raw):
+    _service(raw, "transfer")["channels"][0]["kind"] = "kiosk_desk"
+
+
+def _no_where_to_apply(raw):
+    del _service(raw, "duplicate")["where_to_apply"]
+
+
+def _unknown_category(raw):
+    _service(raw, "camp")["categories"].append("pensioner")
+
+
+def _empty_kk_purpose(raw):
+    _service(raw, "home")["purpose"]["kk"] = "   "
+
+
+def _unknown_group(raw):
+    _service(raw, "heads")["group"] = "staff"
+
+
+def _categories_not_a_list(raw):
+    _service(raw, "meals")["categories"] = "asp"
+
+
+def _checklist_item_not_a_table(raw):
+    _service(raw, "transport")["channels"][0]["documents"][0] = "application"
+
+
+def _code_with_spaces(raw):
+    _service(raw, "externat")["group"] = " school"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragments"),
+    [
+        (_missing_ru_name, ["service 'meals'", "name.ru"]),
+        (_unknown_document, ["service 'grade1'", "documents[1]", "'doc'", "passport_x"]),
+        (_bad_window, ["service 'grade1'", "window.end", "13-40"]),
+        (_unknown_kind, ["service 'transfer'", "'kind'", "kiosk_desk"]),
+        (_no_where_to_apply, ["service 'duplicate'", "where_to_apply"]),
+        (_unknown_category, ["service 'camp'", "'categories'", "pensioner"]),
+        (_empty_kk_purpose, ["service 'home'", "purpose.kk"]),
+        (_unknown_group, ["service 'heads'", "'group'", "staff"]),
+        (_categories_not_a_list, ["service 'meals'", "'categories'", "must be a list"]),
+        (_checklist_item_not_a_table, ["service 'transport'", "'documents'", "entry 0"]),
+        (_code_with_spaces, ["service 'externat'", "'group'", "spaces"]),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else None,
+)
+def test_broken_catalog_names_the_service_and_field(tmp_path, mutate, fragments):
+    raw = copy.deepcopy(_raw())
+    mutate(raw)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(_write(raw, tmp_path / "catalog.toml"))
+    message = str(caught.value)
+    assert message.startswith("catalog.toml: ")
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(CatalogError, match="file not found"):
+        load_catalog(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = "x"\n[[services]\n', encoding="utf-8")
+    with pytest.raises(CatalogError, match="not valid TOML"):
+        load_catalog(bad)
+
+
+# --- (9) window arithmetic ----------------------------------------------------------------------
+
+
+def test_before_1_april_closed_and_opens_1_april_this_year(catalog):
+    state = window_state(catalog.service("grade1").window, dt.date(2026, 3, 31))
+    assert not state.is_open
+    assert state.opens_on == dt.date(2026, 4, 1)
+    assert state.closes_on is None and state.days_left is None
+
+
+def test_on_1_april_open_for_the_whole_window(catalog):
+    state = window_state(catalog.service("grade1").window, dt.date(2026, 4, 1))
+    assert state.is_open
+    assert state.closes_on == dt.date(2026, 8, 31)
+    assert state.days_left == 153
+
+
+def test_on_31_august_open_with_one_day_left(catalog):
+    state = window_state(catalog.service("grade1").window, dt.date(2026, 8, 31))
+    assert state.is_open
+    assert state.closes_on == dt.date(2026, 8, 31)
+    assert state.days_left == 1
+    assert state.opens_on is None
+
+
+def test_on_1_september_closed_until_1_april_next_year(catalog):
+    state = window_state(catalog.service("grade1").window, dt.date(2026, 9, 1))
+    assert not state.is_open
+    assert state.opens_on == dt.date(2027, 4, 1)
+
+
+def test_window_across_new_year():
+    window = Window(12, 1, 1, 31)  # 1 December to 31 January
+    december = window_state(window, dt.date(2026, 12, 15))
+    assert december.is_open and december.closes_on == dt.date(2027, 1, 31) and december.days_left == 48
+    january = window_state(window, dt.date(2027, 1, 31))
+    assert january.is_open and january.closes_on == dt.date(2027, 1, 31) and january.days_left == 1
+    after = window_state(window, dt.date(2027, 2, 1))
+    assert not after.is_open and after.opens_on == dt.date(2027, 12, 1)
+    before = window_state(window, dt.date(2026, 11, 30))
+    assert not before.is_open and before.opens_on == dt.date(2026, 12, 1)
+
+
+def test_no_window_is_always_open(catalog):
+    state = window_state(catalog.service("meals").window, dt.date(2026, 9, 1))
+    assert state.is_open and state.opens_on is None and state.closes_on is None
+
+
+# --- provenance (only with the seed texts at hand) ------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not os.environ.get("KIOSK_SEEDS_DIR"), reason="KIOSK_SEEDS_DIR not set (seed texts live outside the repo)"
+)
+def test_literals_are_quoted_from_the_seeds():
+    folder = Path(os.environ["KIOSK_SEEDS_DIR"])
+    seeds = " ".join(re.sub(r"\s+", " ", p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.txt")))
+    folded = seeds.lower().replace("i", "і")  # the seed's Latin "i" in Kazakh words
+    for code, name in SEED_NAMES.items():
+        assert name in seeds, code
+    fragments = {f for items in SEED_CHECKLISTS.values() for _, f, _ in items} - NOT_IN_SEEDS
+    fragments |= {f for alternatives in CATEGORY_FRAGMENTS.values() for f in alternatives}
+    for fragment in fragments:
+        assert fragment.lower() in folded, fragment

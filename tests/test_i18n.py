@@ -1,0 +1,68 @@
+"""Every word a visitor reads has its Kazakh and Russian translation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from kiosk import ROOT
+from kiosk.i18n import TRANSLATIONS
+
+METHODS = [("kiosk/**.py", "python"), ("templates/**.html", "jinja2")]
+
+
+def _source_messages() -> set[str | tuple[str, str]]:
+    found: set[str | tuple[str, str]] = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(str(ROOT), METHODS):
+        if not message or (isinstance(message, tuple) and not message[0]):
+            continue
+        found.add(message if isinstance(message, str) else (message[0], message[1]))
+    return found
+
+
+def test_extraction_finds_the_visitor_messages() -> None:
+    messages = _source_messages()
+    assert "Documents to bring" in messages  # the check below would be empty if extraction broke
+    assert len(messages) > 30
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_every_message_is_translated(lang: str) -> None:
+    with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    missing = []
+    for message in _source_messages():
+        key = message if isinstance(message, str) else message[0]
+        entry = catalog.get(key)
+        if entry is None or entry.fuzzy:
+            missing.append(key)
+            continue
+        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        if not all(s.strip() for s in strings):
+            missing.append(key)
+    assert missing == [], f"{lang}: no translation for {sorted(missing)}"
+
+
+def test_translations_keep_their_placeholders() -> None:
+    import re
+
+    for lang in ("kk", "ru"):
+        with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+            catalog = read_po(f, locale=lang)
+        for entry in catalog:
+            if not entry.id:
+                continue
+            ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+            strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+            wanted = set(re.findall(r"%\(\w+\)[sd]", ids[0]))
+            for s in strings:
+                assert set(re.findall(r"%\(\w+\)[sd]", s)) == wanted, f"{lang}: {ids[0]!r}"
+
+
+def test_compiled_catalogs_are_fresh(app) -> None:
+    for po in Path(TRANSLATIONS).glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime
