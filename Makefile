@@ -18,15 +18,15 @@ run: $(STAMP)
 	$(BIN)/kiosk run
 
 lint: $(STAMP)
-	$(BIN)/ruff check kiosk tests bench migrations
-	$(BIN)/ruff format --check kiosk tests bench migrations
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 
 test: lint
 	$(BIN)/python -m pytest
 
 format: $(STAMP)
-	$(BIN)/ruff format kiosk tests bench migrations
-	$(BIN)/ruff check --fix kiosk tests bench migrations
+	$(BIN)/ruff format
+	$(BIN)/ruff check --fix
 
 bench: $(STAMP)
 	$(BIN)/python bench/http_pages.py

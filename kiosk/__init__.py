@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
 
-    from kiosk import assets, catalog_ext, db, errors, health, i18n, visitor
+    from kiosk import assets, catalog_ext, db, errors, health, i18n, identify, keys, portal, sms, visitor
     from kiosk.extensions import csrf, htmx
     from kiosk.sessions import VisitSessionInterface
 
+    keys.init_app(app)
     db.init_app(app)
     app.session_interface = VisitSessionInterface()
     csrf.init_app(app)
@@ -43,14 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    portal.init_app(app)
+    sms.init_app(app)
     app.register_blueprint(visitor.bp)
+    app.register_blueprint(identify.bp)
     return app
-
-
-def _instance_secret(path: Path) -> str:
-    """The site's secret key, made on the first start and kept in instance/ (never in git)."""
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()

@@ -7,11 +7,12 @@ Translations are kept as .po files in the package and compiled to .mo when the a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, g, request, session, url_for
-from flask_babel import format_date, format_datetime
+from flask import Flask, abort, current_app, g, request, session, url_for
+from flask_babel import format_date, format_datetime, format_time
 
 from kiosk.extensions import babel
 
@@ -24,9 +25,28 @@ NATIVE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 def init_app(app: Flask) -> None:
     compile_translations()
     babel.init_app(app, locale_selector=current_language)
+    app.url_value_preprocessor(_pull_lang)
+    app.url_defaults(_add_lang)
     app.context_processor(_template_context)
     # globals, not context: macros imported with {% from %} see these too
-    app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime)
+    app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime, format_time=format_time)
+
+
+def _pull_lang(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Every visitor address starts with the language; an unknown one is a 404."""
+    if values is None or "lang" not in values:
+        return
+    lang = values.pop("lang")
+    if lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    g.lang = lang
+    if session and session.get("lang") != lang:  # an ongoing visit remembers a switch
+        session["lang"] = lang
+
+
+def _add_lang(endpoint: str, values: dict[str, Any]) -> None:
+    if "lang" not in values and current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
+        values["lang"] = current_language()
 
 
 def _template_context() -> dict[str, object]:
@@ -62,10 +82,13 @@ def compile_translations(root: Path = TRANSLATIONS) -> None:
 
 def url_in(lang: str) -> str:
     """This page in another language; Welcome and pages without a language go to the services."""
-    rule = request.url_rule
     if request.endpoint == "visitor.welcome":
         return url_for("visitor.start", lang=lang)
-    if rule is not None and "lang" in rule.arguments and request.endpoint:
+    shown = g.get("page_endpoint")  # a form posted back shows a page that has its own address
+    if shown:
+        return url_for(shown, lang=lang)
+    rule = request.url_rule
+    if rule is not None and "lang" in rule.arguments and request.endpoint and request.method == "GET":
         values = {**request.args.to_dict(), **(request.view_args or {}), "lang": lang}
         return url_for(request.endpoint, **values)
     return url_for("visitor.services", lang=lang)

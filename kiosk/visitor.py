@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from kiosk.catalog import window_state
@@ -15,24 +15,6 @@ from kiosk.rendering import render_page_or_partial
 bp = Blueprint("visitor", __name__)
 
 PAPERS = ("a4", "roll")
-
-
-@bp.url_value_preprocessor
-def _pull_lang(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-    if values is None or "lang" not in values:
-        return
-    lang = values.pop("lang")
-    if lang not in current_app.config["LANGUAGES"]:
-        abort(404)
-    g.lang = lang
-    if session and session.get("lang") != lang:  # an ongoing visit remembers a switch
-        session["lang"] = lang
-
-
-@bp.url_defaults
-def _add_lang(endpoint: str, values: dict[str, Any]) -> None:
-    if "lang" not in values and current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
-        values["lang"] = g.get("lang") or session.get("lang") or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 @bp.get("/")

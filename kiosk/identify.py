@@ -1,0 +1,292 @@
+"""Identify: the visitor's ID card (or typed IIN), then an SMS code to the registered phone.
+
+Views stay thin: the rules live in iin, mrz and codes; the visit's state lives in the
+server-side session under "pending" (who is being identified) and "identity" (who was).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from kiosk import codes, db, sms
+from kiosk.catalog_ext import get_catalog
+from kiosk.clock import local_today, utcnow
+from kiosk.forms import CardForm, CodeForm, ConfirmForm, IinForm
+from kiosk.iin import IinProblem, InvalidIin, mask, parse_iin
+from kiosk.mrz import CardProblem, CardRefused, check_holder, parse_td1
+from kiosk.portal import PortalUnavailable, get_portal
+
+bp = Blueprint("identify", __name__, url_prefix="/<lang>/identify")
+log = logging.getLogger(__name__)
+
+ADULT_AGE = 18
+
+
+def _rules() -> codes.CodeRules:
+    return codes.CodeRules.from_config(current_app.config)
+
+
+def requires_pending(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """Steps after the card need a person being identified; otherwise back to the start."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if not session.get("pending"):
+            return redirect(url_for("identify.start"))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def card_message(problem: CardProblem) -> str:
+    return {
+        CardProblem.UNREADABLE: _("The card was not read. Take it out and place it again."),
+        CardProblem.NOT_KAZAKH: _("Only a Kazakhstan ID card can be read here. Type your IIN instead."),
+        CardProblem.MISMATCH: _("The data on this card do not agree with each other. Please ask the school office."),
+        CardProblem.EXPIRED: _("This ID card has expired. Please use a valid document."),
+        CardProblem.UNDER_18: _("The applicant must be 18 or older."),
+    }[problem]
+
+
+def iin_message(problem: IinProblem) -> str:
+    if problem is IinProblem.BIN:
+        return _("This is a business identification number (BIN), not a personal IIN. Type your own IIN.")
+    if problem is IinProblem.NOT_12_DIGITS:
+        return _("An IIN has exactly 12 digits.")
+    return _("This is not a valid IIN. Check the digits and try again.")
+
+
+def refusal_message(refused: codes.SendRefused) -> str:
+    now = utcnow()
+    seconds = max(1, int((refused.retry_at - now).total_seconds()))
+    from flask_babel import format_time
+
+    at = format_time(refused.retry_at, "HH:mm")
+    return {
+        codes.Refusal.TOO_SOON: _("You can ask for a new code in %(num)d seconds.", num=seconds),
+        codes.Refusal.IIN_LIMIT: _("Too many codes were sent for this IIN. Try again after %(time)s.", time=at),
+        codes.Refusal.KIOSK_LIMIT: _("This kiosk has sent too many codes this hour. Please ask the school office."),
+        codes.Refusal.LOCKED: _("Too many wrong codes. Try again after %(time)s or ask the school office.", time=at),
+    }[refused.reason]
+
+
+@bp.get("")
+def start() -> ResponseReturnValue:
+    service = request.args.get("service")
+    if service and get_catalog().service(service) and session.get("apply_for") != service:
+        session["apply_for"] = service
+    return _render_start(CardForm(), IinForm())
+
+
+def _render_start(card_form: CardForm, iin_form: IinForm, error: str | None = None) -> ResponseReturnValue:
+    g.page_endpoint = "identify.start"
+    code = session.get("apply_for")
+    service = get_catalog().service(code) if code else None
+    return render_template("identify/start.html", card_form=card_form, iin_form=iin_form, error=error, service=service)
+
+
+@bp.post("/card")
+def card() -> ResponseReturnValue:
+    form = CardForm()
+    if not form.validate_on_submit():
+        return _render_start(form, IinForm(formdata=None), _("The card was not read. Take it out and place it again."))
+    try:
+        card = parse_td1(form.mrz.data)
+        check_holder(card, local_today(), ADULT_AGE)
+    except CardRefused as refused:
+        log.info("card refused: %s", refused.problem.value)
+        return _render_start(CardForm(formdata=None), IinForm(formdata=None), card_message(refused.problem))
+    name = " ".join(part.title() for part in (card.given_names, card.surname) if part)
+    return _begin(card.iin, source="card", name=name)
+
+
+@bp.post("/iin")
+def typed_iin() -> ResponseReturnValue:
+    form = IinForm()
+    if not form.validate_on_submit():
+        return _render_start(CardForm(formdata=None), form)
+    try:
+        iin = parse_iin(form.iin.data)
+    except InvalidIin as invalid:
+        form.iin.errors = [iin_message(invalid.problem)]
+        return _render_start(CardForm(formdata=None), form)
+    if iin.age_on(local_today()) < ADULT_AGE:
+        form.iin.errors = [card_message(CardProblem.UNDER_18)]
+        return _render_start(CardForm(formdata=None), form)
+    return _begin(iin.number, source="typed", name=None)
+
+
+def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
+    """Ask the central system for the phone; send the first code, or offer the assisted path."""
+    session.pop("identity", None)
+    session["pending"] = {"iin": iin, "source": source, "name": name, "subject": f"identify:{secrets.token_hex(16)}"}
+    try:
+        phone = get_portal().phone_for(iin)
+    except PortalUnavailable:
+        log.warning("central system unreachable during identification of %s", mask(iin))
+        return redirect(url_for("identify.help", reason="offline"))
+    if phone is None:
+        return redirect(url_for("identify.help", reason="no_phone"))
+    session["pending"] = {**session["pending"], "phone": phone.masked}
+    refused = _send_code(iin, phone)
+    if refused is not None:
+        return _render_start(CardForm(formdata=None), IinForm(formdata=None), refused)
+    return redirect(url_for("identify.code"))
+
+
+def _send_code(iin: str, phone: Any) -> str | None:
+    """Issue, commit, then send; returns the visitor's message when refused or undeliverable."""
+    s = db.get_session()
+    pending = session["pending"]
+    try:
+        issued = codes.issue_code(
+            s,
+            iin=iin,
+            subject=pending["subject"],
+            kiosk_id=current_app.config["KIOSK_ID"],
+            now=utcnow(),
+            rules=_rules(),
+        )
+        s.commit()
+    except codes.SendRefused as refused:
+        s.rollback()
+        log.info("sms code refused for %s: %s", mask(iin), refused.reason.value)
+        return refusal_message(refused)
+    text = _(
+        "School services kiosk. Your code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
+        code=issued.code,
+        num=int(_rules().ttl.total_seconds() // 60),
+    )
+    try:
+        sms.send(iin, phone, text)
+    except PortalUnavailable:
+        log.warning("sms delivery failed for %s", mask(iin))
+        return _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
+    session["pending"] = {
+        **pending,
+        "expires_at": issued.expires_at.isoformat(),
+        "resend_at": issued.resend_at.isoformat(),
+    }
+    log.info("sms code %d sent for %s", issued.code_id, mask(iin))
+    return None
+
+
+@bp.get("/code")
+@requires_pending
+def code() -> ResponseReturnValue:
+    if not session["pending"].get("phone"):
+        return redirect(url_for("identify.start"))
+    return _render_code(CodeForm())
+
+
+def _render_code(form: CodeForm, error: str | None = None) -> ResponseReturnValue:
+    g.page_endpoint = "identify.code"
+    pending = session["pending"]
+    now = utcnow()
+    expires_at = dt.datetime.fromisoformat(pending["expires_at"]) if pending.get("expires_at") else now
+    resend_at = dt.datetime.fromisoformat(pending["resend_at"]) if pending.get("resend_at") else now
+    demo = sms.demo_messages(pending["iin"]) if current_app.config["DEMO"] else None
+    return render_template(
+        "identify/code.html",
+        form=form,
+        resend_form=ConfirmForm(formdata=None),
+        error=error,
+        phone=pending["phone"],
+        expires_in=max(0, int((expires_at - now).total_seconds())),
+        resend_in=max(0, int((resend_at - now).total_seconds())),
+        expires_at=expires_at,
+        demo_messages=demo,
+    )
+
+
+@bp.post("/code")
+@requires_pending
+def check() -> ResponseReturnValue:
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return _render_code(form)
+    pending = session["pending"]
+    s = db.get_session()
+    result = codes.check_code(
+        s, iin=pending["iin"], subject=pending["subject"], code=form.code.data, now=utcnow(), rules=_rules()
+    )
+    s.commit()
+    if result is codes.Check.OK:
+        log.info("identity confirmed by sms for %s", mask(pending["iin"]))
+        return _confirm(pending, method="sms")
+    log.info("sms code %s for %s", result.value, mask(pending["iin"]))
+    if result is codes.Check.LOCKED:
+        message = _("Too many wrong codes. Please ask the school office for help.")
+    else:  # a wrong code, an expired one and one for another IIN read the same
+        message = _("This code is not right or has expired. Check the SMS and try again, or ask for a new code.")
+    return _render_code(CodeForm(formdata=None), message)
+
+
+@bp.post("/resend")
+@requires_pending
+def resend() -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("identify.code"))
+    iin = session["pending"]["iin"]
+    try:
+        phone = get_portal().phone_for(iin)
+    except PortalUnavailable:
+        return redirect(url_for("identify.help", reason="offline"))
+    if phone is None:
+        return redirect(url_for("identify.help", reason="no_phone"))
+    refused = _send_code(iin, phone)
+    if refused is not None:
+        return _render_code(CodeForm(formdata=None), refused)
+    flash(_("A new code has been sent."))
+    return redirect(url_for("identify.code"))
+
+
+@bp.get("/help")
+@requires_pending
+def help() -> ResponseReturnValue:  # noqa: A001 - the URL reads best as /help
+    reason = request.args.get("reason")
+    if reason not in ("no_phone", "offline"):
+        reason = "no_phone"
+    return render_template("identify/help.html", reason=reason, form=ConfirmForm(formdata=None))
+
+
+@bp.post("/assisted")
+@requires_pending
+def assisted() -> ResponseReturnValue:
+    """No code possible: the application will wait for staff to see the ID card in person."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("identify.help"))
+    log.info("staff-assisted path chosen for %s", mask(session["pending"]["iin"]))
+    return _confirm(session["pending"], method="in_person")
+
+
+def _confirm(pending: dict[str, Any], *, method: str) -> ResponseReturnValue:
+    sms.forget_demo_messages(pending["iin"])
+    session.pop("pending", None)
+    session["identity"] = {
+        "iin": pending["iin"],
+        "name": pending.get("name"),
+        "method": method,
+        "at": utcnow().isoformat(),
+    }
+    session.regenerate()  # a new token once the identity is confirmed
+    return redirect(url_for("identify.done"))
+
+
+@bp.get("/done")
+def done() -> ResponseReturnValue:
+    identity = session.get("identity")
+    if not identity:
+        return redirect(url_for("identify.start"))
+    code = session.get("apply_for")
+    service = get_catalog().service(code) if code else None
+    return render_template("identify/done.html", identity=identity, masked_iin=mask(identity["iin"]), service=service)

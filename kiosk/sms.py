@@ -1,0 +1,86 @@
+"""SMS delivery: the console for development, the central system in production.
+
+The kiosk makes and checks its codes itself; a gateway only carries the text. The demo phone keeps
+what each visitor's number received so the screen can show it (DEMO mode only), and forgets it
+when the visit ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections import defaultdict
+
+from flask import Flask, current_app
+
+from kiosk.keys import keyed_hash
+from kiosk.portal import Phone, get_portal
+
+log = logging.getLogger(__name__)
+
+
+class DemoPhone:
+    """Texts received per IIN (by keyed hash), kept in memory for the on-screen phone."""
+
+    def __init__(self, keep: int = 5) -> None:
+        self._inbox: dict[str, list[str]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def receive(self, iin: str, text: str) -> None:
+        with self._lock:
+            box = self._inbox[keyed_hash("demo-phone", iin)]
+            box.append(text)
+            del box[: -self._keep]
+
+    def messages(self, iin: str) -> list[str]:
+        with self._lock:
+            return list(self._inbox.get(keyed_hash("demo-phone", iin), []))
+
+    def forget(self, iin: str) -> None:
+        with self._lock:
+            self._inbox.pop(keyed_hash("demo-phone", iin), None)
+
+
+class SmsGateway:
+    def deliver(self, iin: str, phone: Phone, text: str) -> None:
+        raise NotImplementedError
+
+
+class ConsoleSms(SmsGateway):
+    """Development: the text goes to the console (the developer's phone), never to the log."""
+
+    def deliver(self, iin: str, phone: Phone, text: str) -> None:
+        print(f"[console SMS to {phone.masked}] {text}", file=sys.stdout, flush=True)
+
+
+class PortalSms(SmsGateway):
+    """Production: the central system delivers to the phone registered for the IIN."""
+
+    def deliver(self, iin: str, phone: Phone, text: str) -> None:
+        get_portal().send_sms(iin, text)
+
+
+def init_app(app: Flask) -> None:
+    gateways = {"console": ConsoleSms, "portal": PortalSms}
+    if app.config["SMS_GATEWAY"] not in gateways:
+        raise RuntimeError(f"SMS_GATEWAY={app.config['SMS_GATEWAY']!r}: use one of {', '.join(gateways)}")
+    app.extensions["kiosk.sms"] = gateways[app.config["SMS_GATEWAY"]]()
+    app.extensions["kiosk.demo_phone"] = DemoPhone()
+
+
+def send(iin: str, phone: Phone, text: str) -> None:
+    """Send through the configured gateway; in DEMO mode the on-screen phone gets it too."""
+    current_app.extensions["kiosk.sms"].deliver(iin, phone, text)
+    if current_app.config["DEMO"]:
+        current_app.extensions["kiosk.demo_phone"].receive(iin, text)
+    log.info("sms sent to %s", phone.masked)
+
+
+def demo_messages(iin: str) -> list[str]:
+    return current_app.extensions["kiosk.demo_phone"].messages(iin)
+
+
+def forget_demo_messages(iin: str) -> None:
+    current_app.extensions["kiosk.demo_phone"].forget(iin)
