@@ -114,6 +114,7 @@ def test_single_digit_changes_are_caught(person, position: int, delta: int) -> N
     if number is None:
         return
     changed = number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1 :]
+
     def first_pass(n: str) -> int:
         return sum(int(d) * w for d, w in zip(n[:11], WEIGHTS_1, strict=True)) % 11
 
