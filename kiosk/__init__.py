@@ -27,11 +27,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kiosk import assets, catalog_ext, db, errors, health, i18n, identify, keys, portal, sms, visitor
+    from kiosk import assets, catalog_ext, crypto, db, errors, health, i18n, identify, keys, portal, sms, visitor
     from kiosk.extensions import csrf, htmx
     from kiosk.sessions import VisitSessionInterface
 
     keys.init_app(app)
+    crypto.init_app(app)
     db.init_app(app)
     app.session_interface = VisitSessionInterface()
     csrf.init_app(app)

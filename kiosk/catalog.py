@@ -17,6 +17,19 @@ from typing import Any
 
 LANGUAGES = ("kk", "ru", "en")
 CHANNEL_KINDS = ("school", "body", "body_gfc", "portal")
+# the application fields the kiosk knows how to ask for (their labels and checks: kiosk/applications.py)
+FORM_FIELDS = (
+    "child_iin",
+    "child_name",
+    "grade",
+    "language",
+    "category",
+    "settlement",
+    "distance_km",
+    "camp",
+    "season",
+    "school_from",
+)
 BUNDLED_CATALOG = Path(__file__).with_name("catalog.toml")
 
 
@@ -94,6 +107,8 @@ class Service:
     where_to_apply: Text | None
     legal_basis: Text
     register_code: str | None
+    form: tuple[str, ...] = ()
+    child_age_by_year_end: int | None = None  # grade 1: six, or turning six this calendar year
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
@@ -229,6 +244,19 @@ def _build(raw: dict[str, Any]) -> Catalog:
             isinstance(register_code, str) and register_code.isdigit() and len(register_code) == 8
         ):
             raise CatalogError(f"{where}: field 'register_code': must be 8 digits")
+        form = tuple(_list(s, "form", where, of=str))
+        unknown = [f for f in form if f not in FORM_FIELDS]
+        if unknown:
+            raise CatalogError(f"{where}: field 'form': unknown field {unknown[0]!r}")
+        if takes and "child_iin" not in form:
+            raise CatalogError(f"{where}: field 'form': a service taking applications needs 'child_iin'")
+        if "category" in form and not cats:
+            raise CatalogError(f"{where}: field 'form': 'category' needs the service's categories")
+        min_age = s.get("child_age_by_year_end")
+        if min_age is not None and (
+            not isinstance(min_age, int) or isinstance(min_age, bool) or not 0 <= min_age <= 18
+        ):
+            raise CatalogError(f"{where}: field 'child_age_by_year_end': must be a whole number of years")
         services[code] = Service(
             code=code,
             group=groups[group_code],
@@ -242,6 +270,8 @@ def _build(raw: dict[str, Any]) -> Catalog:
             where_to_apply=where_to_apply,
             legal_basis=_text(s, "legal_basis", where),
             register_code=register_code,
+            form=form,
+            child_age_by_year_end=min_age,
         )
     return Catalog(version, tuple(groups.values()), tuple(services.values()), tuple(categories.values()), documents)
 

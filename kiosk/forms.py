@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
 
 
@@ -43,3 +44,15 @@ class ConfirmForm(FlaskForm):
     """A button with nothing to type: only the CSRF token is checked."""
 
     action = HiddenField()
+
+
+class ConsentForm(FlaskForm):
+    consent = BooleanField(
+        validators=[DataRequired(_l("Tick the box to agree to the processing of your personal data."))]
+    )
+
+
+class UploadForm(FlaskForm):
+    """A photo from the kiosk's camera or a scanned file; its content is checked, not its name."""
+
+    file = FileField(validators=[FileRequired(_l("Choose a photo or a PDF file."))])

@@ -191,20 +191,51 @@ def code() -> ResponseReturnValue:
 def _render_code(form: CodeForm, error: str | None = None) -> ResponseReturnValue:
     g.page_endpoint = "identify.code"
     pending = session["pending"]
+    return render_code_page(
+        form,
+        error,
+        phone=pending["phone"],
+        expires_at=pending.get("expires_at"),
+        resend_at=pending.get("resend_at"),
+        iin=pending["iin"],
+        check_url=url_for("identify.check"),
+        resend_url=url_for("identify.resend"),
+        title=_("Enter the code from the SMS"),
+        back_url=url_for("identify.start"),
+    )
+
+
+def render_code_page(
+    form: CodeForm,
+    error: str | None,
+    *,
+    phone: str,
+    expires_at: str | None,
+    resend_at: str | None,
+    iin: str,
+    check_url: str,
+    resend_url: str,
+    title: str,
+    back_url: str,
+) -> ResponseReturnValue:
+    """The code screen, for identifying and for signing: keypad, countdowns, demo phone."""
     now = utcnow()
-    expires_at = dt.datetime.fromisoformat(pending["expires_at"]) if pending.get("expires_at") else now
-    resend_at = dt.datetime.fromisoformat(pending["resend_at"]) if pending.get("resend_at") else now
-    demo = sms.demo_messages(pending["iin"]) if current_app.config["DEMO"] else None
+    expires = dt.datetime.fromisoformat(expires_at) if expires_at else now
+    resend = dt.datetime.fromisoformat(resend_at) if resend_at else now
     return render_template(
         "identify/code.html",
         form=form,
         resend_form=ConfirmForm(formdata=None),
         error=error,
-        phone=pending["phone"],
-        expires_in=max(0, int((expires_at - now).total_seconds())),
-        resend_in=max(0, int((resend_at - now).total_seconds())),
-        expires_at=expires_at,
-        demo_messages=demo,
+        phone=phone,
+        expires_in=max(0, int((expires - now).total_seconds())),
+        resend_in=max(0, int((resend - now).total_seconds())),
+        expires_at=expires,
+        demo_messages=sms.demo_messages(iin) if current_app.config["DEMO"] else None,
+        check_url=check_url,
+        resend_url=resend_url,
+        title=title,
+        back_url=back_url,
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -22,7 +23,8 @@ class Visit(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the visit's data as JSON, sealed with the data key: it holds IINs and answers
+    data: Mapped[str] = mapped_column(Text)
 
 
 class SmsCode(Base):
@@ -47,3 +49,95 @@ class SmsCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     failures: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class State(enum.StrEnum):
+    """A submission's states (product.md); every change is an event in the same transaction."""
+
+    NEEDS_VERIFICATION = "needs_verification"  # staff-assisted: waits for the ID card at the office
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRY_WAIT = "retry_wait"
+    DELIVERED = "delivered"
+    IN_PROGRESS = "in_progress"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    NEEDS_STAFF = "needs_staff"
+    CANCELLED = "cancelled"
+
+
+class Submission(Base):
+    """One signed application: immutable once signed, its personal data sealed at rest."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        # one application per child per service per school year (a cancelled one does not count)
+        Index(
+            "uq_submissions_child_service_year",
+            "child_iin_hash",
+            "service_code",
+            "school_year",
+            unique=True,
+            sqlite_where=text("state != 'cancelled'"),
+            postgresql_where=text("state != 'cancelled'"),
+        ),
+        Index("ix_submissions_state_due", "state", "next_attempt_at"),
+        Index("ix_submissions_applicant", "applicant_iin_hash"),
+        Index("ix_submissions_created", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)  # the idempotency key at the portal
+    reference: Mapped[str] = mapped_column(String(16), unique=True)  # what the parent reads
+    service_code: Mapped[str] = mapped_column(String(32))
+    catalog_version: Mapped[str] = mapped_column(String(64))
+    school_year: Mapped[int] = mapped_column(Integer)  # 2026 means 2026-2027
+    state: Mapped[str] = mapped_column(String(24))
+    identity_method: Mapped[str] = mapped_column(String(16))  # sms or in_person
+    lang: Mapped[str] = mapped_column(String(2))
+    applicant_iin_hash: Mapped[str] = mapped_column(String(64))
+    child_iin_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # sealed JSON: who, the answers, the checklist
+    payload_hash: Mapped[str] = mapped_column(String(64))  # what the SMS code signed
+    status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # the receipt's QR
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    portal_reference: Mapped[str | None] = mapped_column(String(64))
+
+    events: Mapped[list[SubmissionEvent]] = relationship(
+        back_populates="submission", order_by="SubmissionEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class SubmissionEvent(Base):
+    """One step in a submission's history, shown to staff and (its public part) to the parent."""
+
+    __tablename__ = "submission_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(64))  # visitor, sync, staff:<name>
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # never personal data
+
+    submission: Mapped[Submission] = relationship(back_populates="events")
+
+
+class Attachment(Base):
+    """A photo or PDF of a document: sealed, at most 5 MB for one application in all."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    visit_id: Mapped[str | None] = mapped_column(String(64), index=True)  # while still a draft
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # image/jpeg or application/pdf
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

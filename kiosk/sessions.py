@@ -17,6 +17,7 @@ from werkzeug.datastructures import CallbackDict
 
 from kiosk import db
 from kiosk.clock import utcnow
+from kiosk.crypto import CannotDecrypt, keyring
 from kiosk.models import Visit
 
 
@@ -55,7 +56,11 @@ class VisitSessionInterface(SessionInterface):
             visit = s.get(Visit, _key(token))
             if visit is None:
                 return VisitSession()
-            return VisitSession(dict(visit.data), token)
+            try:
+                data = keyring().open_json(visit.data, bound_to=visit.id)
+            except CannotDecrypt:
+                return VisitSession()
+            return VisitSession(data, token)
 
     def save_session(self, app: Flask, session: VisitSession, response: Response) -> None:  # type: ignore[override]
         if not session.modified:
@@ -75,11 +80,12 @@ class VisitSessionInterface(SessionInterface):
                 return
             if session.token is None:
                 session.token = secrets.token_urlsafe(32)
-                s.add(Visit(id=_key(session.token), created_at=now, last_seen_at=now, data=dict(session)))
+                key = _key(session.token)
+                s.add(Visit(id=key, created_at=now, last_seen_at=now, data=keyring().seal_json(dict(session), key)))
             else:
                 visit = s.get(Visit, _key(session.token)) or Visit(id=_key(session.token), created_at=now)
                 visit.last_seen_at = now
-                visit.data = dict(session)
+                visit.data = keyring().seal_json(dict(session), visit.id)
                 s.add(visit)
             s.commit()
         response.vary.add("Cookie")

@@ -34,7 +34,10 @@ def services() -> ResponseReturnValue:
     today = local_today()
     catalog = get_catalog()
     states = {s.code: window_state(s.window, today) for s in catalog.services}
-    return render_template("visitor/services.html", groups=catalog.by_group(), states=states)
+    key = (g.lang, catalog.version, today)
+    return render_page_or_partial(
+        "visitor/services.html", "visitor/services.html", key, groups=catalog.by_group(), states=states
+    )
 
 
 def _service_context(code: str) -> dict[str, Any]:
@@ -52,7 +55,10 @@ def _service_context(code: str) -> dict[str, Any]:
 
 @bp.get("/<lang>/services/<code>")
 def service(code: str) -> ResponseReturnValue:
-    return render_page_or_partial("visitor/service.html", "visitor/_checklist.html", **_service_context(code))
+    context = _service_context(code)
+    category = context["category"].code if context["category"] else None
+    key = (g.lang, get_catalog().version, local_today(), code, category)
+    return render_page_or_partial("visitor/service.html", "visitor/_checklist.html", key, **context)
 
 
 @bp.get("/<lang>/services/<code>/print")

@@ -416,6 +416,8 @@ def _toml(value) -> str:
     """A tiny TOML writer for the catalog's shapes: strings, booleans, lists and tables, all inline."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string here
     if isinstance(value, list):
@@ -482,6 +484,14 @@ def _checklist_item_not_a_table(raw):
     _service(raw, "transport")["channels"][0]["documents"][0] = "application"
 
 
+def _unknown_form_field(raw):
+    _service(raw, "meals")["form"].append("shoe_size")
+
+
+def _form_without_child(raw):
+    _service(raw, "grade1")["form"].remove("child_iin")
+
+
 def _code_with_spaces(raw):
     _service(raw, "externat")["group"] = " school"
 
@@ -500,6 +510,8 @@ def _code_with_spaces(raw):
         (_categories_not_a_list, ["service 'meals'", "'categories'", "must be a list"]),
         (_checklist_item_not_a_table, ["service 'transport'", "'documents'", "entry 0"]),
         (_code_with_spaces, ["service 'externat'", "'group'", "spaces"]),
+        (_unknown_form_field, ["service 'meals'", "'form'", "shoe_size"]),
+        (_form_without_child, ["service 'grade1'", "'form'", "child_iin"]),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else None,
 )

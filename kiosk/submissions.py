@@ -1,0 +1,179 @@
+"""The durable queue: a signed application and its first event, written in one transaction.
+
+A receipt is a promise: the view shows it only after this commit. The payload and the IINs are
+sealed (AES-GCM, bound to the submission's uuid); look-ups go through keyed hashes of the IINs.
+Signed submissions never change their payload: only the state and the delivery fields move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid as uuidlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kiosk.crypto import Keyring
+from kiosk.keys import keyed_hash
+from kiosk.models import Attachment, State, Submission, SubmissionEvent
+from kiosk.references import new_reference, normalise
+
+IMMUTABLE = (
+    "uuid",
+    "reference",
+    "service_code",
+    "catalog_version",
+    "school_year",
+    "identity_method",
+    "applicant_iin_hash",
+    "child_iin_hash",
+    "payload",
+    "payload_hash",
+    "status_token_hash",
+    "created_at",
+)
+
+
+class AlreadyApplied(Exception):
+    """This child already has an application for this service this school year."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
+class ImmutableSubmission(Exception):
+    """Something tried to change what the parent signed."""
+
+
+@event.listens_for(Submission, "before_update")
+def _refuse_changes(_mapper: Any, _connection: Any, target: Submission) -> None:
+    from sqlalchemy import inspect
+
+    state = inspect(target)
+    changed = [name for name in IMMUTABLE if state.attrs[name].history.has_changes()]
+    if changed:
+        raise ImmutableSubmission(f"signed submission fields cannot change: {', '.join(changed)}")
+
+
+def iin_hash(iin: str) -> str:
+    return keyed_hash("iin", iin)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def existing_for_child(session: Session, service_code: str, child_iin: str, year: int) -> Submission | None:
+    return session.scalars(
+        select(Submission).where(
+            Submission.child_iin_hash == iin_hash(child_iin),
+            Submission.service_code == service_code,
+            Submission.school_year == year,
+            Submission.state != State.CANCELLED,
+        )
+    ).first()
+
+
+@dataclass(frozen=True)
+class Queued:
+    submission: Submission
+    status_token: str  # for the receipt's QR code; only its hash is stored
+
+
+def queue_submission(
+    session: Session,
+    *,
+    payload: dict[str, Any],
+    payload_hash: str,
+    identity_method: str,
+    lang: str,
+    now: dt.datetime,
+    keyring: Keyring,
+    visit_id: str | None = None,
+) -> Queued:
+    """Add the submission, its first event and its attachments; the caller commits, once."""
+    existing = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
+    if existing is not None:
+        raise AlreadyApplied(existing.reference)
+    uid = str(uuidlib.uuid4())
+    token = secrets.token_urlsafe(24)
+    state = State.QUEUED if identity_method == "sms" else State.NEEDS_VERIFICATION
+    submission = Submission(
+        uuid=uid,
+        reference=_unused_reference(session),
+        service_code=payload["service"],
+        catalog_version=payload["catalog_version"],
+        school_year=payload["school_year"],
+        state=state,
+        identity_method=identity_method,
+        lang=lang,
+        applicant_iin_hash=iin_hash(payload["applicant"]["iin"]),
+        child_iin_hash=iin_hash(payload["answers"]["child_iin"]),
+        payload=keyring.seal_json(payload, bound_to=uid),
+        payload_hash=payload_hash,
+        status_token_hash=token_hash(token),
+        created_at=now,
+        updated_at=now,
+        attempts=0,
+        next_attempt_at=now if state == State.QUEUED else None,
+    )
+    submission.events.append(
+        SubmissionEvent(
+            at=now,
+            from_state=None,
+            to_state=state,
+            actor="visitor",
+            detail={"identity": identity_method, "catalog_version": payload["catalog_version"]},
+        )
+    )
+    session.add(submission)
+    try:
+        session.flush()
+    except IntegrityError:
+        # another terminal queued the same child a moment ago: the unique index decided
+        session.rollback()
+        raced = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
+        if raced is not None:
+            raise AlreadyApplied(raced.reference) from None
+        raise
+    if visit_id is not None:
+        for attachment in session.scalars(select(Attachment).where(Attachment.visit_id == visit_id)):
+            if attachment.sha256 in payload["attachments"]:
+                attachment.submission_id = submission.id
+                attachment.visit_id = None
+    return Queued(submission, token)
+
+
+def _unused_reference(session: Session) -> str:
+    while True:
+        reference = new_reference()
+        if session.scalar(select(Submission.id).where(Submission.reference == reference)) is None:
+            return reference
+
+
+def find_by_reference(session: Session, typed_reference: str, applicant_iin: str) -> Submission | None:
+    """Status look-up: the reference and the applicant's IIN must both match, else nothing."""
+    reference = normalise(typed_reference)
+    if reference is None:
+        return None
+    return session.scalars(
+        select(Submission).where(
+            Submission.reference == reference, Submission.applicant_iin_hash == iin_hash("".join(applicant_iin.split()))
+        )
+    ).first()
+
+
+def find_by_token(session: Session, token: str) -> Submission | None:
+    if not token or len(token) > 64:
+        return None
+    return session.scalars(select(Submission).where(Submission.status_token_hash == token_hash(token))).first()
+
+
+def open_payload(submission: Submission, keyring: Keyring) -> dict[str, Any]:
+    return keyring.open_json(submission.payload, bound_to=submission.uuid)
