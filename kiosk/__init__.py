@@ -27,7 +27,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kiosk import assets, catalog_ext, crypto, db, errors, health, i18n, identify, keys, portal, sms, visitor
+    from kiosk import (
+        apply,
+        assets,
+        catalog_ext,
+        crypto,
+        db,
+        errors,
+        health,
+        i18n,
+        identify,
+        keys,
+        portal,
+        receipt,
+        sms,
+        status,
+        visitor,
+    )
     from kiosk.extensions import csrf, htmx
     from kiosk.sessions import VisitSessionInterface
 
@@ -46,4 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     sms.init_app(app)
     app.register_blueprint(visitor.bp)
     app.register_blueprint(identify.bp)
+    app.register_blueprint(apply.bp)
+    app.register_blueprint(receipt.bp)
+    app.register_blueprint(status.bp)
     return app

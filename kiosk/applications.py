@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, Field, RadioField, StringField
+from wtforms import DecimalField, Field, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
 
 from kiosk.catalog import Service
@@ -59,7 +59,8 @@ def _free_text(label: Any, max_len: int = 200) -> StringField:
 
 
 def _choice(label: Any, choices: list[tuple[str, Any]]) -> RadioField:
-    return RadioField(label, choices=choices, validators=[InputRequired(_l("Choose one answer."))])
+    options = [SelectChoice(value, text) for value, text in choices]
+    return RadioField(label, choices=options, validators=[InputRequired(_l("Choose one answer."))])
 
 
 def school_year(service: Service, today: dt.date) -> int:
@@ -132,9 +133,9 @@ def answer_label(service: Service, name: str, value: str, lang: str) -> str:
     """How an answer reads on the check-your-answers screen and the receipt."""
     form = form_for(service, dt.date.today(), lang)
     field = getattr(form, name)
-    choices = field.kwargs.get("choices")
-    if choices:
-        return str(dict(choices).get(value, value))
+    for choice in field.kwargs.get("choices") or ():
+        if choice.value == value:
+            return str(choice.label)
     return value
 
 

@@ -56,3 +56,14 @@ class UploadForm(FlaskForm):
     """A photo from the kiosk's camera or a scanned file; its content is checked, not its name."""
 
     file = FileField(validators=[FileRequired(_l("Choose a photo or a PDF file."))])
+
+
+class StatusForm(FlaskForm):
+    reference = StringField(
+        filters=[_strip],
+        validators=[DataRequired(_l("Type the reference from your receipt.")), Length(max=40)],
+    )
+    iin = StringField(
+        filters=[lambda v: "".join(v.split()) if isinstance(v, str) else v],
+        validators=[DataRequired(_l("Type your 12-digit IIN.")), Length(max=40)],
+    )

@@ -74,3 +74,74 @@
     if (wait > 0) setTimeout(function () { button.disabled = false; }, wait * 1000);
   });
 })();
+
+// The on-screen keyboard types into the text field last touched
+(function () {
+  "use strict";
+  var osk = document.querySelector("[data-osk]");
+  if (!osk) return;
+  var inputs = document.querySelectorAll("[data-osk-input]");
+  var target = inputs[0] || null;
+  var shift = false;
+  var show = function (name) {
+    osk.querySelectorAll("[data-osk-keys]").forEach(function (keys) { keys.hidden = keys.dataset.oskKeys !== name; });
+    osk.querySelectorAll("[data-osk-layout]").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.oskLayout === name));
+    });
+  };
+  inputs.forEach(function (input) {
+    input.readOnly = true;
+    input.addEventListener("focus", function () {
+      target = input;
+      if (input.dataset.oskLayoutDefault) show(input.dataset.oskLayoutDefault);
+    });
+    input.addEventListener("click", function () { target = input; });
+  });
+  if (target && target.dataset.oskLayoutDefault) show(target.dataset.oskLayoutDefault);
+  osk.addEventListener("click", function (event) {
+    var key = event.target.closest("button");
+    if (!key || !target) return;
+    if (key.dataset.oskLayout) { show(key.dataset.oskLayout); return; }
+    if (key.hasAttribute("data-osk-shift")) {
+      shift = !shift;
+      key.setAttribute("aria-pressed", String(shift));
+      return;
+    }
+    if (key.hasAttribute("data-osk-back")) { target.value = target.value.slice(0, -1); return; }
+    var ch = key.dataset.oskChar;
+    if (ch === undefined) return;
+    // a capital starts the field and each word, unless Shift says otherwise
+    var startOfWord = target.value === "" || /[ \-]$/.test(target.value);
+    target.value += (shift || startOfWord) ? ch.toUpperCase() : ch;
+    if (shift) {
+      shift = false;
+      osk.querySelector("[data-osk-shift]").setAttribute("aria-pressed", "false");
+    }
+  });
+})();
+
+// The kiosk's camera: a photo of a document, sent as a file through the same form
+(function () {
+  "use strict";
+  var section = document.querySelector("[data-camera]");
+  var form = document.querySelector("[data-upload]");
+  if (!section || !form || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+  navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment", width: 1920 } }).then(function (stream) {
+    var video = section.querySelector("[data-camera-video]");
+    video.srcObject = stream;
+    section.hidden = false;
+    section.querySelector("[data-camera-shoot]").addEventListener("click", function () {
+      var canvas = document.createElement("canvas");
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      canvas.getContext("2d").drawImage(video, 0, 0);
+      canvas.toBlob(function (blob) {
+        var data = new FormData(form);
+        data.set("file", blob, "camera.jpg");
+        stream.getTracks().forEach(function (t) { t.stop(); });
+        fetch(form.action || window.location.href, { method: "POST", body: data, credentials: "same-origin" })
+          .then(function () { window.location.reload(); });
+      }, "image/jpeg", 0.9);
+    });
+  }).catch(function () { /* no camera: the file field stays */ });
+})();

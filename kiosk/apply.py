@@ -1,0 +1,353 @@
+"""Apply: the service's form, attachments, check your answers, sign with the SMS code, the receipt.
+
+The draft lives in the sealed server-side visit until it is signed; then the submission and its
+first event are committed together, and only after that commit is the receipt shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
+
+from kiosk import applications, codes, db, sms, submissions
+from kiosk.attachments import TOTAL_BUDGET, Refused, prepare
+from kiosk.catalog import window_state
+from kiosk.catalog_ext import get_catalog
+from kiosk.clock import local_today, utcnow
+from kiosk.crypto import keyring
+from kiosk.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
+from kiosk.identify import refusal_message, render_code_page
+from kiosk.iin import mask
+from kiosk.models import Attachment
+from kiosk.portal import PortalUnavailable, get_portal
+
+bp = Blueprint("apply", __name__, url_prefix="/<lang>/apply")
+log = logging.getLogger(__name__)
+
+
+def _service():
+    code = session.get("apply_for")
+    service = get_catalog().service(code) if code else None
+    if service is None or not service.takes_applications:
+        return None
+    return service
+
+
+def requires_identity(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """Applying needs a chosen service that is open and a confirmed identity."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        service = _service()
+        if service is None:
+            return redirect(url_for("visitor.services"))
+        if not window_state(service.window, local_today()).is_open:
+            return redirect(url_for("visitor.service", code=service.code))
+        if not session.get("identity"):
+            return redirect(url_for("identify.start", service=service.code))
+        draft = session.get("draft")
+        if not draft or draft.get("service") != service.code:
+            session["draft"] = {"service": service.code, "id": secrets.token_hex(16), "answers": {}}
+        g.service = service
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _draft() -> dict[str, Any]:
+    return session["draft"]
+
+
+def _update_draft(**changes: Any) -> None:
+    session["draft"] = {**session["draft"], **changes}
+
+
+def _attachments() -> list[Attachment]:
+    s = db.get_session()
+    return list(s.scalars(select(Attachment).where(Attachment.visit_id == _draft()["id"]).order_by(Attachment.id)))
+
+
+@bp.route("/form", methods=["GET", "POST"])
+@requires_identity
+def form() -> ResponseReturnValue:
+    service = g.service
+    today = local_today()
+    form_class = applications.form_for(service, today, g.lang)
+    answers = _draft()["answers"]
+    form = form_class(data=answers) if request.method == "GET" else form_class()
+    duplicate = None
+    if form.validate_on_submit():
+        answers = applications.answers_of(form, service)
+        year = applications.school_year(service, today)
+        existing = submissions.existing_for_child(db.get_session(), service.code, answers["child_iin"], year)
+        if existing is None:
+            _update_draft(answers=answers, year=year, payload_hash=None)
+            return redirect(
+                url_for("apply.attachments") if request.args.get("back") != "check" else url_for("apply.check")
+            )
+        duplicate = existing.reference
+    return render_template("apply/form.html", form=form, service=service, duplicate=duplicate)
+
+
+@bp.route("/attachments", methods=["GET", "POST"])
+@requires_identity
+def attachments() -> ResponseReturnValue:
+    if not _draft().get("answers"):
+        return redirect(url_for("apply.form"))
+    upload = UploadForm()
+    error = None
+    if request.method == "POST":
+        if upload.validate_on_submit():
+            try:
+                error = _store_upload(upload.file.data.read(TOTAL_BUDGET * 4 + 1))
+            finally:
+                upload.file.data.close()
+        else:
+            error = _("Choose a photo or a PDF file.")
+        if error is None:
+            return redirect(url_for("apply.attachments"))
+    files = _attachments()
+    used = sum(a.size for a in files)
+    return render_template(
+        "apply/attachments.html",
+        upload=upload,
+        files=files,
+        used=used,
+        budget=TOTAL_BUDGET,
+        error=error,
+        remove_form=ConfirmForm(formdata=None),
+        service=g.service,
+    )
+
+
+def _store_upload(raw: bytes) -> str | None:
+    """Keep the prepared file, or say why not; the upload itself is never stored."""
+    s = db.get_session()
+    used = s.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.visit_id == _draft()["id"]))
+    try:
+        prepared = prepare(raw, TOTAL_BUDGET - int(used or 0))
+    except Refused as refused:
+        return {
+            "not_document": _("This file is not a photo or a PDF document."),
+            "damaged": _("This file is damaged and cannot be opened."),
+            "too_large": _("This file does not fit in the 5 MB left for this application."),
+        }[refused.reason]
+    s.add(
+        Attachment(
+            visit_id=_draft()["id"],
+            kind=prepared.kind,
+            size=len(prepared.data),
+            sha256=prepared.sha256,
+            sealed=keyring().seal(prepared.data, bound_to=prepared.sha256),
+            created_at=utcnow(),
+        )
+    )
+    s.commit()
+    _update_draft(payload_hash=None)
+    return None
+
+
+@bp.post("/attachments/<int:attachment_id>/remove")
+@requires_identity
+def remove_attachment(attachment_id: int) -> ResponseReturnValue:
+    if ConfirmForm().validate_on_submit():
+        s = db.get_session()
+        s.execute(delete(Attachment).where(Attachment.id == attachment_id, Attachment.visit_id == _draft()["id"]))
+        s.commit()
+        _update_draft(payload_hash=None)
+    return redirect(url_for("apply.attachments"))
+
+
+def _payload() -> tuple[dict[str, Any], str]:
+    identity = session["identity"]
+    draft = _draft()
+    return applications.canonical_payload(
+        service=g.service,
+        catalog_version=get_catalog().version,
+        year=draft["year"],
+        applicant={"iin": identity["iin"], "name": identity.get("name"), "identity": identity["method"]},
+        answers=draft["answers"],
+        attachments=[a.sha256 for a in _attachments()],
+        lang=g.lang,
+    )
+
+
+@bp.route("/check", methods=["GET", "POST"])
+@requires_identity
+def check() -> ResponseReturnValue:
+    draft = _draft()
+    if not draft.get("answers"):
+        return redirect(url_for("apply.form"))
+    form = ConsentForm()
+    error = None
+    if form.validate_on_submit():
+        _payload_dict, payload_hash = _payload()
+        _update_draft(payload_hash=payload_hash, subject=f"application:{payload_hash}")
+        if session["identity"]["method"] != "sms":
+            return _queue(payload_hash)
+        error = _send_signing_code()
+        if error is None:
+            return redirect(url_for("apply.sign"))
+    service = g.service
+    rows = [(name, applications.answer_label(service, name, value, g.lang)) for name, value in draft["answers"].items()]
+    labels = {name: applications.form_for(service, local_today(), g.lang)()[name].label.text for name in service.form}
+    return render_template(
+        "apply/check.html",
+        form=form,
+        rows=rows,
+        labels=labels,
+        service=service,
+        files=_attachments(),
+        error=error,
+        identity=session["identity"],
+        masked_iin=mask(session["identity"]["iin"]),
+    )
+
+
+def _send_signing_code() -> str | None:
+    iin = session["identity"]["iin"]
+    try:
+        phone = get_portal().phone_for(iin)
+    except PortalUnavailable:
+        return _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
+    if phone is None:
+        return _("No mobile number is registered for your IIN in the mobile citizens database.")
+    s = db.get_session()
+    try:
+        issued = codes.issue_code(
+            s,
+            iin=iin,
+            subject=_draft()["subject"],
+            kiosk_id=current_app.config["KIOSK_ID"],
+            now=utcnow(),
+            rules=codes.CodeRules.from_config(current_app.config),
+        )
+        s.commit()
+    except codes.SendRefused as refused:
+        s.rollback()
+        return refusal_message(refused)
+    text = _(
+        "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minutes. "
+        "Do not tell it to anyone.",
+        code=issued.code,
+        num=current_app.config["SMS_CODE_TTL_S"] // 60,
+    )
+    try:
+        sms.send(iin, phone, text)
+    except PortalUnavailable:
+        return _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
+    _update_draft(phone=phone.masked, expires_at=issued.expires_at.isoformat(), resend_at=issued.resend_at.isoformat())
+    log.info("signing code %d sent for %s", issued.code_id, mask(iin))
+    return None
+
+
+@bp.route("/sign", methods=["GET", "POST"])
+@requires_identity
+def sign() -> ResponseReturnValue:
+    draft = _draft()
+    if not draft.get("subject") or not draft.get("phone"):
+        return redirect(url_for("apply.check"))
+    g.page_endpoint = "apply.sign"
+    form = CodeForm()
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        _payload_dict, payload_hash = _payload()
+        if f"application:{payload_hash}" != draft["subject"]:
+            # the application changed after the code was sent: the code signs the old one only
+            _update_draft(subject=None, payload_hash=None)
+            return redirect(url_for("apply.check"))
+        s = db.get_session()
+        result = codes.check_code(
+            s,
+            iin=session["identity"]["iin"],
+            subject=draft["subject"],
+            code=form.code.data,
+            now=utcnow(),
+            rules=codes.CodeRules.from_config(current_app.config),
+        )
+        s.commit()
+        if result is codes.Check.OK:
+            return _queue(payload_hash)
+        error = (
+            _("Too many wrong codes. Please ask the school office for help.")
+            if result is codes.Check.LOCKED
+            else _("This code is not right or has expired. Check the SMS and try again, or ask for a new code.")
+        )
+        form = CodeForm(formdata=None)
+    return render_code_page(
+        form,
+        error,
+        phone=draft["phone"],
+        expires_at=draft.get("expires_at"),
+        resend_at=draft.get("resend_at"),
+        iin=session["identity"]["iin"],
+        check_url=url_for("apply.sign"),
+        resend_url=url_for("apply.resend"),
+        title=_("Sign your application"),
+        back_url=url_for("apply.check"),
+    )
+
+
+@bp.post("/sign/resend")
+@requires_identity
+def resend() -> ResponseReturnValue:
+    if ConfirmForm().validate_on_submit() and _draft().get("subject"):
+        error = _send_signing_code()
+        if error is not None:
+            return render_code_page(
+                CodeForm(formdata=None),
+                error,
+                phone=_draft()["phone"],
+                expires_at=_draft().get("expires_at"),
+                resend_at=_draft().get("resend_at"),
+                iin=session["identity"]["iin"],
+                check_url=url_for("apply.sign"),
+                resend_url=url_for("apply.resend"),
+                title=_("Sign your application"),
+                back_url=url_for("apply.check"),
+            )
+    return redirect(url_for("apply.sign"))
+
+
+def _queue(payload_hash: str) -> ResponseReturnValue:
+    """Commit the submission with its first event; only then is there a receipt to show."""
+    payload, recomputed = _payload()
+    if recomputed != payload_hash:
+        return redirect(url_for("apply.check"))
+    s = db.get_session()
+    try:
+        queued = submissions.queue_submission(
+            s,
+            payload=payload,
+            payload_hash=payload_hash,
+            identity_method=session["identity"]["method"],
+            lang=g.lang,
+            now=utcnow(),
+            keyring=keyring(),
+            visit_id=_draft()["id"],
+        )
+        s.commit()
+    except submissions.AlreadyApplied as already:
+        s.rollback()
+        return render_template(
+            "apply/form.html",
+            form=applications.form_for(g.service, local_today(), g.lang)(data=_draft()["answers"]),
+            service=g.service,
+            duplicate=already.reference,
+        )
+    submission = queued.submission
+    log.info("submission %s queued (%s, %s)", submission.reference, submission.service_code, submission.state)
+    sms.forget_demo_messages(session["identity"]["iin"])
+    session.pop("draft", None)
+    receipts = [r for r in session.get("receipts", []) if r["reference"] != submission.reference]
+    session["receipts"] = [*receipts, {"reference": submission.reference, "token": queued.status_token}]
+    session.regenerate()
+    return redirect(url_for("receipt.show", reference=submission.reference))

@@ -1,0 +1,255 @@
+"""The receipt (қолхат): a promise, shown only for a committed submission, in Kazakh and Russian.
+
+One structure feeds the screen, the 80 mm print view and the ESC/POS printer, so the three never
+disagree. Kazakh letters (ә, ғ, қ ...) are missing from the code pages of thermal printers, so the
+ESC/POS output is the receipt drawn as a picture with a system font.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import force_locale, format_datetime
+from flask_babel import gettext as _
+from sqlalchemy import delete, select
+
+from kiosk import db, sms
+from kiosk.catalog import Catalog, Service
+from kiosk.catalog_ext import get_catalog
+from kiosk.crypto import keyring
+from kiosk.forms import ConfirmForm
+from kiosk.iin import mask
+from kiosk.models import Attachment, State, Submission
+from kiosk.references import display
+from kiosk.submissions import open_payload
+
+bp = Blueprint("receipt", __name__, url_prefix="/<lang>/receipt")
+log = logging.getLogger(__name__)
+RECEIPT_LANGS = ("kk", "ru")  # state bodies' forms are in the state language and Russian
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+@dataclass
+class ReceiptPart:
+    lang: str
+    title: str
+    rows: list[tuple[str, str]]
+    originals_title: str
+    originals: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def receipt_parts(submission: Submission, payload: dict[str, Any], catalog: Catalog) -> list[ReceiptPart]:
+    service = catalog.service(submission.service_code)
+    return [_part(lang, submission, payload, service) for lang in RECEIPT_LANGS]
+
+
+def _part(lang: str, submission: Submission, payload: dict[str, Any], service: Service | None) -> ReceiptPart:
+    with force_locale(lang):
+        school = next((c for c in service.channels if c.kind == "school"), service.channels[0]) if service else None
+        answers = payload["answers"]
+        rows = [
+            (_("Reference"), display(submission.reference)),
+            (_("Service"), service.name.get(lang) if service else submission.service_code),
+            (_("Submitted"), format_datetime(submission.created_at, "dd.MM.yyyy HH:mm")),
+            (
+                _("Applicant"),
+                " ".join(x for x in (payload["applicant"].get("name") or "", mask(payload["applicant"]["iin"])) if x),
+            ),
+            (_("Child"), " ".join(x for x in (answers.get("child_name", ""), mask(answers["child_iin"])) if x)),
+            (_("Status"), state_label(submission.state)),
+        ]
+        if school is not None:
+            rows.append((_("Result"), school.result.get(lang)))
+            if school.time_limit:
+                rows.append((_("Time limit"), school.time_limit.get(lang)))
+        originals = [item.document.name.get(lang) for item in school.documents if item.original] if school else []
+        if submission.state == State.NEEDS_VERIFICATION:
+            originals.insert(0, _("Your ID card: the office must see it before the application is sent"))
+        notes = [_("Check the status with the QR code, or at this kiosk with the reference and your IIN.")]
+        return ReceiptPart(
+            lang, _("Application received"), rows, _("Bring in original to the school office"), originals, notes
+        )
+
+
+def state_label(state: str) -> str:
+    return {
+        State.NEEDS_VERIFICATION: _("Waiting for the check of your ID card at the office"),
+        State.QUEUED: _("Queued: waiting to be sent to the central system"),
+        State.SENDING: _("Being sent to the central system"),
+        State.RETRY_WAIT: _("Waiting to be sent again"),
+        State.DELIVERED: _("Received by the central system"),
+        State.IN_PROGRESS: _("Being considered"),
+        State.APPROVED: _("Approved"),
+        State.REFUSED: _("Refused"),
+        State.NEEDS_STAFF: _("The school office is dealing with it"),
+        State.CANCELLED: _("Cancelled"),
+    }.get(state, state)
+
+
+def status_url(token: str) -> str:
+    base = current_app.config.get("PUBLIC_URL") or request.host_url
+    return base.rstrip("/") + url_for("status.by_token", token=token, lang="kk")
+
+
+def qr_svg(url: str) -> str:
+    return segno.make(url, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
+
+
+def escpos_bytes(parts: list[ReceiptPart], url: str) -> bytes:
+    """The receipt for a USB thermal printer: a 576-dot-wide picture, then the QR code, then a cut."""
+    from escpos.printer import Dummy
+    from PIL import Image, ImageDraw, ImageFont
+
+    width = 512  # the printable dots of an 80 mm head at 180-203 dpi, as python-escpos's profile says
+    font = ImageFont.truetype(str(FONT), 22) if FONT.exists() else ImageFont.load_default()
+    bold = ImageFont.truetype(str(FONT), 28) if FONT.exists() else font
+    lines: list[tuple[str, Any]] = []
+    for part in parts:
+        lines.append((part.title, bold))
+        for label, value in part.rows:
+            lines += [(w, font) for w in _wrap(f"{label}: {value}", font, width)]
+        lines.append((part.originals_title + ":", font))
+        for doc in part.originals:
+            lines += [(w, font) for w in _wrap(f"• {doc}", font, width)]
+        for note in part.notes:
+            lines += [(w, font) for w in _wrap(note, font, width)]
+        lines.append(("", font))
+    height = 34 * len(lines) + 10
+    image = Image.new("1", (width, height), 1)
+    draw = ImageDraw.Draw(image)
+    y = 5
+    for text, f in lines:
+        draw.text((4, y), text, font=f, fill=0)
+        y += 34
+    printer = Dummy(profile="TM-T88V")
+    printer.image(image)
+    printer.qr(url, size=6, native=True)
+    printer.cut()
+    return printer.output
+
+
+def _wrap(text: str, font: Any, width: int) -> list[str]:
+    words, out, line = text.split(), [], ""
+    for word in words:
+        trial = f"{line} {word}".strip()
+        if font.getlength(trial) <= width - 8 or not line:
+            line = trial
+        else:
+            out.append(line)
+            line = word
+    return [*out, line] if line else out
+
+
+def _own_receipt(reference: str) -> tuple[Submission, str] | None:
+    """Only receipts made in this visit can be shown: the next visitor sees none of them."""
+    entry = next((r for r in session.get("receipts", []) if r["reference"] == reference), None)
+    if entry is None:
+        return None
+    submission = db.get_session().scalars(select(Submission).where(Submission.reference == reference)).first()
+    return (submission, entry["token"]) if submission else None
+
+
+def _context(reference: str) -> dict[str, Any] | None:
+    found = _own_receipt(reference)
+    if found is None:
+        return None
+    submission, token = found
+    payload = open_payload(submission, keyring())
+    url = status_url(token)
+    return {
+        "submission": submission,
+        "parts": receipt_parts(submission, payload, get_catalog()),
+        "status_url": url,
+        "qr": qr_svg(url),
+        "reference": display(submission.reference),
+    }
+
+
+@bp.get("/<reference>")
+def show(reference: str) -> ResponseReturnValue:
+    context = _context(reference)
+    if context is None:
+        return redirect(url_for("visitor.services"))
+    return render_template(
+        "receipt/show.html",
+        form=ConfirmForm(formdata=None),
+        has_printer=bool(current_app.config.get("RECEIPT_PRINTER")),
+        **context,
+    )
+
+
+@bp.get("/<reference>/print")
+def print_view(reference: str) -> ResponseReturnValue:
+    context = _context(reference)
+    if context is None:
+        return redirect(url_for("visitor.services"))
+    return render_template("receipt/print.html", **context)
+
+
+@bp.post("/<reference>/escpos")
+def print_escpos(reference: str) -> ResponseReturnValue:
+    context = _context(reference)
+    if context is None or not ConfirmForm().validate_on_submit():
+        return redirect(url_for("visitor.services"))
+    target = current_app.config.get("RECEIPT_PRINTER")
+    try:
+        send_to_printer(target, escpos_bytes(context["parts"], context["status_url"]))
+        flash(_("The receipt is being printed."))
+    except Exception:  # noqa: BLE001 - a printer fault must not lose the receipt on screen
+        log.exception("receipt printer failed")
+        flash(_("The printer does not answer. Please ask the school office to print your receipt."))
+    return redirect(url_for("receipt.show", reference=reference))
+
+
+def send_to_printer(target: str | None, data: bytes) -> None:
+    """RECEIPT_PRINTER = "usb:0x0416:0x5011" (vendor:product) or a device file like /dev/usb/lp0."""
+    if not target:
+        raise RuntimeError("no receipt printer configured")
+    if target.startswith("usb:"):
+        from escpos.printer import Usb
+
+        _, vendor, product = target.split(":")
+        printer = Usb(int(vendor, 16), int(product, 16))
+        printer._raw(data)
+        printer.close()
+        return
+    with open(target, "wb") as device:
+        device.write(data)
+
+
+@bp.post("/finish")
+def finish() -> ResponseReturnValue:
+    """Finish: the visit is wiped on the server, with its drafts and its demo phone."""
+    if ConfirmForm().validate_on_submit():
+        wipe_visit()
+    return redirect(url_for("visitor.welcome"))
+
+
+def wipe_visit() -> None:
+    draft = session.get("draft")
+    if draft:
+        s = db.get_session()
+        s.execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
+        s.commit()
+    for key in ("identity", "pending"):
+        if session.get(key):
+            sms.forget_demo_messages(session[key]["iin"])
+    session.destroy()
+    g.visit_wiped = True

@@ -1,0 +1,68 @@
+"""Status look-up: by the receipt's reference and the applicant's IIN, or by the QR code's token.
+
+It shows the history and, for a refusal, the reason in the visitor's language; nothing else
+(no names, no answers), so a lost receipt gives a stranger almost nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, render_template
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from kiosk import db
+from kiosk.catalog_ext import get_catalog
+from kiosk.forms import StatusForm
+from kiosk.models import State, Submission
+from kiosk.receipt import state_label
+from kiosk.references import display
+from kiosk.submissions import find_by_reference, find_by_token
+
+bp = Blueprint("status", __name__, url_prefix="/<lang>/status")
+
+
+@bp.route("", methods=["GET", "POST"])
+def lookup() -> ResponseReturnValue:
+    form = StatusForm()
+    error = None
+    if form.validate_on_submit():
+        submission = find_by_reference(db.get_session(), form.reference.data, form.iin.data)
+        if submission is not None:
+            return _show(submission)
+        error = _("No application was found with this reference and IIN. Check both and try again.")
+    return render_template("status/lookup.html", form=form, error=error)
+
+
+@bp.get("/t/<token>")
+def by_token(token: str) -> ResponseReturnValue:
+    submission = find_by_token(db.get_session(), token)
+    if submission is None:
+        return render_template(
+            "status/lookup.html",
+            form=StatusForm(formdata=None),
+            error=_("This status link is not valid. Enter the reference and your IIN instead."),
+        ), 404
+    return _show(submission)
+
+
+def _show(submission: Submission) -> ResponseReturnValue:
+    service = get_catalog().service(submission.service_code)
+    history = []
+    for event in submission.events:
+        reason = (event.detail or {}).get("reason") if event.to_state == State.REFUSED else None
+        history.append(
+            {
+                "at": event.at,
+                "label": state_label(event.to_state),
+                "reason": reason.get(g.lang) if isinstance(reason, dict) else None,
+            }
+        )
+    response = render_template(
+        "status/show.html",
+        reference=display(submission.reference),
+        service=service,
+        state=state_label(submission.state),
+        history=history,
+        refused=submission.state == State.REFUSED,
+    )
+    return response
