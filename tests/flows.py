@@ -14,6 +14,7 @@ PARENT = "880412412349"  # demo citizen, phone +7 701 *** ** 45
 PARENT_NAME = ("NURLANQYZY", "AIGERIM")
 CARD = compose_td1("043218765", PARENT, dt.date(2031, 5, 20), *PARENT_NAME)
 NO_PHONE = "790630345672"
+CHILD_FIELDS = {"meals": ["child_iin", "child_name", "grade", "category"]}
 
 
 def child_iin(born: dt.date, sex: str = "M", serial: int = 11) -> str:

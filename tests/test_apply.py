@@ -7,10 +7,10 @@ import io
 import logging
 
 import pytest
-from flows import CARD, PARENT, apply, child_iin, fill_form, identify, sign, soup, token
 from PIL import Image
 from sqlalchemy import select
 
+from flows import CARD, PARENT, apply, child_iin, fill_form, identify, sign, soup, token
 from kiosk import db
 from kiosk.crypto import keyring
 from kiosk.models import Attachment, State, Submission

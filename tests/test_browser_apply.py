@@ -1,0 +1,153 @@
+"""From Welcome to the printed receipt in Chromium, by touch: grade 1 in Kazakh, free meals in Russian."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from flows import CARD, child_iin
+
+pytestmark = pytest.mark.browser
+
+
+def _code(page) -> str:
+    return re.search(r"\b(\d{6})\b", page.locator("[data-sms]").first.inner_text()).group(1)
+
+
+def _keypad(page, digits: str) -> None:
+    for digit in digits:
+        page.locator(f'.keypad [data-key="{digit}"]').first.tap()
+
+
+def _type_name(page, field: str, text: str, layout: str) -> None:
+    page.locator(f"#{field}").tap()
+    page.locator(f'[data-osk-layout="{layout}"]').tap()
+    for ch in text:
+        if ch == " ":
+            page.locator('[data-osk-char=" "]').tap()
+        else:
+            page.locator(f'[data-osk-keys="{layout}"] [data-osk-char="{ch.lower()}"]').tap()
+
+
+def _walk(
+    page,
+    live_server: str,
+    clock,
+    artifacts: Path,
+    *,
+    lang_button: str,
+    lang: str,
+    service: str,
+    child: str,
+    name: str,
+    layout: str,
+    choices: dict[str, str],
+    texts: dict[str, str],
+) -> str:
+    page.goto(live_server + "/")
+    page.get_by_role("link", name=lang_button).tap()
+    page.locator(f'a.card[data-service="{service}"]').tap()
+    page.locator("[data-apply]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/identify\?service={service}$"))
+    page.keyboard.type(CARD.replace("\n", "\r") + "\r", delay=1)
+    page.wait_for_url(re.compile(rf"/{lang}/identify/code$"))
+    _keypad(page, _code(page))
+    page.locator(".code-form button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
+    page.locator("[data-continue]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
+    _keypad(page, child)
+    _type_name(page, "child_name", name, layout)
+    for field, value in choices.items():
+        page.locator(f'input[name="{field}"][value="{value}"]').tap()
+    for field, value in texts.items():
+        _type_name(page, field, value, layout)
+    page.screenshot(path=str(artifacts / "1-form.png"), full_page=True)
+    page.locator("form.application button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
+    page.locator("[data-next]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/check$"))
+    assert name.split()[0].capitalize() in page.locator(".answers").inner_text()
+    page.screenshot(path=str(artifacts / "2-check.png"), full_page=True)
+    clock.now += dt.timedelta(seconds=61)  # a minute since the identification code
+    page.locator(".consent input").tap()
+    page.locator(".sign-form button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/sign$"))
+    _keypad(page, _code(page))
+    page.locator(".code-form button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/receipt/\w+$"))
+    reference = page.locator("[data-reference]").inner_text()
+    page.screenshot(path=str(artifacts / "3-receipt.png"), full_page=True)
+    page.get_by_role("link", name=re.compile("Қолхатты басып шығару|Распечатать расписку")).tap()
+    page.wait_for_url(re.compile(r"/print$"))
+    page.emulate_media(media="print")
+    assert page.locator(".print-controls").is_hidden()
+    assert reference in page.locator(".receipt-sheet").inner_text()
+    assert page.locator('.receipt-sheet [data-receipt-lang="kk"]').count() == 1
+    assert page.locator('.receipt-sheet [data-receipt-lang="ru"]').count() == 1
+    width = page.locator(".receipt-sheet").evaluate("e => e.getBoundingClientRect().width")
+    assert width <= 80 / 25.4 * 96
+    page.pdf(path=str(artifacts / "4-receipt-80mm.pdf"), width="80mm", prefer_css_page_size=False)
+    page.screenshot(path=str(artifacts / "4-receipt-print.png"), full_page=True)
+    return reference
+
+
+@pytest.fixture
+def touch_page(chromium):
+    context = chromium.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == []
+
+
+LANGS = {"kk": ("Қазақша", "әлібек нұрлан"), "ru": ("Русский", "иванова мария")}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_grade1_to_the_printed_receipt(touch_page, live_server, clock, artifacts, lang) -> None:
+    clock.set_local(2026, 5, 4)  # inside the 1 April - 31 August window
+    button, name = LANGS[lang]
+    reference = _walk(
+        touch_page,
+        live_server,
+        clock,
+        artifacts,
+        lang_button=button,
+        lang=lang,
+        service="grade1",
+        child=child_iin(dt.date(2020, 3, 3)),
+        name=name,
+        layout=lang,
+        choices={"language": lang},
+        texts={},
+    )
+    assert re.fullmatch(r"\w{3}-\w{3}-\w{3}", reference)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_free_meals_with_a_category_to_the_printed_receipt(touch_page, live_server, clock, artifacts, lang) -> None:
+    button, name = LANGS[lang]
+    reference = _walk(
+        touch_page,
+        live_server,
+        clock,
+        artifacts,
+        lang_button=button,
+        lang=lang,
+        service="meals",
+        child=child_iin(dt.date(2016, 9, 9), "F"),
+        name=name,
+        layout=lang,
+        choices={"grade": "4", "category": "low_income"},
+        texts={},
+    )
+    assert re.fullmatch(r"\w{3}-\w{3}-\w{3}", reference)
+    receipt = touch_page.locator(".receipt-sheet").inner_text()
+    assert "Предоставление бесплатного и льготного питания" in receipt  # the Russian half
+    assert "тегін және жеңілдікпен тамақтандыруды ұсыну" in receipt  # the Kazakh half
