@@ -273,9 +273,10 @@ def sign() -> ResponseReturnValue:
             now=utcnow(),
             rules=codes.CodeRules.from_config(current_app.config),
         )
-        s.commit()
         if result is codes.Check.OK:
+            # the code's use and the submission commit together: a crash between them burns nothing
             return _queue(payload_hash)
+        s.commit()
         error = (
             _("Too many wrong codes. Please ask the school office for help.")
             if result is codes.Check.LOCKED

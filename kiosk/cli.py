@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+from pathlib import Path
+
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from kiosk import create_app, db
 from kiosk.catalog import CatalogError, load_catalog
+from kiosk.portal_sim.cli import portal_sim_command
+from kiosk.sync import Worker
 
 
 def _create_app():  # noqa: ANN202 - FlaskGroup calls this with no arguments
@@ -24,6 +30,7 @@ def main() -> None:
 
 main.add_command(routes_command)
 main.add_command(shell_command)
+main.add_command(portal_sim_command)
 
 
 @main.command("run")
@@ -38,6 +45,12 @@ def run_command(host: str | None, port: int | None) -> None:
     db.upgrade(app)
     host = host or app.config["RUN_HOST"]
     port = port or app.config["RUN_PORT"]
+    if app.config["PORTAL"] == "embedded":
+        sim_url = start_embedded_simulator(app)
+        click.echo(f"Central system simulator on {sim_url} (the simulated phone: {sim_url}phone)")
+    if app.config["SYNC_IN_PROCESS"] and app.config["PORTAL"] != "demo":
+        threading.Thread(target=make_worker(app, "in-process").run, name="sync", daemon=True).start()
+        click.echo("Sync worker running in this process")
     click.echo(f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.catalog'].version})")
     serve(
         app,
@@ -47,6 +60,61 @@ def run_command(host: str | None, port: int | None) -> None:
         ident="kiosk",
         max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
     )
+
+
+def start_embedded_simulator(app: Flask) -> str:
+    """The embedded default: the central system's simulator in a thread, on its own port and database."""
+    from waitress.server import create_server
+
+    from kiosk.portal import portal_key
+    from kiosk.portal_sim import create_sim_app
+
+    sim = create_sim_app(
+        {
+            "SIM_KIOSK_KEYS": {app.config["KIOSK_ID"]: portal_key(app).hex()},
+            "SIM_INSTANCE_PATH": str(Path(app.instance_path) / "portal_sim"),
+        }
+    )
+    server = create_server(sim, host="127.0.0.1", port=app.config["SIM_PORT"], threads=4, ident="portal-sim")
+    threading.Thread(target=server.run, name="portal-sim", daemon=True).start()
+    return f"http://127.0.0.1:{server.effective_port}/"
+
+
+def make_worker(app: Flask, worker_id: str) -> Worker:
+    from kiosk.sync import Backoff
+
+    return Worker(
+        app,
+        app.extensions["kiosk.portal"],
+        worker_id=worker_id,
+        batch=app.config["SYNC_BATCH"],
+        lease=dt.timedelta(seconds=app.config["SYNC_LEASE_S"]),
+        backoff=Backoff(app.config["SYNC_BACKOFF_BASE_S"], app.config["SYNC_BACKOFF_CAP_S"]),
+        idle_sleep=app.config["SYNC_IDLE_S"],
+        concurrency=app.config["SYNC_CONCURRENCY"],
+    )
+
+
+@main.command("sync")
+@click.option("--once", is_flag=True, help="Drain what is due now and pull the feed once, then exit.")
+@click.option("--worker-id", default=None, help="A name for this worker (default: host and pid).")
+@with_appcontext
+def sync_command(once: bool, worker_id: str | None) -> None:
+    """Deliver queued applications to the central system and bring their status back."""
+    import os
+    import socket
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config["PORTAL"] == "demo":
+        raise click.ClickException("PORTAL=demo has no central system to sync with")
+    db.upgrade(app)
+    worker = make_worker(app, worker_id or f"{socket.gethostname()}-{os.getpid()}")
+    if once:
+        sent, pulled = worker.run_once()
+        click.echo(f"sent {sent}, status changes {pulled}")
+        return
+    worker.stop_on_signals()
+    worker.run()
 
 
 @main.group("db")
@@ -72,3 +140,7 @@ def check_catalog(path: str) -> None:
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"catalog {catalog.version}: {len(catalog.services)} services, all fields present")
+
+
+if __name__ == "__main__":
+    main()

@@ -47,5 +47,26 @@ SMS_SENDS_PER_KIOSK_WINDOW_S = 3600
 # "console" prints each SMS on the server's console (and the demo phone); "portal" asks the
 # central system to deliver it to the phone registered for the IIN
 SMS_GATEWAY = "console"
-# "demo" is the central system's in-process stand-in with synthetic citizens
-PORTAL = "demo"
+# The central system: "embedded" starts `kiosk portal-sim` inside `kiosk run` (on SIM_PORT) and
+# talks to it over HTTP, as to the real one; "http" talks to PORTAL_URL; "demo" is an in-process
+# stand-in with no HTTP at all (the visitor tests use it).
+PORTAL = "embedded"
+PORTAL_URL = None
+PORTAL_TIMEOUT_S = 10.0
+# hex HMAC key this kiosk signs with; None means instance/portal_key, made on the first start
+PORTAL_KEY = None
+SIM_PORT = 8090
+# `kiosk run` also runs the sync worker as a thread (a school server runs `kiosk sync` instead)
+SYNC_IN_PROCESS = True
+SYNC_BATCH = 20
+SYNC_CONCURRENCY = 4
+SYNC_LEASE_S = 60
+SYNC_BACKOFF_BASE_S = 2.0
+SYNC_BACKOFF_CAP_S = 600.0
+SYNC_IDLE_S = 1.0
+# tell the parent by SMS, in the language of the visit, when the central system decides
+NOTIFY_BY_SMS = False
+# where the receipt's QR code points (the school's public address of this kiosk's status page)
+PUBLIC_URL = None
+# an ESC/POS printer for receipts: "usb:0x0416:0x5011" or a device file; None: browser printing only
+RECEIPT_PRINTER = None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
-from kiosk import db
+from kiosk import db, sync
 from kiosk.catalog_ext import get_catalog
+from kiosk.clock import utcnow
 
 bp = Blueprint("health", __name__)
 
@@ -20,3 +21,24 @@ def healthz() -> ResponseReturnValue:
         "catalog_version": get_catalog().version,
     }
     return jsonify(body), 200 if ok else 503
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    """Prometheus text format: what the sync worker has left to do and when it last got through."""
+    h = sync.health(db.get_session(), utcnow())
+    lines = [
+        "# HELP kiosk_sync_backlog Submissions waiting to reach the central system.",
+        "# TYPE kiosk_sync_backlog gauge",
+        f"kiosk_sync_backlog {h.backlog}",
+        "# HELP kiosk_sync_oldest_waiting_seconds Age of the oldest submission still waiting.",
+        "# TYPE kiosk_sync_oldest_waiting_seconds gauge",
+        f"kiosk_sync_oldest_waiting_seconds {h.oldest_waiting_s or 0:.0f}",
+        "# HELP kiosk_sync_last_success_timestamp_seconds When the central system last answered.",
+        "# TYPE kiosk_sync_last_success_timestamp_seconds gauge",
+        f"kiosk_sync_last_success_timestamp_seconds {h.last_success_at.timestamp() if h.last_success_at else 0:.0f}",
+        "# HELP kiosk_submissions_needing_staff Submissions the central system rejected.",
+        "# TYPE kiosk_submissions_needing_staff gauge",
+        f"kiosk_submissions_needing_staff {h.needs_staff}",
+    ]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 from flask import Flask, current_app
 
 from kiosk.iin import make_iin
+from kiosk.signing import sign
 
 
 class PortalUnavailable(Exception):
@@ -22,13 +27,14 @@ class PortalUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Phone:
-    number: str  # E.164, e.g. +77011234545; known to the portal, the kiosk shows it masked
+    """A registered phone as the kiosk may know it: masked, '+7 701 *** ** 45'."""
 
-    @property
-    def masked(self) -> str:
-        """'+7 701 *** ** 45': enough for a parent to recognise their own number."""
-        digits = self.number.lstrip("+")
-        return f"+{digits[0]} {digits[1:4]} *** ** {digits[-2:]}"
+    masked: str
+
+    @classmethod
+    def from_number(cls, number: str) -> Phone:
+        digits = number.lstrip("+")
+        return cls(f"+{digits[0]} {digits[1:4]} *** ** {digits[-2:]}")
 
 
 class PortalClient:
@@ -55,7 +61,7 @@ def demo_citizens() -> dict[str, Phone | None]:
     for born, sex, serial, phone in people:
         iin = make_iin(born, sex, serial)
         assert iin is not None
-        out[iin] = Phone(phone) if phone else None
+        out[iin] = Phone.from_number(phone) if phone else None
     return out
 
 
@@ -73,7 +79,7 @@ class DemoPortal(PortalClient):
         # anyone else has a made-up number, the same every time, so demos and load tests can use
         # any synthetic IIN; the listed citizen without a phone shows the other path
         digits = int(hashlib.sha256(iin.encode()).hexdigest(), 16) % 10**7
-        return Phone(f"+7700{digits:07d}")
+        return Phone.from_number(f"+7700{digits:07d}")
 
     def send_sms(self, iin: str, text: str) -> None:
         if self.phone_for(iin) is None:
@@ -83,10 +89,178 @@ class DemoPortal(PortalClient):
 
 
 def init_app(app: Flask) -> None:
-    if app.config["PORTAL"] != "demo":
-        raise RuntimeError(f"PORTAL={app.config['PORTAL']!r}: only the demo portal exists so far")
-    app.extensions["kiosk.portal"] = DemoPortal()
+    kind = app.config["PORTAL"]
+    if kind == "demo":
+        app.extensions["kiosk.portal"] = DemoPortal()
+        return
+    if kind not in ("embedded", "http"):
+        raise RuntimeError(f"PORTAL={kind!r}: use embedded, http or demo")
+    url = app.config["PORTAL_URL"] if kind == "http" else f"http://127.0.0.1:{app.config['SIM_PORT']}"
+    if not url:
+        raise RuntimeError("PORTAL=http needs PORTAL_URL")
+    app.extensions["kiosk.portal"] = HttpPortal(
+        url, app.config["KIOSK_ID"], portal_key(app), timeout=app.config["PORTAL_TIMEOUT_S"]
+    )
+
+
+def portal_key(app: Flask) -> bytes:
+    """The key this kiosk signs its requests with (the central system holds the same one)."""
+    from pathlib import Path
+
+    from kiosk.keys import instance_secret
+
+    configured = app.config.get("PORTAL_KEY") or instance_secret(Path(app.instance_path) / "portal_key")
+    return bytes.fromhex(configured)
 
 
 def get_portal() -> PortalClient:
     return current_app.extensions["kiosk.portal"]
+
+
+# --- the real client: HTTP to the central system (or `kiosk portal-sim`) -----------------------
+
+
+@dataclass(frozen=True)
+class Accepted:
+    reference: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A permanent answer (4xx but 408/429): resending the same thing will not help; staff must look."""
+
+    status: int
+    detail: str
+    errors: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """A passing failure: 5xx, 408, 429, a timeout, a reset; Retry-After when the peer gave one."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+SubmitResult = Accepted | Rejected | RetryLater
+
+
+@dataclass(frozen=True)
+class Change:
+    cursor: int
+    idempotency_key: str
+    reference: str
+    status: str
+    reason: dict[str, str] | None
+
+
+class HttpPortal(PortalClient):
+    """The contract in contract/openapi.yaml over httpx: keep-alive, timeouts, signed requests."""
+
+    def __init__(
+        self,
+        base_url: str,
+        kiosk_id: str,
+        key: bytes,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.kiosk_id = kiosk_id
+        self._key = key
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_keepalive_connections=8, max_connections=16),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":"), sort_keys=True).encode()
+        url = httpx.URL(path, params=params)
+        target = url.raw_path.decode()
+        signed = sign(self._key, method, target, body, self.kiosk_id, time.time())
+        all_headers = {**signed, **(headers or {})}
+        if body:
+            all_headers["Content-Type"] = "application/json"
+        return self._client.request(method, target, content=body or None, headers=all_headers)
+
+    def phone_for(self, iin: str) -> Phone | None:
+        try:
+            response = self._request("GET", f"/api/v1/citizens/{iin}/phone")
+        except httpx.HTTPError as exc:
+            raise PortalUnavailable(type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise PortalUnavailable(f"phone look-up answered {response.status_code}")
+        answer = response.json()
+        return Phone(answer["masked"]) if answer.get("registered") else None
+
+    def send_sms(self, iin: str, text: str) -> None:
+        try:
+            response = self._request("POST", "/api/v1/sms", {"iin": iin, "text": text})
+        except httpx.HTTPError as exc:
+            raise PortalUnavailable(type(exc).__name__) from exc
+        if response.status_code != 202:
+            raise PortalUnavailable(f"sms answered {response.status_code}")
+
+    def submit(self, idempotency_key: str, application: dict[str, Any]) -> SubmitResult:
+        try:
+            response = self._request(
+                "POST", "/api/v1/applications", application, headers={"Idempotency-Key": idempotency_key}
+            )
+        except httpx.HTTPError as exc:  # timeouts, resets, refused connections: all passing
+            return RetryLater(type(exc).__name__)
+        status = response.status_code
+        if status in (200, 201):
+            return Accepted(response.json()["reference"])
+        if status in (408, 425, 429) or status >= 500:
+            return RetryLater(f"http {status}", _retry_after(response))
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {}
+        return Rejected(
+            status, str(problem.get("detail") or problem.get("title") or status), problem.get("errors") or []
+        )
+
+    def changes(self, after: int, limit: int = 100) -> tuple[list[Change], int]:
+        try:
+            response = self._request("GET", "/api/v1/applications/changes", params={"after": after, "limit": limit})
+        except httpx.HTTPError as exc:
+            raise PortalUnavailable(type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise PortalUnavailable(f"changes answered {response.status_code}")
+        data = response.json()
+        items = [
+            Change(c["cursor"], c["idempotency_key"], c["reference"], c["status"], c.get("reason"))
+            for c in data["changes"]
+        ]
+        return items, int(data["next"])
+
+    def listing(self, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+        try:
+            response = self._request(
+                "GET", "/api/v1/applications", params={"from": start.isoformat(), "to": end.isoformat()}
+            )
+        except httpx.HTTPError as exc:
+            raise PortalUnavailable(type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise PortalUnavailable(f"listing answered {response.status_code}")
+        return response.json()["applications"]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

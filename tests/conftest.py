@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,7 +72,7 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def app(instance: Path, clock: Clock) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "CLOCK": clock})
+    app = create_app({"TESTING": True, "CLOCK": clock, "PORTAL": "demo"})
     db.upgrade(app)
     yield app
     db.engine(app).dispose()
@@ -115,13 +114,10 @@ def pg_database(pg_url: str) -> Iterator[str]:
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app served by waitress on a free port, over real HTTP."""
-    from waitress.server import create_server
+    from kiosk.portal_sim.server import ServerThread
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with ServerThread(app, threads=4) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,721 @@
+"""Crash the server while parents apply, and check that no application is lost or stored twice.
+
+A receipt is a promise: the kiosk shows it only after the submission is committed, and a child
+can have one application per service per school year. This script holds the kiosk to both under
+the worst a lobby box meets, the power going out at any moment: a killer thread SIGKILLs the real
+server process (``kiosk run``, waitress, SQLite in WAL with ``synchronous=FULL``) at random moments
+and starts it again on the same instance folder and port, while clients walk the whole flow over
+real HTTP (identify with an SMS code, the meals form, consent, the signing code, the receipt).
+
+A client whose request fails (connection error, timeout, 5xx) starts the flow again with a new
+visit (a new cookie jar), as a parent would. When the crash came after the commit, the retry meets
+the form's duplicate message, and the reference it names is taken as this child's: that is the
+point, the row must not be written twice. At the end, with the server stopped, the database file is
+opened read-only and checked: every reference a receipt showed has exactly one row, no child has
+two rows for one service and year, the rows are exactly the children whose flow ended (none
+orphaned, none lost), every row has its first event, and SQLite's integrity check passes.
+
+Run from the repository root:
+``.venv/bin/python bench/crash_submit.py --count 1000 [--kill-every-min 0.3] [--kill-every-max 2.0]
+[--clients 2] [--seed N] [--json out.json] [--keep]``. Exit status 0 only when every check passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import json
+import os
+import queue
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kiosk.iin import make_iin
+from kiosk.keys import keyed_hash
+from kiosk.mrz import compose_td1
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE = "meals"  # no application window, so the real clock never closes it
+LANGS = ("kk", "ru", "en")
+CATEGORIES = ("asp", "low_income", "orphan", "unemployed", "emergency")
+CHILDREN_PER_PARENT = 3
+NO_PHONE = "790630345672"  # the demo citizen without a phone: never used as a parent here
+# SMS limits off, so a load script is not refused codes; values are JSON-parsed by the kiosk.
+# The in-process demo portal (any synthetic IIN has a phone; no simulator on a fixed port, no
+# sync worker changing the rows under the checks): what is measured is the kiosk's own commit.
+LOAD_ENV = {
+    "KIOSK_PORTAL": "demo",
+    "KIOSK_SMS_MIN_INTERVAL_S": "0",
+    "KIOSK_SMS_SENDS_PER_IIN": "1000",
+    "KIOSK_SMS_SENDS_PER_KIOSK": "100000000",
+    "KIOSK_SMS_FAILURE_WINDOW_S": "1",
+}
+FIRST_NAMES = ("Aruzhan", "Alikhan", "Dana", "Nursultan", "Aigerim", "Timur", "Madina", "Yerlan", "Zarina", "Daniyar")
+SURNAMES = ("Bekova", "Omarov", "Sadykova", "Nurlanov", "Abenova", "Zhunusov", "Karimova", "Tulegenov")
+
+_INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
+_SMS = re.compile(r"<(\w+)\b[^>]*\bdata-sms\b[^>]*>(.*?)</\1>", re.DOTALL)
+_REFERENCE = re.compile(r"<(\w+)\b[^>]*\bdata-reference\b[^>]*>(.*?)</\1>", re.DOTALL)
+_DUPLICATE = re.compile(r'\bdata-duplicate="([^"]*)"')
+_TAG = re.compile(r"<[^>]+>")
+_CODE = re.compile(r"\b(\d{6})\b")
+_RECEIPT_PATH = re.compile(r"/receipt/([0-9A-Z]{9})$")
+
+
+# --- the page, read the way a browser's user would ---------------------------------------------
+
+
+def csrf_token(page: str) -> str | None:
+    """The hidden CSRF input's value: every POST must carry the token of the page it came from."""
+    for tag in _INPUT.findall(page):
+        attrs = dict(_ATTR.findall(tag))
+        if attrs.get("name") == "csrf_token":
+            return html.unescape(attrs.get("value", ""))
+    return None
+
+
+def sms_code(page: str) -> str | None:
+    """The newest code on the demo phone (the page lists the newest message first)."""
+    for _tag, inner in _SMS.findall(page):
+        match = _CODE.search(html.unescape(_TAG.sub(" ", inner)))
+        if match:
+            return match.group(1)
+    return None
+
+
+def shown_reference(page: str) -> str | None:
+    """The reference in ``[data-reference]`` as stored (the page shows ``ABC-DEF-GHJ``)."""
+    match = _REFERENCE.search(page)
+    if match is None:
+        return None
+    return html.unescape(_TAG.sub("", match.group(2))).strip().replace("-", "") or None
+
+
+def duplicate_reference(page: str) -> str | None:
+    """The reference the form's refusal names, when this child already has an application."""
+    match = _DUPLICATE.search(page)
+    return html.unescape(match.group(1)) if match else None
+
+
+def page_problem(page: str) -> str:
+    """The alerts and field errors of a page, for a report that says what went wrong."""
+    found = re.findall(r'class="(?:alert|field-error)[^"]*"[^>]*>(.*?)</', page, re.DOTALL)
+    text = "; ".join(" ".join(_TAG.sub(" ", html.unescape(f)).split()) for f in found)
+    return text[:300] or "no alert on the page"
+
+
+# --- people --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A synthetic adult: the demo portal gives any valid IIN a made-up phone."""
+
+    iin: str
+    card: str | None  # the ID card's machine-readable zone, or None to type the IIN
+
+
+@dataclass(frozen=True)
+class Child:
+    iin: str
+    name: str
+    grade: str
+    category: str
+    lang: str
+
+
+def _valid_iins(start: dt.date, days: int, sex: str, serials: range) -> Iterator[str]:
+    for serial in serials:
+        for day in range(days):
+            iin = make_iin(start + dt.timedelta(days=day), sex, serial)
+            if iin is not None and iin != NO_PHONE:
+                yield iin
+
+
+def make_people(count: int, rng: random.Random) -> list[tuple[Parent, list[Child]]]:
+    """Distinct parents (born 1975-1994) with up to three distinct children each (born 2010-2019)."""
+    offset = rng.randrange(0, 5000)
+    parent_iins = _valid_iins(dt.date(1975, 1, 1), 7300, "F", range(offset, offset + 100))
+    child_iins = _valid_iins(dt.date(2010, 1, 1), 3650, "M", range(offset, offset + 100))
+    families: list[tuple[Parent, list[Child]]] = []
+    made = 0
+    while made < count:
+        iin = next(parent_iins)
+        card = None
+        if len(families) % 2:  # every other parent puts an ID card on the reader
+            card = compose_td1(f"{len(families) % 10**9:09d}", iin, dt.date(2031, 5, 20), "TESTOVA", "AIGUL")
+        kids = []
+        for _ in range(min(rng.randint(1, CHILDREN_PER_PARENT), count - made)):
+            kids.append(
+                Child(
+                    iin=next(child_iins),
+                    name=f"{rng.choice(SURNAMES)} {rng.choice(FIRST_NAMES)}",
+                    grade=str(rng.randint(1, 11)),
+                    category=rng.choice(CATEGORIES),
+                    lang=LANGS[made % len(LANGS)],
+                )
+            )
+            made += 1
+        families.append((Parent(iin, card), kids))
+    return families
+
+
+# --- the server, as a separate process ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kiosk_command() -> list[str]:
+    """The ``kiosk`` console script of this interpreter's environment (the project's venv)."""
+    for candidate in (Path(sys.executable).parent / "kiosk", ROOT / ".venv" / "bin" / "kiosk"):
+        if candidate.exists():
+            return [str(candidate)]
+    found = shutil.which("kiosk")
+    if found:
+        return [found]
+    raise SystemExit("kiosk command not found: install the project (make test does) and run with .venv/bin/python")
+
+
+class KioskServer:
+    """``kiosk run`` on a fixed port and instance folder; killed and started again on demand.
+
+    The process gets a clean environment (no developer ``KIOSK_*`` settings) plus ``LOAD_ENV``; its
+    stdout and stderr (the console SMS gateway prints every SMS) go to a log file in the instance.
+    """
+
+    def __init__(self, instance: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
+        self.instance = instance
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = instance / "server.log"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+        self.env.update({"KIOSK_INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1", **(extra_env or {})})
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self.kills = 0
+        self.error: str | None = None  # why the server could not be started again, if it could not
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the process and wait until ``/healthz`` answers 200."""
+        self.instance.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n--- start {self.starts + 1} at {time.time():.3f}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [*kiosk_command(), "run", "--port", str(self.port)],
+                env=self.env,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the terminal is for this script, not the server
+            )
+        self.starts += 1
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}; see {self.log_path}")
+            if healthy(self.url):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the server did not answer /healthz within {timeout:.0f} s; see {self.log_path}")
+
+    def crash_and_restart(self) -> bool:
+        """SIGKILL the server (no cleanup at all, like a power cut) and start it again."""
+        with self._lock:
+            if self._stopped or self.process is None:
+                return False
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.kills += 1
+            self.start()
+            return True
+
+    def stop(self) -> None:
+        """Stop for good (SIGTERM, then SIGKILL); no restart after this."""
+        with self._lock:
+            self._stopped = True
+            process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+# --- one visit: the flow over real HTTP ------------------------------------------------------------
+
+
+class ServerGone(Exception):
+    """A connection error, a timeout or a 5xx: the server crashed or is starting again."""
+
+
+class FlowError(Exception):
+    """The kiosk answered, but not as the flow expects: a bug (or a wrong assumption here)."""
+
+
+@dataclass
+class Outcome:
+    kind: str  # "receipt" (the page showed it) or "duplicate" (the form named an earlier one)
+    reference: str
+    redirected_to: str | None = None  # the reference in the sign request's redirect, if it came
+    sign_seconds: float | None = None  # the POST /<lang>/apply/sign request, client-side
+
+
+class Visit:
+    """One parent's visit: a fresh cookie jar, every POST carrying the token of the page before it."""
+
+    def __init__(self, base_url: str, lang: str, timeout: float = 10.0) -> None:
+        self.lang = lang
+        self.client = httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False)
+        self.stage = "start"
+        self.redirected_to: str | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Visit:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:  # connection refused or reset, timeouts, broken answers
+            raise ServerGone(f"{method} {path} during {self.stage}: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise ServerGone(f"{method} {path} during {self.stage}: HTTP {response.status_code}")
+        return response
+
+    def page(self, path: str) -> tuple[str, str]:
+        """GET a page that must answer 200; its text and its CSRF token."""
+        response = self.request("GET", path)
+        if response.status_code != 200:
+            raise FlowError(f"GET {path}: {response.status_code} {response.headers.get('location', '')}")
+        token = csrf_token(response.text)
+        if token is None:
+            raise FlowError(f"GET {path}: no csrf_token on the page")
+        return response.text, token
+
+    def post(self, path: str, data: dict[str, str], token: str) -> httpx.Response:
+        return self.request("POST", path, data={**data, "csrf_token": token})
+
+    def expect_redirect(self, response: httpx.Response, ending: str) -> str:
+        location = response.headers.get("location", "")
+        if response.status_code != 302 or not location.split("?")[0].endswith(ending):
+            problem = page_problem(response.text) if response.status_code == 200 else location
+            raise FlowError(f"{self.stage}: expected a redirect to …{ending}, got {response.status_code}: {problem}")
+        return location
+
+    def identify(self, parent: Parent) -> None:
+        base = f"/{self.lang}/identify"
+        self.stage = "identify"
+        _page, token = self.page(f"{base}?service={SERVICE}")
+        if parent.card is not None:
+            response = self.post(f"{base}/card", {"mrz": parent.card}, token)
+        else:
+            response = self.post(f"{base}/iin", {"iin": parent.iin}, token)
+        self.expect_redirect(response, f"{base}/code")
+        self.stage = "identify code"
+        page, token = self.page(f"{base}/code")
+        code = sms_code(page)
+        if code is None:
+            raise FlowError("identify: no code on the demo phone")
+        self.expect_redirect(self.post(f"{base}/code", {"code": code}, token), f"{base}/done")
+
+    def apply(self, child: Child) -> Outcome:
+        """The form, consent and the signing code; the receipt's reference, or the earlier one's."""
+        base = f"/{self.lang}/apply"
+        self.stage = "form"
+        _page, token = self.page(f"{base}/form")
+        answers = {"child_iin": child.iin, "child_name": child.name, "grade": child.grade, "category": child.category}
+        response = self.post(f"{base}/form", answers, token)
+        if response.status_code == 200 and (earlier := duplicate_reference(response.text)):
+            return Outcome("duplicate", earlier)
+        self.expect_redirect(response, f"{base}/attachments")
+        self.stage = "check"
+        _page, token = self.page(f"{base}/check")
+        self.expect_redirect(self.post(f"{base}/check", {"consent": "y"}, token), f"{base}/sign")
+        self.stage = "sign code"
+        page, token = self.page(f"{base}/sign")
+        code = sms_code(page)
+        if code is None:
+            raise FlowError("sign: no signing code on the demo phone")
+        self.stage = "sign"  # from here a crash may come before or after the commit
+        started = time.perf_counter()
+        response = self.post(f"{base}/sign", {"code": code}, token)
+        sign_seconds = time.perf_counter() - started
+        if response.status_code == 200 and (earlier := duplicate_reference(response.text)):
+            return Outcome("duplicate", earlier, sign_seconds=sign_seconds)
+        location = self.expect_redirect(response, "")
+        match = _RECEIPT_PATH.search(location)
+        if match is None:
+            raise FlowError(f"sign: redirected to {location}, not to a receipt")
+        self.redirected_to = match.group(1)
+        self.stage = "receipt"
+        page, token = self.page(location)
+        reference = shown_reference(page)
+        if reference is None:
+            raise FlowError(f"receipt {location}: no [data-reference] on the page")
+        if reference != self.redirected_to:
+            raise FlowError(f"receipt shows {reference} but the redirect named {self.redirected_to}")
+        self.stage = "finish"
+        try:  # ends the visit; the receipt was already shown, so a crash here changes nothing
+            self.post(f"/{self.lang}/receipt/finish", {}, token)
+        except ServerGone:
+            pass
+        return Outcome("receipt", reference, self.redirected_to, sign_seconds)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChildResult:
+    iin: str
+    kind: str | None = None  # receipt, duplicate, or None when the flow never ended
+    reference: str | None = None
+    attempts: int = 0
+    sign_interrupted: int = 0  # times the sign request got no answer
+    references_redirected: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    """What the clients saw, guarded by a lock: clients are threads."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    retries: int = 0
+    server_gone: int = 0
+    sign_interrupted: int = 0  # the POST /apply/sign failed: the commit may or may not have happened
+    flow_errors: int = 0
+    by_stage: dict[str, int] = field(default_factory=dict)
+
+    def gone(self, stage: str) -> None:
+        with self.lock:
+            self.retries += 1
+            self.server_gone += 1
+            self.by_stage[stage] = self.by_stage.get(stage, 0) + 1
+            if stage == "sign":
+                self.sign_interrupted += 1
+
+    def flow_error(self) -> None:
+        with self.lock:
+            self.retries += 1
+            self.flow_errors += 1
+
+
+def run_child(
+    server: KioskServer,
+    parent: Parent,
+    child: Child,
+    tally: Tally,
+    timeout: float,
+    max_flow_errors: int,
+    abort: threading.Event,
+) -> ChildResult:
+    """Walk the flow until a receipt or the duplicate message; start again on any failure."""
+    result = ChildResult(child.iin)
+    while not abort.is_set():
+        result.attempts += 1
+        starts = server.starts
+        with Visit(server.url, child.lang, timeout) as visit:
+            try:
+                visit.identify(parent)
+                outcome = visit.apply(child)
+            except ServerGone:
+                tally.gone(visit.stage)
+                result.sign_interrupted += visit.stage == "sign"
+                if visit.redirected_to:
+                    result.references_redirected.append(visit.redirected_to)
+                wait_for_server(server, abort)
+                continue
+            except FlowError as exc:
+                if server.starts != starts:  # restarted between two requests: the demo phone forgot
+                    tally.gone(f"{visit.stage} (restarted mid-visit)")
+                    continue
+                tally.flow_error()
+                result.problems.append(str(exc))
+                if len(result.problems) >= max_flow_errors:
+                    return result
+                continue
+        result.kind, result.reference = outcome.kind, outcome.reference
+        if outcome.redirected_to:
+            result.references_redirected.append(outcome.redirected_to)
+        return result
+    return result
+
+
+def wait_for_server(server: KioskServer, abort: threading.Event) -> None:
+    """Poll ``/healthz`` so a retry starts when the server is back, not in a busy loop of refusals."""
+    while not abort.is_set() and not healthy(server.url):
+        time.sleep(0.05)
+
+
+def killer(server: KioskServer, rng: random.Random, low: float, high: float, done: threading.Event) -> None:
+    """SIGKILL the server every ``low``-``high`` seconds of uptime, then start it again."""
+    try:
+        while not done.wait(rng.uniform(low, high)):
+            server.crash_and_restart()
+    except Exception as exc:  # noqa: BLE001 - reported and ends the run
+        server.error = f"{type(exc).__name__}: {exc}"
+        done.set()
+
+
+def verify(db_path: Path, hash_key: str, results: list[ChildResult]) -> dict[str, Any]:
+    """Check the database file against what the clients saw; the server must be stopped."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        rows = conn.execute(
+            "SELECT id, reference, child_iin_hash, service_code, school_year FROM submissions"
+        ).fetchall()
+        twins = conn.execute(
+            "SELECT child_iin_hash, service_code, school_year, COUNT(*) FROM submissions "
+            "GROUP BY child_iin_hash, service_code, school_year HAVING COUNT(*) > 1"
+        ).fetchall()
+        without_event = conn.execute(  # the first event (from no state) is committed with the row
+            "SELECT s.reference FROM submissions s LEFT JOIN submission_events e "
+            "ON e.submission_id = s.id AND e.from_state IS NULL GROUP BY s.id HAVING COUNT(e.id) != 1"
+        ).fetchall()
+    finally:
+        conn.close()
+    by_reference: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_reference.setdefault(row[1], []).append(row)
+    ended = [r for r in results if r.kind is not None]
+    unfinished = [r.iin for r in results if r.kind is None]
+    shown = [r.reference for r in results if r.kind == "receipt"]
+    shown_missing = [ref for ref in shown if ref not in by_reference]
+    shown_twice = [ref for ref in shown if len(by_reference.get(ref, [])) > 1]
+    # each child's reference must be a row for that very child (the keyed hash of its IIN)
+    wrong_child = [
+        r.iin
+        for r in ended
+        if not by_reference.get(r.reference or "")
+        or by_reference[r.reference or ""][0][2] != keyed_hash("iin", r.iin, hash_key)
+    ]
+    # a retry after a crash must name the reference the sign request had already redirected to
+    changed = [r.iin for r in ended if r.references_redirected and r.reference not in r.references_redirected]
+    ended_hashes = {keyed_hash("iin", r.iin, hash_key) for r in ended}
+    orphans = [row[1] for row in rows if row[2] not in ended_hashes]
+    references_repeated = sorted({r.reference for r in ended if sum(x.reference == r.reference for x in ended) > 1})
+    checks = {
+        "sqlite integrity_check is ok": integrity == "ok",
+        "every child's flow ended in a receipt or the duplicate message": not unfinished,
+        "every shown reference has exactly one row": not shown_missing and not shown_twice,
+        "no child has two rows for one service and school year": not twins,
+        "rows == children whose flow ended": len(rows) == len(ended),
+        "every child's reference is a row for that child": not wrong_child,
+        "no row for a child whose flow did not end (orphans)": not orphans,
+        "no two children share a reference": not references_repeated,
+        "a retry names the reference the sign redirect named": not changed,
+        "every row has exactly one first event": not without_event,
+    }
+    return {
+        "rows": len(rows),
+        "children_ended": len(ended),
+        "receipts_shown": len(shown),
+        "recovered_by_duplicate": sum(r.kind == "duplicate" for r in ended),
+        # the sign request got no answer and no redirect was ever seen: did the commit happen?
+        "sign_interrupted_committed": sum(
+            r.sign_interrupted > 0 and r.kind == "duplicate" and not r.references_redirected for r in ended
+        ),
+        "sign_interrupted_not_committed": sum(
+            r.sign_interrupted > 0 and (r.kind == "receipt" or bool(r.references_redirected)) for r in ended
+        ),
+        "unfinished": len(unfinished),
+        "lost": len(unfinished) + len(wrong_child),  # a shown reference without its row is a wrong_child too
+        "duplicated": len(shown_twice) + sum(t[3] - 1 for t in twins) + len(references_repeated),
+        "orphans": len(orphans),
+        "integrity": integrity,
+        "rows_without_one_first_event": len(without_event),
+        "checks": checks,
+        "examples": {
+            "unfinished": unfinished[:5],
+            "shown_missing": shown_missing[:5],
+            "wrong_child": wrong_child[:5],
+            "orphans": orphans[:5],
+            "changed_reference": changed[:5],
+            "problems": [p for r in results for p in r.problems][:5],
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1000, help="applications, one per child (default 1000)")
+    parser.add_argument("--kill-every-min", type=float, default=0.3, help="shortest uptime before a kill, s")
+    parser.add_argument("--kill-every-max", type=float, default=2.0, help="longest uptime before a kill, s")
+    parser.add_argument("--clients", type=int, default=2, help="concurrent clients (threads), default 2")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default 10)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, printed)")
+    parser.add_argument("--json", type=Path, default=None, help="write the summary here too")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
+    args = parser.parse_args(argv)
+    if args.count < 1 or args.clients < 1 or not 0 < args.kill_every_min <= args.kill_every_max:
+        parser.error("need --count >= 1, --clients >= 1 and 0 < --kill-every-min <= --kill-every-max")
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    rng = random.Random(seed)
+    families = make_people(args.count, rng)
+
+    workdir = Path(tempfile.mkdtemp(prefix="kiosk-crash-"))
+    server = KioskServer(workdir / "instance", free_port(), LOAD_ENV)
+    done, abort = threading.Event(), threading.Event()
+    tally = Tally()
+    results: list[ChildResult] = []
+    results_lock = threading.Lock()
+    work: queue.Queue[tuple[Parent, list[Child]]] = queue.Queue()
+    for family in families:
+        work.put(family)
+
+    def client() -> None:
+        # one parent's children go through one client, one after the other, as at a kiosk
+        while not abort.is_set():
+            try:
+                parent, kids = work.get_nowait()
+            except queue.Empty:
+                return
+            for kid in kids:
+                outcome = run_child(server, parent, kid, tally, args.timeout, 5, abort)
+                with results_lock:
+                    results.append(outcome)
+
+    print(
+        f"crash_submit: {args.count} applications, {len(families)} parents, {args.clients} client(s), "
+        f"kill every {args.kill_every_min}-{args.kill_every_max} s of uptime, seed {seed}",
+        flush=True,
+    )
+    started = time.monotonic()
+    kill_thread = threading.Thread(
+        target=killer, args=(server, random.Random(seed + 1), args.kill_every_min, args.kill_every_max, done)
+    )
+    clients = [threading.Thread(target=client) for _ in range(args.clients)]
+    try:
+        server.start()
+        kill_thread.start()
+        for thread in clients:
+            thread.start()
+        while any(t.is_alive() for t in clients):
+            if done.is_set():  # the killer could not start the server again
+                abort.set()
+            for thread in clients:
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        abort.set()
+        print("interrupted", file=sys.stderr)
+    finally:
+        abort.set()
+        done.set()
+        if kill_thread.is_alive():
+            kill_thread.join()
+        for thread in clients:
+            thread.join()
+        server.stop()
+    elapsed = time.monotonic() - started
+
+    killer_error = server.error
+    hash_key = (server.instance / "hash_key").read_text().strip()
+    verdict = verify(server.instance / "kiosk.sqlite3", hash_key, results + missing_results(families, results))
+    if killer_error:
+        verdict["checks"]["the server always came back after a kill"] = False
+    summary = {
+        "count": args.count,
+        "parents": len(families),
+        "clients": args.clients,
+        "seed": seed,
+        "elapsed_s": round(elapsed, 1),
+        "applications_per_s": round(len(results) / elapsed, 2) if elapsed else 0.0,
+        "kills": server.kills,
+        "kills_per_100_applications": round(100 * server.kills / args.count, 1),
+        "retries": tally.retries,
+        "server_gone": tally.server_gone,
+        "server_gone_by_stage": dict(sorted(tally.by_stage.items())),
+        "sign_interrupted": tally.sign_interrupted,
+        "flow_errors": tally.flow_errors,
+        "killer_error": killer_error,
+        **verdict,
+    }
+    summary["ok"] = all(summary["checks"].values())
+    print_summary(summary)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.keep or not summary["ok"]:
+        print(f"instance kept in {server.instance} (server log: {server.log_path})")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if summary["ok"] else 1
+
+
+def missing_results(families: list[tuple[Parent, list[Child]]], results: list[ChildResult]) -> list[ChildResult]:
+    """Children no client got to (an aborted run): they count as unfinished."""
+    seen = {r.iin for r in results}
+    return [ChildResult(kid.iin) for _parent, kids in families for kid in kids if kid.iin not in seen]
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    print()
+    print(f"applications        {s['count']} ({s['parents']} parents, {s['clients']} clients), seed {s['seed']}")
+    print(f"elapsed             {s['elapsed_s']} s ({s['applications_per_s']} applications/s)")
+    print(f"server kills        {s['kills']} ({s['kills_per_100_applications']} per 100 applications)")
+    print(f"flow retries        {s['retries']} (server gone {s['server_gone']}, unexpected pages {s['flow_errors']})")
+    print(f"  gone during       {', '.join(f'{k} {v}' for k, v in s['server_gone_by_stage'].items()) or '-'}")
+    print(
+        f"sign interrupted    {s['sign_interrupted']} (POST /apply/sign got no answer): "
+        f"{s['sign_interrupted_committed']} had committed (the retry met the duplicate message), "
+        f"{s['sign_interrupted_not_committed']} had not (the retry signed anew)"
+    )
+    print(f"receipts shown      {s['receipts_shown']}")
+    print(f"duplicate message   {s['recovered_by_duplicate']} (committed before the crash, found on the retry)")
+    print(f"rows in submissions {s['rows']} for {s['children_ended']} children whose flow ended")
+    print(f"lost {s['lost']}, duplicated {s['duplicated']}, orphans {s['orphans']}, integrity {s['integrity']}")
+    if s["killer_error"]:
+        print(f"killer stopped: {s['killer_error']}")
+    for name, passed in s["checks"].items():
+        print(f"  [{'ok' if passed else 'FAIL'}] {name}")
+    for name, examples in s["examples"].items():
+        if examples:
+            print(f"  {name}: {examples}")
+    print("PASS" if s["ok"] else "FAIL")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

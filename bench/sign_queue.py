@@ -1,0 +1,246 @@
+"""Latency of the sign-and-queue request beside the two floors it cannot beat: fsync and HTTP.
+
+``POST /<lang>/apply/sign`` is the moment a parent waits on: the SMS code is checked (and marked
+used, one commit), the submission and its first event are inserted and committed together
+(``synchronous=FULL``: the receipt is a promise, so the row must be on disk first), and the visit
+is saved under a new token (a third commit). Whether that is slow only means something next to
+what the same machine does with no application work, so the same run measures:
+
+- the fsync floor: a bare ``sqlite3`` INSERT + COMMIT of one row of the same size as a submission
+  with its event, in a fresh database file with WAL and ``synchronous=FULL``, in the same folder
+  (same disk) as the server's database, as many commits as there are applications;
+- the HTTP floor: ``GET /healthz`` (one ``SELECT 1``) by the same client on the same keep-alive
+  connection, once after every application.
+
+The server is ``kiosk run`` (waitress, 8 threads) in a process of its own, on a fresh instance,
+with the SMS limits lifted; the clients walk the whole flow over real HTTP (``crash_submit.Visit``)
+and time only the sign request, client-side. One phase of ``--count`` applications per value of
+``--clients`` (default one client, sequential; ``--clients 4`` has four threads, each with its own
+visits, apply at once; ``--clients 1 4`` runs both, one after the other, on the same server).
+
+Run from the repository root:
+``.venv/bin/python bench/sign_queue.py [--count 300] [--clients 1 4] [--warmup 10] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from crash_submit import LOAD_ENV, Child, KioskServer, Parent, Visit, free_port, make_people
+
+SIGN = "POST /<lang>/apply/sign"
+HEALTHZ = "GET /healthz (HTTP floor)"
+FSYNC = "SQLite INSERT+COMMIT (fsync floor)"
+
+
+@dataclass
+class Row:
+    """One line of the table: what was timed, by how many clients, and its latency figures."""
+
+    measure: str
+    clients: int
+    count: int
+    mean_ms: float
+    p50_ms: float
+    p99_ms: float
+
+
+def summarise(measure: str, clients: int, seconds: list[float]) -> Row:
+    """Mean, p50 and p99 in milliseconds (inclusive quantiles: p99 of 300 is the 3rd slowest)."""
+    ms = sorted(s * 1000 for s in seconds)
+    if len(ms) < 2:
+        value = ms[0] if ms else float("nan")
+        return Row(measure, clients, len(ms), value, value, value)
+    cuts = statistics.quantiles(ms, n=100, method="inclusive")
+    return Row(measure, clients, len(ms), statistics.fmean(ms), cuts[49], cuts[98])
+
+
+def run_phase(
+    url: str, work: list[tuple[Parent, Child]], clients: int, timeout: float
+) -> tuple[list[float], list[float], float]:
+    """Apply for every child in ``work`` with ``clients`` threads; sign and healthz timings.
+
+    Any failure stops the run: without crashes every flow must end in a receipt.
+    """
+    signs: list[float] = []
+    floors: list[float] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+    # one parent's children stay with one client: two visits of one parent at once would share the
+    # demo phone, and the newest SMS there could be the other visit's code
+    families: dict[str, list[tuple[Parent, Child]]] = {}
+    for parent, child in work:
+        families.setdefault(parent.iin, []).append((parent, child))
+    shares: list[list[tuple[Parent, Child]]] = [[] for _ in range(clients)]
+    for family in families.values():
+        min(shares, key=len).extend(family)
+
+    def client(share: list[tuple[Parent, Child]]) -> None:
+        try:
+            for parent, child in share:
+                with Visit(url, child.lang, timeout) as visit:
+                    visit.identify(parent)
+                    outcome = visit.apply(child)
+                    if outcome.kind != "receipt" or outcome.sign_seconds is None:
+                        raise RuntimeError(f"no receipt for a new child: {outcome}")
+                    started = time.perf_counter()
+                    response = visit.client.get("/healthz")
+                    floor = time.perf_counter() - started
+                    if response.status_code != 200:
+                        raise RuntimeError(f"/healthz answered {response.status_code}")
+                with lock:
+                    signs.append(outcome.sign_seconds)
+                    floors.append(floor)
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares if share]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} client(s) failed; first: {errors[0]}")
+    return signs, floors, time.monotonic() - started
+
+
+def submission_row_bytes(db_path: Path) -> int:
+    """The average size of a submission row plus its first event's, from the server's database."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(submissions)")]
+        event_columns = [r[1] for r in conn.execute("PRAGMA table_info(submission_events)")]
+        size = " + ".join(f"coalesce(length({c}), 0)" for c in columns)
+        event_size = " + ".join(f"coalesce(length({c}), 0)" for c in event_columns)
+        rows = conn.execute(f"SELECT avg({size}) FROM submissions").fetchone()[0] or 0
+        events = conn.execute(f"SELECT avg({event_size}) FROM submission_events").fetchone()[0] or 0
+    finally:
+        conn.close()
+    return int(rows + events)
+
+
+def fsync_floor(folder: Path, commits: int, row_bytes: int) -> list[float]:
+    """Seconds per INSERT + COMMIT of one row in a fresh WAL database with ``synchronous=FULL``."""
+    path = folder / "floor.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)  # autocommit: BEGIN/COMMIT written out below
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, reference TEXT UNIQUE, created_at TEXT, payload TEXT)")
+        rng = random.Random(0)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        times = []
+        for i in range(commits + 10):  # the first ten warm the file up and are not counted
+            payload = "".join(rng.choices(alphabet, k=max(1, row_bytes - 40)))  # sealed data does not compress
+            started = time.perf_counter()
+            conn.execute("BEGIN")
+            conn.execute(
+                "INSERT INTO t (reference, created_at, payload) VALUES (?, ?, ?)",
+                (f"R{i:08d}", time.strftime("%Y-%m-%dT%H:%M:%S"), payload),
+            )
+            conn.execute("COMMIT")
+            if i >= 10:
+                times.append(time.perf_counter() - started)
+        return times
+    finally:
+        conn.close()
+
+
+def print_table(rows: list[Row], meta: dict[str, Any]) -> None:
+    print()
+    print(
+        f"sign-and-queue latency: {meta['count']} applications per phase; {meta['cpus']} CPUs, "
+        f"Python {meta['python']}, SQLite {meta['sqlite']}; database in {meta['folder']}"
+    )
+    print(f"{'measure':<38} {'clients':>7} {'count':>6} {'mean ms':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in rows:
+        clients = "-" if r.clients == 0 else str(r.clients)
+        print(f"{r.measure:<38} {clients:>7} {r.count:>6} {r.mean_ms:>8.2f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}")
+    floor = next(r for r in rows if r.measure == FSYNC)
+    print(f"(fsync floor row: {meta['row_bytes']} bytes, the size of a submission with its first event)")
+    for r in rows:
+        if r.measure == SIGN:
+            http = next(h for h in rows if h.measure == HEALTHZ and h.clients == r.clients)
+            print(
+                f"{r.clients} client(s): sign p50 = {r.p50_ms / floor.p50_ms:.1f}x the fsync floor's p50, "
+                f"{r.p50_ms - http.p50_ms:.2f} ms above the HTTP floor's p50; "
+                f"{meta['phases'][str(r.clients)]['applications_per_s']:.1f} whole applications/s"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=300, help="applications per phase (default 300)")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="concurrent clients, one phase per value (default 1; e.g. --clients 4, or --clients 1 4)",
+    )
+    parser.add_argument("--warmup", type=int, default=10, help="unmeasured applications first (default 10)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default 10)")
+    parser.add_argument("--dir", type=Path, default=None, help="where the temporary instance goes (its disk)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    args = parser.parse_args(argv)
+    if args.count < 2 or min(args.clients) < 1 or args.warmup < 0:
+        parser.error("need --count >= 2, --clients >= 1, --warmup >= 0")
+
+    phases = list(dict.fromkeys(args.clients))
+    total = args.warmup + args.count * len(phases)
+    people = [(parent, kid) for parent, kids in make_people(total, random.Random(7)) for kid in kids]
+    warmup, rest = people[: args.warmup], people[args.warmup :]
+
+    workdir = Path(tempfile.mkdtemp(prefix="kiosk-sign-", dir=args.dir))
+    server = KioskServer(workdir / "instance", free_port(), LOAD_ENV)
+    rows: list[Row] = []
+    meta: dict[str, Any] = {
+        "count": args.count,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "folder": str(workdir),
+        "phases": {},
+    }
+    try:
+        server.start()
+        print(f"sign_queue: server on {server.url}, {args.warmup} warm-up applications", flush=True)
+        run_phase(server.url, warmup, 1, args.timeout)
+        for i, clients in enumerate(phases):
+            work = rest[i * args.count : (i + 1) * args.count]
+            print(f"  {len(work)} applications with {clients} client(s) ...", flush=True)
+            signs, floors, seconds = run_phase(server.url, work, clients, args.timeout)
+            rows += [summarise(SIGN, clients, signs), summarise(HEALTHZ, clients, floors)]
+            meta["phases"][str(clients)] = {"seconds": round(seconds, 2), "applications_per_s": len(work) / seconds}
+        server.stop()
+        row_bytes = submission_row_bytes(server.instance / "kiosk.sqlite3")
+        print(f"  {args.count} bare SQLite commits of {row_bytes} bytes ...", flush=True)
+        rows.append(summarise(FSYNC, 0, fsync_floor(workdir, args.count, row_bytes)))
+        meta["row_bytes"] = row_bytes
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print_table(rows, meta)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows], **meta}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

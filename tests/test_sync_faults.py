@@ -1,0 +1,287 @@
+"""The worker against the real simulator over HTTP, with faults: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from kiosk import applications, create_app, db
+from kiosk.catalog_ext import get_catalog
+from kiosk.crypto import keyring
+from kiosk.iin import make_iin
+from kiosk.models import State, Submission
+from kiosk.portal_sim import create_sim_app
+from kiosk.submissions import queue_submission
+from kiosk.sync import Backoff, Worker
+
+KEY = secrets.token_hex(32)
+
+
+@pytest.fixture
+def sim(tmp_path: Path):
+    """The simulator on its own port and database, served by waitress in a thread."""
+    from kiosk.portal_sim.server import ServerThread
+
+    app = create_sim_app(
+        {"SIM_KIOSK_KEYS": {"kiosk-1": KEY}, "SIM_INSTANCE_PATH": str(tmp_path / "sim"), "SIM_STEP_SECONDS": 1}
+    )
+    with ServerThread(app, threads=8) as served:
+        url = served.url
+
+        class Sim:
+            base = url
+
+            def faults(self, **settings) -> None:
+                httpx.post(f"{url}/admin/faults", json=settings).raise_for_status()
+
+            def stats(self) -> dict:
+                return httpx.get(f"{url}/admin/stats").json()
+
+        yield Sim()
+
+
+@pytest.fixture(autouse=True)
+def close_portals():
+    """Every kiosk app made here keeps an httpx client open: close them, or sockets leak."""
+    made: list = []
+    KIOSKS.append(made)
+    yield
+    for app in made:
+        app.extensions["kiosk.portal"].close()
+        db.engine(app).dispose()
+    KIOSKS.remove(made)
+
+
+KIOSKS: list[list] = []
+
+
+def kiosk_app(url: str, database_url: str | None = None, **extra):
+    config = {"TESTING": True, "PORTAL": "http", "PORTAL_URL": url, "PORTAL_KEY": KEY, "PORTAL_TIMEOUT_S": 1.0, **extra}
+    if database_url:
+        config["DATABASE_URL"] = database_url
+    app = create_app(config)
+    db.upgrade(app)
+    if KIOSKS:
+        KIOSKS[-1].append(app)
+    return app
+
+
+def queue_many(app, n: int, oversized: set[int] = frozenset()) -> None:
+    """n signed applications straight into the queue (the visitor's path is tested elsewhere)."""
+    now = dt.datetime.now(dt.UTC)
+    with app.test_request_context("/ru/"), db.new_session(app) as s:
+        service = get_catalog().service("meals")
+        for i in range(n):
+            child = make_iin(dt.date(2012, 1, 1) + dt.timedelta(days=i), "F", 5) or make_iin(
+                dt.date(2012, 1, 1) + dt.timedelta(days=i), "F", 6
+            )
+            answers = {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+            if i in oversized:
+                answers["child_name"] = "Я" * 600  # the central system refuses over 500: a permanent 422
+            payload, digest = applications.canonical_payload(
+                service=service,
+                catalog_version="t",
+                year=2026,
+                applicant={"iin": "880412412349", "name": None, "identity": "sms"},
+                answers=answers,
+                attachments=[],
+                lang="ru",
+            )
+            queue_submission(
+                s, payload=payload, payload_hash=digest, identity_method="sms", lang="ru", now=now, keyring=keyring()
+            )
+        s.commit()
+
+
+ARRIVED = (State.DELIVERED, State.IN_PROGRESS, State.APPROVED, State.REFUSED)
+
+
+def arrived(app) -> int:
+    """Submissions the central system has: delivered, or already further on by its feed."""
+    return sum(states(app).get(s, 0) for s in ARRIVED)
+
+
+def states(app) -> dict[str, int]:
+    with app.app_context(), db.new_session(app) as s:
+        out: dict[str, int] = {}
+        for state in s.scalars(select(Submission.state)):
+            out[state] = out.get(state, 0) + 1
+        return out
+
+
+def drain(app, worker: Worker, rounds: int = 400) -> None:
+    """Run the worker until nothing is waiting, moving its clock past every backoff."""
+    clock = [dt.datetime.now(dt.UTC)]
+    app.config["CLOCK"] = lambda: clock[0]
+    for _ in range(rounds):
+        worker.run_once()
+        left = states(app)
+        if not any(left.get(s) for s in (State.QUEUED, State.RETRY_WAIT, State.SENDING)):
+            return
+        clock[0] += dt.timedelta(seconds=worker.backoff.cap + worker.lease.total_seconds() + 1)
+    raise AssertionError(f"not drained: {states(app)}")
+
+
+def test_thirty_percent_errors_and_timeouts_all_delivered_once(sim, instance) -> None:
+    app = kiosk_app(sim.base)
+    queue_many(app, 60)
+    sim.faults(error_rate=0.2, timeout_rate=0.1, timeout_sleep_s=1.5, seed=3)
+    worker = Worker(
+        app,
+        app.extensions["kiosk.portal"],
+        rng=random.Random(3),
+        lease=dt.timedelta(seconds=5),
+        backoff=Backoff(base=1, cap=8),
+    )
+    drain(app, worker)
+    sim.faults()
+    stats = sim.stats()
+    assert arrived(app) == 60
+    assert stats["applications"] == 60 and stats["duplicate_rows"] == 0
+    assert sum(v for k, v in stats["requests"].items() if str(k) != "201") > 0  # faults really happened
+
+
+def test_commit_then_drop_the_reply_the_resend_is_deduplicated(sim, instance) -> None:
+    app = kiosk_app(sim.base)
+    queue_many(app, 5)
+    clock = [dt.datetime.now(dt.UTC)]
+    app.config["CLOCK"] = lambda: clock[0]
+    sim.faults(drop_after_commit_rate=1.0)
+    worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1), backoff=Backoff(base=1, cap=2))
+    worker.push()  # sends only: the feed would tell us too, which is the next test's business
+    assert states(app) == {State.RETRY_WAIT: 5}
+    assert sim.stats()["applications"] == 5  # stored there, but the reply never came
+    sim.faults()
+    clock[0] += dt.timedelta(seconds=10)
+    worker.push()
+    stats = sim.stats()
+    assert states(app) == {State.DELIVERED: 5}
+    assert stats["applications"] == 5 and stats["duplicate_rows"] == 0 and stats["replays"] == 5
+    with app.app_context(), db.new_session(app) as s:
+        assert all(r.portal_reference for r in s.scalars(select(Submission)))
+
+
+def test_a_lost_reply_is_also_learnt_from_the_changes_feed(sim, instance) -> None:
+    app = kiosk_app(sim.base)
+    queue_many(app, 3)
+    sim.faults(drop_after_commit_rate=1.0)
+    worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1), backoff=Backoff(base=600, cap=600))
+    worker.run_once()  # every reply lost; the feed then says they were accepted
+    sim.faults()
+    assert arrived(app) == 3
+    assert sim.stats()["applications"] == 3 and sim.stats()["replays"] == 0
+
+
+def test_a_422_goes_to_staff_and_the_rest_drain(sim, instance) -> None:
+    app = kiosk_app(sim.base)
+    queue_many(app, 6, oversized={2})
+    worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1))
+    drain(app, worker)
+    assert arrived(app) == 5 and states(app)[State.NEEDS_STAFF] == 1
+    with app.app_context(), db.new_session(app) as s:
+        stuck = s.scalars(select(Submission).where(Submission.state == State.NEEDS_STAFF)).one()
+        assert stuck.last_error.startswith("422")
+        assert stuck.events[-1].detail["errors"]
+
+
+def test_statuses_come_back_through_the_feed(sim, instance) -> None:
+    app = kiosk_app(sim.base)
+    queue_many(app, 3)
+    worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1))
+    drain(app, worker)
+    deadline = time.time() + 30
+    while time.time() < deadline and states(app).get(State.APPROVED, 0) < 3:
+        worker.pull()
+        time.sleep(1)
+    assert states(app) == {State.APPROVED: 3}
+
+
+def test_the_worker_killed_again_and_again_loses_nothing_and_sends_nothing_twice(sim, instance) -> None:
+    app = kiosk_app(sim.base)
+    n = int(os.environ.get("KIOSK_KILL_COUNT", "60"))
+    queue_many(app, n)
+    sim.faults(latency_ms=60)  # one at a time, slowly: the kills land in the middle of the drain
+    env = {
+        **os.environ,
+        "KIOSK_INSTANCE_PATH": str(instance),
+        "KIOSK_PORTAL": "http",
+        "KIOSK_PORTAL_URL": sim.base,
+        "KIOSK_PORTAL_KEY": KEY,
+        "KIOSK_SYNC_LEASE_S": "2",
+        "KIOSK_SYNC_BATCH": "5",
+        "KIOSK_SYNC_IDLE_S": "0.2",
+    }
+    rng = random.Random(5)
+    kills = 0
+    deadline = time.time() + 120
+    while time.time() < deadline and (kills < 3 or arrived(app) < n):
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "sync"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(1.2, 3.0))  # a start takes about a second: kill during the drain
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+            kills += 1
+        worker.wait()
+    # one last clean run to finish whatever the last kill left behind
+    subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "sync", "--once"], env=env, check=True, timeout=60, capture_output=True
+    )
+    time.sleep(2.1)  # a lease of the last killed worker runs out
+    subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "sync", "--once"], env=env, check=True, timeout=60, capture_output=True
+    )
+    stats = sim.stats()
+    assert kills >= 3
+    assert arrived(app) == n
+    assert stats["applications"] == n and stats["duplicate_rows"] == 0
+
+
+@pytest.mark.postgres
+def test_four_workers_on_postgresql_deliver_each_exactly_once(sim, instance, pg_database) -> None:
+    app = kiosk_app(sim.base, pg_database)
+    n = 200
+    queue_many(app, n)
+    sim.faults(latency_ms=5)
+    portal = app.extensions["kiosk.portal"]
+    workers = [Worker(app, portal, worker_id=f"w{i}", batch=5, rng=random.Random(i)) for i in range(4)]
+    sent = [0] * 4
+
+    failures: list[str] = []
+
+    def run(i: int) -> None:
+        try:
+            for _ in range(200):
+                got, _ = workers[i].run_once()
+                sent[i] += got
+                if got == 0 and arrived(app) == n:
+                    return
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below, with its trace
+            import traceback
+
+            failures.append(traceback.format_exc())
+            raise AssertionError(str(exc)) from exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    stats = sim.stats()
+    assert arrived(app) == n
+    assert stats["applications"] == n and stats["duplicate_rows"] == 0 and stats["replays"] == 0
+    assert sum(sent) == n and all(x > 0 for x in sent)  # all four took a share
+    db.engine(app).dispose()
