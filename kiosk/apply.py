@@ -24,7 +24,7 @@ from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.crypto import keyring
 from kiosk.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
-from kiosk.identify import refusal_message, render_code_page
+from kiosk.identify import check_message, render_code_page, send_code
 from kiosk.iin import mask
 from kiosk.models import Attachment
 from kiosk.portal import PortalUnavailable, get_portal
@@ -220,33 +220,39 @@ def _send_signing_code() -> str | None:
         return _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
     if phone is None:
         return _("No mobile number is registered for your IIN in the mobile citizens database.")
-    s = db.get_session()
-    try:
-        issued = codes.issue_code(
-            s,
-            iin=iin,
-            subject=_draft()["subject"],
-            kiosk_id=current_app.config["KIOSK_ID"],
-            now=utcnow(),
-            rules=codes.CodeRules.from_config(current_app.config),
-        )
-        s.commit()
-    except codes.SendRefused as refused:
-        s.rollback()
-        return refusal_message(refused)
-    text = _(
-        "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minutes. "
-        "Do not tell it to anyone.",
-        code=issued.code,
-        num=current_app.config["SMS_CODE_TTL_S"] // 60,
+    issued, error = send_code(
+        iin,
+        phone,
+        _draft()["subject"],
+        lambda code, minutes: _(
+            "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minutes. "
+            "Do not tell it to anyone.",
+            code=code,
+            num=minutes,
+        ),
     )
-    try:
-        sms.send(iin, phone, text)
-    except PortalUnavailable:
-        return _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
-    _update_draft(phone=phone.masked, expires_at=issued.expires_at.isoformat(), resend_at=issued.resend_at.isoformat())
-    log.info("signing code %d sent for %s", issued.code_id, mask(iin))
-    return None
+    if issued is not None:
+        _update_draft(
+            phone=phone.masked, expires_at=issued.expires_at.isoformat(), resend_at=issued.resend_at.isoformat()
+        )
+    return error
+
+
+def _render_sign(form: CodeForm, error: str | None) -> ResponseReturnValue:
+    g.page_endpoint = "apply.sign"
+    draft = _draft()
+    return render_code_page(
+        form,
+        error,
+        phone=draft["phone"],
+        expires_at=draft.get("expires_at"),
+        resend_at=draft.get("resend_at"),
+        iin=session["identity"]["iin"],
+        check_url=url_for("apply.sign"),
+        resend_url=url_for("apply.resend"),
+        title=_("Sign your application"),
+        back_url=url_for("apply.check"),
+    )
 
 
 @bp.route("/sign", methods=["GET", "POST"])
@@ -255,7 +261,6 @@ def sign() -> ResponseReturnValue:
     draft = _draft()
     if not draft.get("subject") or not draft.get("phone"):
         return redirect(url_for("apply.check"))
-    g.page_endpoint = "apply.sign"
     form = CodeForm()
     error = None
     if request.method == "POST" and form.validate_on_submit():
@@ -277,24 +282,9 @@ def sign() -> ResponseReturnValue:
             # the code's use and the submission commit together: a crash between them burns nothing
             return _queue(payload_hash)
         s.commit()
-        error = (
-            _("Too many wrong codes. Please ask the school office for help.")
-            if result is codes.Check.LOCKED
-            else _("This code is not right or has expired. Check the SMS and try again, or ask for a new code.")
-        )
+        error = check_message(result)
         form = CodeForm(formdata=None)
-    return render_code_page(
-        form,
-        error,
-        phone=draft["phone"],
-        expires_at=draft.get("expires_at"),
-        resend_at=draft.get("resend_at"),
-        iin=session["identity"]["iin"],
-        check_url=url_for("apply.sign"),
-        resend_url=url_for("apply.resend"),
-        title=_("Sign your application"),
-        back_url=url_for("apply.check"),
-    )
+    return _render_sign(form, error)
 
 
 @bp.post("/sign/resend")
@@ -303,18 +293,7 @@ def resend() -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit() and _draft().get("subject"):
         error = _send_signing_code()
         if error is not None:
-            return render_code_page(
-                CodeForm(formdata=None),
-                error,
-                phone=_draft()["phone"],
-                expires_at=_draft().get("expires_at"),
-                resend_at=_draft().get("resend_at"),
-                iin=session["identity"]["iin"],
-                check_url=url_for("apply.sign"),
-                resend_url=url_for("apply.resend"),
-                title=_("Sign your application"),
-                back_url=url_for("apply.check"),
-            )
+            return _render_sign(CodeForm(formdata=None), error)
     return redirect(url_for("apply.sign"))
 
 

@@ -144,40 +144,59 @@ def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
 
 
 def _send_code(iin: str, phone: Any) -> str | None:
-    """Issue, commit, then send; returns the visitor's message when refused or undeliverable."""
+    """The identification code: sent, and its times kept for the countdowns."""
+    issued, error = send_code(
+        iin,
+        phone,
+        session["pending"]["subject"],
+        lambda code, minutes: _(
+            "School services kiosk. Your code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
+            code=code,
+            num=minutes,
+        ),
+    )
+    if issued is not None:
+        session["pending"] = {
+            **session["pending"],
+            "expires_at": issued.expires_at.isoformat(),
+            "resend_at": issued.resend_at.isoformat(),
+        }
+    return error
+
+
+def send_code(
+    iin: str, phone: Any, subject: str, text: Callable[[str, int], str]
+) -> tuple[codes.Issued | None, str | None]:
+    """Issue a code for this subject, commit, then send it: the code, or the visitor's message why not.
+
+    The row is committed before the SMS leaves, so a send counts against the limits even if the
+    process dies right after; the code itself is only in the SMS.
+    """
     s = db.get_session()
-    pending = session["pending"]
+    rules = _rules()
     try:
         issued = codes.issue_code(
-            s,
-            iin=iin,
-            subject=pending["subject"],
-            kiosk_id=current_app.config["KIOSK_ID"],
-            now=utcnow(),
-            rules=_rules(),
+            s, iin=iin, subject=subject, kiosk_id=current_app.config["KIOSK_ID"], now=utcnow(), rules=rules
         )
         s.commit()
     except codes.SendRefused as refused:
         s.rollback()
         log.info("sms code refused for %s: %s", mask(iin), refused.reason.value)
-        return refusal_message(refused)
-    text = _(
-        "School services kiosk. Your code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
-        code=issued.code,
-        num=int(_rules().ttl.total_seconds() // 60),
-    )
+        return None, refusal_message(refused)
     try:
-        sms.send(iin, phone, text)
+        sms.send(iin, phone, text(issued.code, int(rules.ttl.total_seconds() // 60)))
     except PortalUnavailable:
         log.warning("sms delivery failed for %s", mask(iin))
-        return _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
-    session["pending"] = {
-        **pending,
-        "expires_at": issued.expires_at.isoformat(),
-        "resend_at": issued.resend_at.isoformat(),
-    }
+        return None, _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
     log.info("sms code %d sent for %s", issued.code_id, mask(iin))
-    return None
+    return issued, None
+
+
+def check_message(result: codes.Check) -> str:
+    """A wrong code, an expired one and one for another IIN read the same."""
+    if result is codes.Check.LOCKED:
+        return _("Too many wrong codes. Please ask the school office for help.")
+    return _("This code is not right or has expired. Check the SMS and try again, or ask for a new code.")
 
 
 @bp.get("/code")
@@ -255,11 +274,7 @@ def check() -> ResponseReturnValue:
         log.info("identity confirmed by sms for %s", mask(pending["iin"]))
         return _confirm(pending, method="sms")
     log.info("sms code %s for %s", result.value, mask(pending["iin"]))
-    if result is codes.Check.LOCKED:
-        message = _("Too many wrong codes. Please ask the school office for help.")
-    else:  # a wrong code, an expired one and one for another IIN read the same
-        message = _("This code is not right or has expired. Check the SMS and try again, or ask for a new code.")
-    return _render_code(CodeForm(formdata=None), message)
+    return _render_code(CodeForm(formdata=None), check_message(result))
 
 
 @bp.post("/resend")
