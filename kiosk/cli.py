@@ -117,6 +117,21 @@ def sync_command(once: bool, worker_id: str | None) -> None:
     worker.run()
 
 
+@main.group("keys")
+def keys_group() -> None:
+    """The data keys in instance/keys/."""
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Make a new data key the current one; the old keys stay, to open what they sealed."""
+    from kiosk.crypto import add_key
+
+    key_id = add_key(Path(current_app.instance_path) / "keys")
+    click.echo(f"new data key {key_id}; restart the kiosk and the workers to seal with it")
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema."""

@@ -1,9 +1,9 @@
 """Encryption at rest for personal data: AES-256-GCM with keys kept in instance/keys/.
 
-Each ciphertext names the key that sealed it ("k2:..."), so keys can be rotated: a new key
-seals everything written from then on, and old keys stay to open what they sealed until
-``kiosk keys reencrypt`` has moved it over. The associated data binds a ciphertext to its place
-(e.g. the submission's uuid), so a value copied into another row does not open.
+Each ciphertext names the key that sealed it ("k2:..."), so keys can be rotated with
+``kiosk keys rotate``: a new key seals everything written from then on, and the old keys stay to
+open what they sealed. The associated data binds a ciphertext to its place (e.g. the submission's
+uuid), so a value copied into another row does not open.
 """
 
 from __future__ import annotations
