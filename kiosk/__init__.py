@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         portal,
         receipt,
         sms,
+        staff,
         status,
         visitor,
     )
@@ -65,4 +66,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(apply.bp)
     app.register_blueprint(receipt.bp)
     app.register_blueprint(status.bp)
+    staff.init_app(app)
     return app

@@ -132,6 +132,136 @@ def keys_rotate() -> None:
     click.echo(f"new data key {key_id}; restart the kiosk and the workers to seal with it")
 
 
+@main.group("staff")
+def staff_group() -> None:
+    """School staff accounts (the first admin is made here; there is no default password)."""
+
+
+def _password(from_stdin: bool) -> str:
+    import sys
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@staff_group.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["operator", "admin"]), default="operator", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@with_appcontext
+def staff_add(username: str, role: str, password_stdin: bool) -> None:
+    """Add a member of staff."""
+    from kiosk import accounts
+    from kiosk.clock import utcnow
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    db.upgrade(app)
+    with db.new_session(app) as s:
+        try:
+            accounts.add_user(s, username, _password(password_stdin), role, utcnow(), actor="cli")
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        s.commit()
+    click.echo(f"{username} added as {role}")
+
+
+@staff_group.command("list")
+@with_appcontext
+def staff_list() -> None:
+    """The staff accounts, their roles and whether they can sign in."""
+    from sqlalchemy import select
+
+    from kiosk.models import StaffUser
+
+    with db.new_session(current_app._get_current_object()) as s:  # type: ignore[attr-defined]
+        for user in s.scalars(select(StaffUser).order_by(StaffUser.username)):
+            state = "active" if user.active else "disabled"
+            click.echo(f"{user.username}\t{user.role}\t{state}\t{'locked' if user.locked_until else ''}")
+
+
+def _change_user(username: str, change: str) -> None:
+    from sqlalchemy import select
+
+    from kiosk import accounts, audit
+    from kiosk.clock import utcnow
+    from kiosk.models import StaffUser
+
+    with db.new_session(current_app._get_current_object()) as s:  # type: ignore[attr-defined]
+        user = s.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        if user is None:
+            raise click.ClickException(f"no user {username}")
+        if change == "disable":
+            user.active = False
+        elif change == "enable":
+            user.active = True
+        elif change == "unlock":
+            user.locked_until = None
+            user.failed_logins = 0
+        elif change == "password":
+            try:
+                accounts.set_password(s, user, _password(False), utcnow(), actor="cli")
+            except accounts.AccountError as exc:
+                raise click.ClickException(str(exc)) from None
+        if change != "password":
+            audit.append(s, actor="cli", action=f"staff.{change}", target=username, now=utcnow())
+        s.commit()
+    click.echo(f"{username}: {change} done")
+
+
+@staff_group.command("disable")
+@click.argument("username")
+@with_appcontext
+def staff_disable(username: str) -> None:
+    """Stop a member of staff from signing in."""
+    _change_user(username, "disable")
+
+
+@staff_group.command("enable")
+@click.argument("username")
+@with_appcontext
+def staff_enable(username: str) -> None:
+    """Let a disabled member of staff sign in again."""
+    _change_user(username, "enable")
+
+
+@staff_group.command("unlock")
+@click.argument("username")
+@with_appcontext
+def staff_unlock(username: str) -> None:
+    """Lift the lock after repeated failed sign-ins."""
+    _change_user(username, "unlock")
+
+
+@staff_group.command("password")
+@click.argument("username")
+@with_appcontext
+def staff_password(username: str) -> None:
+    """Set a new password."""
+    _change_user(username, "password")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Walk the hash chain: exit 1 and say where, if an entry was changed or removed."""
+    from kiosk import audit
+
+    with db.new_session(current_app._get_current_object()) as s:  # type: ignore[attr-defined]
+        problems = audit.verify(s)
+        count = s.query(audit.AuditEntry).count()
+    if problems:
+        for problem in problems:
+            click.echo(f"entry {problem.entry_id or '-'}: {problem.what}", err=True)
+        raise SystemExit(1)
+    click.echo(f"audit log intact: {count} entries")
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema."""

@@ -70,3 +70,11 @@ NOTIFY_BY_SMS = False
 PUBLIC_URL = None
 # an ESC/POS printer for receipts: "usb:0x0416:0x5011" or a device file; None: browser printing only
 RECEIPT_PRINTER = None
+
+# Staff console
+STAFF_IDLE_S = 15 * 60
+STAFF_MAX_S = 8 * 3600
+STAFF_MAX_FAILURES = 5
+STAFF_LOCK_S = 15 * 60
+STAFF_ALERT_WAITING_S = 3600
+STAFF_ALERT_OFFLINE_S = 600

@@ -67,3 +67,8 @@ class StatusForm(FlaskForm):
         filters=[lambda v: "".join(v.split()) if isinstance(v, str) else v],
         validators=[DataRequired(_l("Type your 12-digit IIN.")), Length(max=40)],
     )
+
+
+class StaffLoginForm(FlaskForm):
+    username = StringField(filters=[_strip], validators=[DataRequired(_l("Type your user name.")), Length(max=64)])
+    password = StringField(validators=[DataRequired(_l("Type your password.")), Length(max=256)])

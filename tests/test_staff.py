@@ -1,0 +1,208 @@
+"""The staff console: accounts from the command line, sign-in and its lock, roles, timeouts, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from flows import apply, child_iin, soup, token
+from kiosk import audit, db
+from kiosk.cli import main
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def staff(app, clock):
+    """An admin and an operator, made the only way there is: the command line."""
+    runner = app.test_cli_runner()
+    for name, role in (("aigul", "admin"), ("bolat", "operator")):
+        result = runner.invoke(main, ["staff", "add", name, "--role", role, "--password-stdin"], input=PASSWORD + "\n")
+        assert result.exit_code == 0, result.output
+    return runner
+
+
+def sign_in(client, username: str, password: str = PASSWORD):
+    return client.post(
+        "/staff/login", data={"username": username, "password": password, "csrf_token": token(client, "/staff/login")}
+    )
+
+
+def test_there_is_no_default_account(client) -> None:
+    for name in ("admin", "staff", "root"):
+        for password in ("admin", "password", "", "123456"):
+            response = sign_in(client, name, password)
+            assert response.status_code == 200
+
+
+def test_sign_in_renews_the_session_and_signs_out(client, staff) -> None:
+    client.get("/staff/login")
+    before = client.get_cookie("kiosk_visit").value
+    response = sign_in(client, "aigul")
+    assert response.headers["Location"].endswith("/staff/")
+    assert client.get_cookie("kiosk_visit").value != before
+    assert client.get("/staff/").status_code == 200
+    client.post("/staff/logout", data={"csrf_token": token(client, "/staff/")})
+    assert client.get("/staff/").status_code == 302
+
+
+def test_wrong_password_and_unknown_user_read_the_same(client, staff) -> None:
+    a = soup(sign_in(client, "aigul", "wrong password!!")).select_one(".alert").get_text()
+    b = soup(sign_in(client, "nobody", "wrong password!!")).select_one(".alert").get_text()
+    assert a == b
+
+
+def test_five_failures_lock_the_account_until_an_admin_unlocks_it(client, app, staff, clock) -> None:
+    client.get("/staff/language/en")
+    for _ in range(5):
+        sign_in(client, "bolat", "not the password")
+    response = sign_in(client, "bolat")  # even the right password, now
+    assert "locked" in soup(response).select_one(".alert").get_text()
+    assert staff.invoke(main, ["staff", "unlock", "bolat"]).exit_code == 0
+    assert sign_in(client, "bolat").status_code == 302
+
+
+def test_the_lock_lifts_by_itself_after_its_time(client, staff, clock) -> None:
+    for _ in range(5):
+        sign_in(client, "bolat", "not the password")
+    clock.now += dt.timedelta(minutes=16)
+    assert sign_in(client, "bolat").status_code == 302
+
+
+def test_an_operator_cannot_manage_users_or_read_the_audit_log(client, staff) -> None:
+    sign_in(client, "bolat")
+    assert client.get("/staff/").status_code == 200
+    assert client.get("/staff/users").status_code == 403
+    assert client.get("/staff/audit").status_code == 403
+    other = client.application.test_client()
+    sign_in(other, "aigul")
+    assert other.get("/staff/users").status_code == 200
+    assert "bolat" in other.get("/staff/users").get_data(as_text=True)
+
+
+def test_no_visitor_session_reaches_staff_pages(client, app, clock) -> None:
+    apply(
+        client,
+        "ru",
+        "meals",
+        {
+            "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
+            "child_name": "Иванова Мария",
+            "grade": "4",
+            "category": "asp",
+        },
+        clock,
+    )
+    for url in ("/staff/", "/staff/users", "/staff/audit", "/staff/queue.csv"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.headers["Location"].endswith("/staff/login")
+
+
+def test_fifteen_minutes_idle_or_eight_hours_in_all_end_the_session(client, staff, clock) -> None:
+    sign_in(client, "aigul")
+    clock.now += dt.timedelta(minutes=14)
+    assert client.get("/staff/").status_code == 200
+    clock.now += dt.timedelta(minutes=16)
+    assert client.get("/staff/").status_code == 302
+    sign_in(client, "aigul")
+    for _ in range(40):  # busy all day: a request every 13 minutes
+        clock.now += dt.timedelta(minutes=13)
+        if client.get("/staff/").status_code == 302:
+            break
+    assert client.get("/staff/").status_code == 302  # signed out by the 8-hour limit, though never idle
+
+
+def test_dashboard_counts_and_alerts(client, app, staff, clock) -> None:
+    from flows import NO_PHONE
+
+    visitor = app.test_client()
+    visitor.get("/ru/identify?service=meals")
+    visitor.post("/ru/identify/iin", data={"iin": NO_PHONE, "csrf_token": token(visitor, "/ru/identify")})
+    visitor.post("/ru/identify/assisted", data={"csrf_token": token(visitor, "/ru/identify/help")})
+    visitor.post(
+        "/ru/apply/form",
+        data={
+            "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
+            "child_name": "Иванова Мария",
+            "grade": "4",
+            "category": "asp",
+            "csrf_token": token(visitor, "/ru/apply/form"),
+        },
+    )
+    visitor.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(visitor, "/ru/apply/check")})
+    sign_in(client, "bolat")
+    client.get("/staff/language/ru")
+    page = soup(client.get("/staff/"))
+    assert page.select_one('[data-state="needs_verification"] td').get_text() == "1"
+    assert any("удостоверени" in a.get_text() for a in page.select("[data-alert]"))
+
+
+def test_csv_export_streams_the_queue_without_personal_data(client, app, staff, clock) -> None:
+    visitor = app.test_client()
+    apply(
+        visitor,
+        "ru",
+        "meals",
+        {
+            "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
+            "child_name": "Иванова Мария",
+            "grade": "4",
+            "category": "asp",
+        },
+        clock,
+    )
+    sign_in(client, "bolat")
+    response = client.get("/staff/queue.csv")
+    body = response.get_data(as_text=True)
+    assert response.headers["Content-Type"].startswith("text/csv")
+    lines = body.strip().splitlines()
+    assert lines[0].startswith("reference,service,state") and len(lines) == 2 and ",meals,queued," in lines[1]
+    assert "Иванова" not in body and "880412412349" not in body
+
+
+def _audit_session(app):
+    return db.new_session(app)
+
+
+def test_every_action_is_in_the_audit_chain_and_the_chain_verifies(client, app, staff) -> None:
+    sign_in(client, "aigul", "wrong password!!")
+    sign_in(client, "aigul")
+    with app.app_context(), _audit_session(app) as s:
+        actions = [e.action for e in s.query(audit.AuditEntry).order_by(audit.AuditEntry.id)]
+        assert actions == ["staff.add", "staff.add", "staff.sign_in_failed", "staff.sign_in"]
+        assert audit.verify(s) == []
+    result = CliRunner().invoke(main, ["audit", "verify"])
+    assert result.exit_code == 0 and "4 entries" in result.output
+
+
+def test_the_database_refuses_to_change_the_audit_log(app, staff) -> None:
+    from sqlalchemy.exc import DatabaseError
+
+    with db.engine(app).connect() as conn:
+        with pytest.raises(DatabaseError):
+            conn.execute(text("UPDATE audit_log SET actor = 'someone' WHERE id = 1"))
+        conn.rollback()
+        with pytest.raises(DatabaseError):
+            conn.execute(text("DELETE FROM audit_log WHERE id = 1"))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "found"),
+    [
+        ("UPDATE audit_log SET actor = 'mallory' WHERE id = 2", "changed"),
+        ("DELETE FROM audit_log WHERE id = 2", "removed or changed"),
+        ("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)", "removed at the end"),
+    ],
+)
+def test_an_edited_or_deleted_entry_is_found(client, app, staff, tamper, found) -> None:
+    sign_in(client, "aigul")
+    with db.engine(app).begin() as conn:  # someone with the database file in hand, past the triggers
+        conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+        conn.execute(text(tamper))
+    result = CliRunner().invoke(main, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert found in result.output
