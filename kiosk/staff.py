@@ -32,12 +32,17 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 
-from kiosk import accounts, audit, db, sync
+from kiosk import accounts, audit, db, staffqueue, sync
+from kiosk.catalog_ext import get_catalog
 from kiosk.clock import utcnow
+from kiosk.crypto import keyring
+from kiosk.extensions import htmx
 from kiosk.forms import ConfirmForm, StaffLoginForm
 from kiosk.models import StaffUser, State, Submission
 from kiosk.receipt import state_label
 from kiosk.references import display
+from kiosk.rendering import render_page_or_partial
+from kiosk.submissions import open_payload
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 login_manager = LoginManager()
@@ -70,6 +75,7 @@ def _load(user_id: str) -> StaffPrincipal | None:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.register_blueprint(bp)
+    app.jinja_env.globals["state_label"] = state_label
 
 
 @bp.before_request
@@ -244,3 +250,103 @@ def queue_csv() -> ResponseReturnValue:
     response.headers["Content-Disposition"] = "attachment; filename=queue.csv"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _filters() -> staffqueue.Filters:
+    def day(name: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(request.args.get(name, ""))
+        except ValueError:
+            return None
+
+    state = request.args.get("state") or None
+    service = request.args.get("service") or None
+    return staffqueue.Filters(
+        state=state if state in set(State) else None,
+        service=service if service and get_catalog().service(service) else None,
+        day_from=day("from"),
+        day_to=day("to"),
+        search=(request.args.get("q") or "").strip()[:40] or None,
+    )
+
+
+def _cursor() -> tuple[dt.datetime, int] | None:
+    raw = request.args.get("after", "")
+    at, _, last = raw.rpartition("_")
+    try:
+        return dt.datetime.fromisoformat(at), int(last)
+    except ValueError:
+        return None
+
+
+@bp.get("/queue")
+def queue() -> ResponseReturnValue:
+    filters = _filters()
+    rows, following = staffqueue.queue_page(db.get_session(), filters, _cursor())
+    args = {k: v for k, v in request.args.items() if k != "after"}
+    next_url = url_for("staff.queue", **args, after=f"{following[0].isoformat()}_{following[1]}") if following else None
+    moving = any(r.state in staffqueue.MOVING for r in rows)
+    if htmx and not moving:
+        from flask_htmx.responses import HTMXResponseStopPolling
+
+        return HTMXResponseStopPolling(render_template("staff/_queue_rows.html", rows=rows, moving=moving))
+    return render_page_or_partial(
+        "staff/queue.html",
+        "staff/_queue_rows.html",
+        rows=rows,
+        next_url=next_url,
+        moving=moving,
+        filters=filters,
+        states=[(s, state_label(s)) for s in State],
+        services=get_catalog().services,
+        logout_form=ConfirmForm(formdata=None),
+    )
+
+
+@bp.get("/submissions/<reference>")
+def submission(reference: str) -> ResponseReturnValue:
+    s = db.get_session()
+    row = s.scalars(select(Submission).where(Submission.reference == reference)).first()
+    if row is None:
+        abort(404)
+    payload = open_payload(row, keyring())
+    service = get_catalog().service(row.service_code)
+    school = next((c for c in service.channels if c.kind == "school"), None) if service else None
+    checked = {e.detail.get("document"): e for e in row.events if (e.detail or {}).get("action") == "original_checked"}
+    audit.append(s, actor=current_user.username, action="submission.view", target=row.reference, now=utcnow())
+    s.commit()
+    return render_template(
+        "staff/submission.html",
+        row=row,
+        payload=payload,
+        service=service,
+        school=school,
+        checked=checked,
+        state_label=state_label,
+        actions=staffqueue.ACTIONS,
+        form=ConfirmForm(formdata=None),
+        logout_form=ConfirmForm(formdata=None),
+        display=display,
+    )
+
+
+@bp.post("/submissions/<reference>/<action>")
+def submission_action(reference: str, action: str) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit() or action not in staffqueue.ACTIONS:
+        abort(400)
+    s = db.get_session()
+    row = s.scalars(select(Submission).where(Submission.reference == reference)).first()
+    if row is None:
+        abort(404)
+    detail: dict[str, str] = {}
+    if action == "cancel":
+        detail["reason"] = (request.form.get("reason") or "").strip()[:500]
+    if action == "original_checked":
+        detail["document"] = (request.form.get("document") or "")[:64]
+    try:
+        staffqueue.act(s, row, action, staff=current_user.username, now=utcnow(), **detail)
+        s.commit()
+    except staffqueue.NotAllowed:
+        s.rollback()
+        flash(_("This action does not apply to this application now."))
+    return redirect(url_for("staff.submission", reference=reference))

@@ -206,3 +206,120 @@ def test_an_edited_or_deleted_entry_is_found(client, app, staff, tamper, found) 
     result = CliRunner().invoke(main, ["audit", "verify"])
     assert result.exit_code == 1
     assert found in result.output
+
+
+def _queue(app, clock, n: int, lang: str = "ru") -> list[str]:
+    """n applications from different children, through the visitor's screens."""
+    refs = []
+    for i in range(n):
+        visitor = app.test_client()
+        clock.now += dt.timedelta(minutes=16)
+        location = apply(
+            visitor,
+            lang,
+            "meals",
+            {
+                "child_iin": child_iin(dt.date(2015, 1, 1) + dt.timedelta(days=30 * i)),
+                "child_name": "Иванова Мария",
+                "grade": "4",
+                "category": "asp",
+            },
+            clock,
+        )
+        refs.append(location.rsplit("/", 1)[-1])
+    return refs
+
+
+def test_queue_search_by_reference_and_by_iin_and_keyset_pages(client, app, staff, clock, monkeypatch) -> None:
+    from kiosk import staffqueue
+
+    monkeypatch.setattr(staffqueue, "PAGE", 2)
+    monkeypatch.setattr(staffqueue.queue_page, "__defaults__", (2,))
+    refs = _queue(app, clock, 5)
+    sign_in(client, "bolat")
+    seen = []
+    url = "/staff/queue"
+    while url:
+        page = soup(client.get(url))
+        seen += [tr["data-row"] for tr in page.select("[data-row]")]
+        nxt = page.select_one("[data-next]")
+        url = nxt["href"] if nxt else None
+    assert seen == list(reversed(refs))  # newest first, each once, across pages
+    ref = refs[2]
+    page = soup(client.get(f"/staff/queue?q={ref[:3]}-{ref[3:6]}-{ref[6:]}"))
+    assert [tr["data-row"] for tr in page.select("[data-row]")] == [ref]
+    page = soup(client.get("/staff/queue?q=880412412349"))  # the applicant's IIN, through the keyed hash
+    assert len(page.select("[data-row]")) == 2  # the page size; all five are this parent's
+    assert not soup(client.get("/staff/queue?q=190315500012")).select("[data-row]")
+
+
+def test_queue_rows_refresh_while_anything_moves_and_stop_after(client, app, staff, clock) -> None:
+    _queue(app, clock, 1)
+    sign_in(client, "bolat")
+    page = soup(client.get("/staff/queue"))
+    assert page.select_one("tbody#queue-rows")["hx-trigger"] == "every 5s"
+    rows = client.get("/staff/queue", headers={"HX-Request": "true"})
+    assert "<html" not in rows.get_data(as_text=True) and rows.status_code == 200
+    with app.app_context(), db.new_session(app) as s:
+        from kiosk.models import Submission
+
+        s.query(Submission).update({"state": "delivered"})
+        s.commit()
+    assert client.get("/staff/queue", headers={"HX-Request": "true"}).status_code == 286  # htmx: stop polling
+
+
+def test_actions_on_one_submission_with_events_and_audit(client, app, staff, clock) -> None:
+    from kiosk.models import Submission
+
+    [ref] = _queue(app, clock, 1)
+    sign_in(client, "bolat")
+    page = soup(client.get(f"/staff/submissions/{ref}"))
+    assert "880412412349" in page.select_one("[data-applicant]").get_text()  # decrypted for staff
+    doc = page.select_one("[data-original]")["data-original"]
+    csrf = token(client, f"/staff/submissions/{ref}")
+    client.post(f"/staff/submissions/{ref}/original_checked", data={"document": doc, "csrf_token": csrf})
+    page = soup(client.get(f"/staff/submissions/{ref}"))
+    assert "bolat" in page.select_one(f'[data-original="{doc}"] [data-checked]').get_text()
+    client.post(f"/staff/submissions/{ref}/verify_in_person", data={"csrf_token": csrf})  # not waiting for it
+    with app.app_context(), db.new_session(app) as s:
+        assert s.query(Submission).one().state == "queued"  # refused: it was not waiting for that
+    client.post(f"/staff/submissions/{ref}/cancel", data={"csrf_token": csrf, "reason": ""})
+    with app.app_context(), db.new_session(app) as s:
+        assert s.query(Submission).one().state == "queued"  # a cancel needs a reason
+    client.post(f"/staff/submissions/{ref}/cancel", data={"csrf_token": csrf, "reason": "parent asked"})
+    with app.app_context(), db.new_session(app) as s:
+        row = s.query(Submission).one()
+        assert row.state == "cancelled"
+        assert [e.detail.get("action") for e in row.events][-2:] == ["original_checked", "cancel"]
+        actions = [e.action for e in s.query(audit.AuditEntry)]
+        assert {"submission.view", "submission.original_checked", "submission.cancel"} <= set(actions)
+        assert audit.verify(s) == []
+
+
+def test_in_person_verification_sends_it_on(client, app, staff, clock) -> None:
+    from flows import NO_PHONE
+    from kiosk.models import Submission
+
+    visitor = app.test_client()
+    visitor.get("/ru/identify?service=meals")
+    visitor.post("/ru/identify/iin", data={"iin": NO_PHONE, "csrf_token": token(visitor, "/ru/identify")})
+    visitor.post("/ru/identify/assisted", data={"csrf_token": token(visitor, "/ru/identify/help")})
+    visitor.post(
+        "/ru/apply/form",
+        data={
+            "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
+            "child_name": "Иванова Мария",
+            "grade": "4",
+            "category": "asp",
+            "csrf_token": token(visitor, "/ru/apply/form"),
+        },
+    )
+    location = visitor.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(visitor, "/ru/apply/check")})
+    ref = location.headers["Location"].rsplit("/", 1)[-1]
+    sign_in(client, "aigul")
+    csrf = token(client, f"/staff/submissions/{ref}")
+    client.post(f"/staff/submissions/{ref}/verify_in_person", data={"csrf_token": csrf})
+    with app.app_context(), db.new_session(app) as s:
+        row = s.query(Submission).one()
+        assert row.state == "queued" and row.next_attempt_at is not None
+        assert row.events[-1].actor == "staff:aigul"

@@ -1,0 +1,113 @@
+"""The queue as staff see it: filters, search through the keyed hash, keyset pages; and the
+actions on one submission, each written with its event and its audit entry in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from kiosk import audit
+from kiosk.models import State, Submission, SubmissionEvent
+from kiosk.references import normalise
+from kiosk.submissions import iin_hash
+
+PAGE = 50
+MOVING = (State.QUEUED, State.SENDING, State.RETRY_WAIT)
+
+
+@dataclass(frozen=True)
+class Filters:
+    state: str | None = None
+    service: str | None = None
+    day_from: dt.date | None = None
+    day_to: dt.date | None = None
+    search: str | None = None
+
+
+def queue_page(
+    session: Session, filters: Filters, after: tuple[dt.datetime, int] | None, page: int = PAGE
+) -> tuple[list[Submission], tuple[dt.datetime, int] | None]:
+    """One page, newest first, and the cursor of the next: (created_at, id) keeps it fast at any depth."""
+    query: Select[tuple[Submission]] = select(Submission)
+    if filters.state:
+        query = query.where(Submission.state == filters.state)
+    if filters.service:
+        query = query.where(Submission.service_code == filters.service)
+    if filters.day_from:
+        query = query.where(Submission.created_at >= dt.datetime.combine(filters.day_from, dt.time(), dt.UTC))
+    if filters.day_to:
+        end = dt.datetime.combine(filters.day_to + dt.timedelta(days=1), dt.time(), dt.UTC)
+        query = query.where(Submission.created_at < end)
+    if filters.search:
+        text = "".join(filters.search.split())
+        reference = normalise(text)
+        if reference:
+            query = query.where(Submission.reference == reference)
+        elif text.isdigit() and len(text) == 12:
+            digest = iin_hash(text)
+            query = query.where(or_(Submission.applicant_iin_hash == digest, Submission.child_iin_hash == digest))
+        else:
+            return [], None
+    if after is not None:
+        at, last_id = after
+        query = query.where(or_(Submission.created_at < at, and_(Submission.created_at == at, Submission.id < last_id)))
+    rows = list(session.scalars(query.order_by(Submission.created_at.desc(), Submission.id.desc()).limit(page + 1)))
+    more = len(rows) > page
+    rows = rows[:page]
+    return rows, ((rows[-1].created_at, rows[-1].id) if more else None)
+
+
+class NotAllowed(Exception):
+    """This action does not apply to a submission in this state."""
+
+
+ACTIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    # action: (states it applies to, the state it moves to, or None for "stays")
+    "verify_in_person": ((State.NEEDS_VERIFICATION,), State.QUEUED),
+    "retry_now": ((State.RETRY_WAIT, State.NEEDS_STAFF), State.QUEUED),
+    "cancel": ((State.QUEUED, State.RETRY_WAIT, State.NEEDS_STAFF, State.NEEDS_VERIFICATION), State.CANCELLED),
+    "original_checked": (tuple(State), None),
+}
+
+
+def act(session: Session, submission: Submission, action: str, *, staff: str, now: dt.datetime, **detail: Any) -> None:
+    """Apply a staff action: the state change (if any), its event and its audit entry, uncommitted."""
+    if action not in ACTIONS:
+        raise NotAllowed(action)
+    allowed, to_state = ACTIONS[action]
+    if submission.state not in allowed:
+        raise NotAllowed(f"{action} from {submission.state}")
+    if action == "cancel" and not detail.get("reason"):
+        raise NotAllowed("a cancellation needs a reason")
+    target_state = to_state or submission.state
+    session.add(
+        SubmissionEvent(
+            submission_id=submission.id,
+            at=now,
+            from_state=submission.state,
+            to_state=target_state,
+            actor=f"staff:{staff}",
+            detail={"action": action, **detail},
+        )
+    )
+    if to_state is not None:
+        submission.state = to_state
+        submission.updated_at = now
+        if to_state == State.QUEUED:
+            submission.next_attempt_at = now
+            submission.claimed_by = None
+        else:
+            submission.next_attempt_at = None
+    audit.append(
+        session,
+        actor=staff,
+        action=f"submission.{action}",
+        target=submission.reference,
+        now=now,
+        **{k: v for k, v in detail.items() if k != "reason"},
+        **({"reason_given": True} if "reason" in detail else {}),
+    )
