@@ -350,3 +350,55 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
         s.rollback()
         flash(_("This action does not apply to this application now."))
     return redirect(url_for("staff.submission", reference=reference))
+
+
+def _range() -> tuple[dt.date, dt.date]:
+    today = utcnow().date()
+    try:
+        start = dt.date.fromisoformat(request.values.get("from", ""))
+    except ValueError:
+        start = today
+    try:
+        end = dt.date.fromisoformat(request.values.get("to", ""))
+    except ValueError:
+        end = start
+    if end < start or (end - start).days > 31:
+        end = start
+    return start, end
+
+
+@bp.route("/reconcile", methods=["GET", "POST"])
+def reconcile_view() -> ResponseReturnValue:
+    from kiosk import reconcile
+    from kiosk.portal import PortalUnavailable, get_portal
+
+    start, end = _range()
+    s = db.get_session()
+    portal = get_portal()
+    error = None
+    differences: list[reconcile.Difference] = []
+    try:
+        listing = portal.listing(start, end) if hasattr(portal, "listing") else None
+    except PortalUnavailable:
+        listing = None
+    if listing is None:
+        error = _("The central system does not answer: reconciling is not possible now.")
+    else:
+        differences = reconcile.compare(s, listing, start, end)
+        key = request.form.get("key")
+        if request.method == "POST" and ConfirmForm().validate_on_submit() and key:
+            chosen = next((d for d in differences if d.key == key), None)
+            if chosen is not None:
+                reconcile.resolve(s, chosen, staff=current_user.username, now=utcnow())
+                s.commit()
+                flash(_("Done."))
+            return redirect(url_for("staff.reconcile_view", **{"from": start.isoformat(), "to": end.isoformat()}))
+    return render_template(
+        "staff/reconcile.html",
+        start=start,
+        end=end,
+        differences=differences,
+        error=error,
+        form=ConfirmForm(formdata=None),
+        logout_form=ConfirmForm(formdata=None),
+    )

@@ -78,12 +78,12 @@ def kiosk_app(url: str, database_url: str | None = None, **extra):
     return app
 
 
-def queue_many(app, n: int, oversized: set[int] = frozenset()) -> None:
+def queue_many(app, n: int, oversized: set[int] = frozenset(), first: int = 0) -> None:
     """n signed applications straight into the queue (the visitor's path is tested elsewhere)."""
     now = dt.datetime.now(dt.UTC)
     with app.test_request_context("/ru/"), db.new_session(app) as s:
         service = get_catalog().service("meals")
-        for i in range(n):
+        for i in range(first, first + n):
             child = make_iin(dt.date(2012, 1, 1) + dt.timedelta(days=i), "F", 5) or make_iin(
                 dt.date(2012, 1, 1) + dt.timedelta(days=i), "F", 6
             )
