@@ -313,6 +313,16 @@ def submission(reference: str) -> ResponseReturnValue:
     service = get_catalog().service(row.service_code)
     school = next((c for c in service.channels if c.kind == "school"), None) if service else None
     checked = {e.detail.get("document"): e for e in row.events if (e.detail or {}).get("action") == "original_checked"}
+    answers = []
+    if service is not None:
+        from kiosk import applications
+        from kiosk.i18n import current_language
+
+        lang = current_language()
+        form = applications.form_for(service, utcnow().date(), lang)()
+        for name, value in payload["answers"].items():
+            label = form[name].label.text if name in form else name
+            answers.append((label, applications.answer_label(service, name, value, lang)))
     audit.append(s, actor=current_user.username, action="submission.view", target=row.reference, now=utcnow())
     s.commit()
     return render_template(
@@ -402,3 +412,26 @@ def reconcile_view() -> ResponseReturnValue:
         form=ConfirmForm(formdata=None),
         logout_form=ConfirmForm(formdata=None),
     )
+
+
+@bp.get("/submissions/<reference>/receipt")
+def reprint(reference: str) -> ResponseReturnValue:
+    """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
+    from kiosk.receipt import receipt_parts
+
+    s = db.get_session()
+    row = s.scalars(select(Submission).where(Submission.reference == reference)).first()
+    if row is None:
+        abort(404)
+    parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
+    audit.append(s, actor=current_user.username, action="submission.reprint", target=row.reference, now=utcnow())
+    s.commit()
+    response = render_template(
+        "receipt/print.html",
+        submission=row,
+        parts=parts,
+        qr=None,
+        reference=display(row.reference),
+        back_url=url_for("staff.submission", reference=reference),
+    )
+    return response

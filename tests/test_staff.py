@@ -323,3 +323,13 @@ def test_in_person_verification_sends_it_on(client, app, staff, clock) -> None:
         row = s.query(Submission).one()
         assert row.state == "queued" and row.next_attempt_at is not None
         assert row.events[-1].actor == "staff:aigul"
+
+
+def test_reprint_the_receipt(client, app, staff, clock) -> None:
+    [ref] = _queue(app, clock, 1)
+    sign_in(client, "bolat")
+    page = soup(client.get(f"/staff/submissions/{ref}/receipt"))
+    assert {p["data-receipt-lang"] for p in page.select("[data-receipt-lang]")} == {"kk", "ru"}
+    assert f"{ref[:3]}-{ref[3:6]}-{ref[6:]}" in page.get_text()
+    with app.app_context(), db.new_session(app) as s:
+        assert s.query(audit.AuditEntry).filter_by(action="submission.reprint").count() == 1
