@@ -326,11 +326,13 @@ def _get(session: Session, key: str) -> str | None:
 
 
 def _set(session: Session, key: str, value: str) -> None:
-    row = session.get(SyncState, key)
-    if row is None:
-        session.add(SyncState(key=key, value=value))
+    """An upsert: several workers may write the same key for the first time at once."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        row.value = value
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(SyncState).values(key=key, value=value)
+    session.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
