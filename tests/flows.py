@@ -79,3 +79,14 @@ def apply(client, lang: str, service: str, answers: dict[str, str], clock=None, 
     response = fill_form(client, lang, answers)
     assert response.status_code == 302, [e.get_text() for e in soup(response).select(".field-error, .alert")]
     return sign(client, lang, clock)
+
+
+def apply_assisted(client, lang: str, answers: dict[str, str]):
+    """The staff-assisted path: the parent with no registered phone, queued for the ID check."""
+    client.get(f"/{lang}/identify?service=meals")
+    client.post(f"/{lang}/identify/iin", data={"iin": NO_PHONE, "csrf_token": token(client, f"/{lang}/identify")})
+    client.post(f"/{lang}/identify/assisted", data={"csrf_token": token(client, f"/{lang}/identify/help")})
+    client.post(f"/{lang}/apply/form", data={**answers, "csrf_token": token(client, f"/{lang}/apply/form")})
+    return client.post(
+        f"/{lang}/apply/check", data={"consent": "y", "csrf_token": token(client, f"/{lang}/apply/check")}
+    )

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from flows import apply, child_iin, soup, token
+from flows import apply, apply_assisted, child_iin, soup, token
 from kiosk import audit, db
 from kiosk.cli import main
 
@@ -116,23 +116,17 @@ def test_fifteen_minutes_idle_or_eight_hours_in_all_end_the_session(client, staf
 
 
 def test_dashboard_counts_and_alerts(client, app, staff, clock) -> None:
-    from flows import NO_PHONE
-
     visitor = app.test_client()
-    visitor.get("/ru/identify?service=meals")
-    visitor.post("/ru/identify/iin", data={"iin": NO_PHONE, "csrf_token": token(visitor, "/ru/identify")})
-    visitor.post("/ru/identify/assisted", data={"csrf_token": token(visitor, "/ru/identify/help")})
-    visitor.post(
-        "/ru/apply/form",
-        data={
+    apply_assisted(
+        visitor,
+        "ru",
+        {
             "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
             "child_name": "Иванова Мария",
             "grade": "4",
             "category": "asp",
-            "csrf_token": token(visitor, "/ru/apply/form"),
         },
     )
-    visitor.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(visitor, "/ru/apply/check")})
     sign_in(client, "bolat")
     client.get("/staff/language/ru")
     page = soup(client.get("/staff/"))
@@ -297,24 +291,19 @@ def test_actions_on_one_submission_with_events_and_audit(client, app, staff, clo
 
 
 def test_in_person_verification_sends_it_on(client, app, staff, clock) -> None:
-    from flows import NO_PHONE
     from kiosk.models import Submission
 
     visitor = app.test_client()
-    visitor.get("/ru/identify?service=meals")
-    visitor.post("/ru/identify/iin", data={"iin": NO_PHONE, "csrf_token": token(visitor, "/ru/identify")})
-    visitor.post("/ru/identify/assisted", data={"csrf_token": token(visitor, "/ru/identify/help")})
-    visitor.post(
-        "/ru/apply/form",
-        data={
+    location = apply_assisted(
+        visitor,
+        "ru",
+        {
             "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
             "child_name": "Иванова Мария",
             "grade": "4",
             "category": "asp",
-            "csrf_token": token(visitor, "/ru/apply/form"),
         },
     )
-    location = visitor.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(visitor, "/ru/apply/check")})
     ref = location.headers["Location"].rsplit("/", 1)[-1]
     sign_in(client, "aigul")
     csrf = token(client, f"/staff/submissions/{ref}")
