@@ -83,6 +83,7 @@ class Submission(Base):
         ),
         Index("ix_submissions_state_due", "state", "next_attempt_at"),
         Index("ix_submissions_applicant", "applicant_iin_hash"),
+        Index("ix_submissions_child", "child_iin_hash"),  # staff search by IIN: applicant OR child
         Index("ix_submissions_created", "created_at", "id"),
     )
 

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from kiosk import audit
@@ -54,7 +54,9 @@ def queue_page(
             return [], None
     if after is not None:
         at, last_id = after
-        query = query.where(or_(Submission.created_at < at, and_(Submission.created_at == at, Submission.id < last_id)))
+        # a row-value comparison: both databases seek into the (created_at, id) index with it, where
+        # the equivalent OR walked down from the newest row (bench/staff_queue.py)
+        query = query.where(tuple_(Submission.created_at, Submission.id) < tuple_(at, last_id))
     rows = list(session.scalars(query.order_by(Submission.created_at.desc(), Submission.id.desc()).limit(page + 1)))
     more = len(rows) > page
     rows = rows[:page]
