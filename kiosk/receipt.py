@@ -27,7 +27,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from kiosk import db, sms
 from kiosk.catalog import Catalog, Service
@@ -37,7 +37,7 @@ from kiosk.forms import ConfirmForm
 from kiosk.iin import mask
 from kiosk.models import Attachment, State, Submission
 from kiosk.references import display
-from kiosk.submissions import open_payload
+from kiosk.submissions import by_reference, open_payload
 
 bp = Blueprint("receipt", __name__, url_prefix="/<lang>/receipt")
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def _own_receipt(reference: str) -> tuple[Submission, str] | None:
     entry = next((r for r in session.get("receipts", []) if r["reference"] == reference), None)
     if entry is None:
         return None
-    submission = db.get_session().scalars(select(Submission).where(Submission.reference == reference)).first()
+    submission = by_reference(db.get_session(), reference)
     return (submission, entry["token"]) if submission else None
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk import audit
-from kiosk.models import State, Submission, SubmissionEvent
+from kiosk.models import State, Submission
+from kiosk.submissions import transition
 from kiosk.sync import FEED_STATES
 
 # states in which the central system should already hold the application
@@ -87,16 +88,5 @@ def resolve(session: Session, difference: Difference, *, staff: str, now: dt.dat
     else:
         to_state = FEED_STATES[difference.there or ""]
         action = "reconcile.take_their_status"
-    session.add(
-        SubmissionEvent(
-            submission_id=submission.id,
-            at=now,
-            from_state=submission.state,
-            to_state=to_state,
-            actor=f"staff:{staff}",
-            detail={"action": action},
-        )
-    )
-    submission.state = to_state
-    submission.updated_at = now
+    transition(submission, to_state, now, f"staff:{staff}", action=action)
     audit.append(session, actor=staff, action=action, target=submission.reference, now=now)

@@ -42,7 +42,7 @@ from kiosk.models import StaffUser, State, Submission
 from kiosk.receipt import state_label
 from kiosk.references import display
 from kiosk.rendering import render_page_or_partial
-from kiosk.submissions import open_payload
+from kiosk.submissions import by_reference, open_payload
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 login_manager = LoginManager()
@@ -306,7 +306,7 @@ def queue() -> ResponseReturnValue:
 @bp.get("/submissions/<reference>")
 def submission(reference: str) -> ResponseReturnValue:
     s = db.get_session()
-    row = s.scalars(select(Submission).where(Submission.reference == reference)).first()
+    row = by_reference(s, reference)
     if row is None:
         abort(404)
     payload = open_payload(row, keyring())
@@ -345,7 +345,7 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit() or action not in staffqueue.ACTIONS:
         abort(400)
     s = db.get_session()
-    row = s.scalars(select(Submission).where(Submission.reference == reference)).first()
+    row = by_reference(s, reference)
     if row is None:
         abort(404)
     detail: dict[str, str] = {}
@@ -420,7 +420,7 @@ def reprint(reference: str) -> ResponseReturnValue:
     from kiosk.receipt import receipt_parts
 
     s = db.get_session()
-    row = s.scalars(select(Submission).where(Submission.reference == reference)).first()
+    row = by_reference(s, reference)
     if row is None:
         abort(404)
     parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())

@@ -11,9 +11,9 @@ from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from kiosk import audit
-from kiosk.models import State, Submission, SubmissionEvent
+from kiosk.models import State, Submission
 from kiosk.references import normalise
-from kiosk.submissions import iin_hash
+from kiosk.submissions import iin_hash, transition
 
 PAGE = 50
 MOVING = (State.QUEUED, State.SENDING, State.RETRY_WAIT)
@@ -85,25 +85,12 @@ def act(session: Session, submission: Submission, action: str, *, staff: str, no
         raise NotAllowed(f"{action} from {submission.state}")
     if action == "cancel" and not detail.get("reason"):
         raise NotAllowed("a cancellation needs a reason")
-    target_state = to_state or submission.state
-    session.add(
-        SubmissionEvent(
-            submission_id=submission.id,
-            at=now,
-            from_state=submission.state,
-            to_state=target_state,
-            actor=f"staff:{staff}",
-            detail={"action": action, **detail},
-        )
-    )
-    if to_state is not None:
-        submission.state = to_state
-        submission.updated_at = now
-        if to_state == State.QUEUED:
-            submission.next_attempt_at = now
-            submission.claimed_by = None
-        else:
-            submission.next_attempt_at = None
+    transition(submission, to_state or submission.state, now, f"staff:{staff}", action=action, **detail)
+    if to_state == State.QUEUED:
+        submission.next_attempt_at = now
+        submission.claimed_by = None
+    elif to_state is not None:
+        submission.next_attempt_at = None
     audit.append(
         session,
         actor=staff,

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from kiosk.crypto import Keyring
 from kiosk.keys import keyed_hash
@@ -177,3 +177,25 @@ def find_by_token(session: Session, token: str) -> Submission | None:
 
 def open_payload(submission: Submission, keyring: Keyring) -> dict[str, Any]:
     return keyring.open_json(submission.payload, bound_to=submission.uuid)
+
+
+def transition(submission: Submission, to_state: str, now: dt.datetime, actor: str, **detail: Any) -> None:
+    """Change the state and write its event in the same transaction (without loading the history)."""
+    session = object_session(submission)
+    assert session is not None
+    session.add(
+        SubmissionEvent(
+            submission_id=submission.id,
+            at=now,
+            from_state=submission.state,
+            to_state=to_state,
+            actor=actor,
+            detail=detail,
+        )
+    )
+    submission.state = to_state
+    submission.updated_at = now
+
+
+def by_reference(session: Session, reference: str) -> Submission | None:
+    return session.scalars(select(Submission).where(Submission.reference == reference)).first()

@@ -23,13 +23,13 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from kiosk import db
 from kiosk.crypto import Keyring
 from kiosk.models import State, Submission, SubmissionEvent, SyncState
 from kiosk.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
-from kiosk.submissions import open_payload
+from kiosk.submissions import open_payload, transition
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +66,6 @@ class Backoff:
         return max(jittered, retry_after or 0.0)
 
 
-def _event(submission: Submission, to_state: str, now: dt.datetime, actor: str, **detail: Any) -> None:
-    """Change the state and write its event in the same transaction (without loading the history)."""
-    session = object_session(submission)
-    assert session is not None
-    session.add(
-        SubmissionEvent(
-            submission_id=submission.id,
-            at=now,
-            from_state=submission.state,
-            to_state=to_state,
-            actor=actor,
-            detail=detail,
-        )
-    )
-    submission.state = to_state
-    submission.updated_at = now
-
-
 def claim(session: Session, *, worker: str, now: dt.datetime, lease: dt.timedelta, limit: int) -> list[int]:
     """Take up to ``limit`` due submissions for this worker; the caller commits, then sends."""
     due = or_(
@@ -96,7 +78,7 @@ def claim(session: Session, *, worker: str, now: dt.datetime, lease: dt.timedelt
     rows = list(session.scalars(query))
     for submission in rows:
         reclaimed = submission.state == State.SENDING
-        _event(
+        transition(
             submission,
             State.SENDING,
             now,
@@ -316,7 +298,7 @@ def apply_change(session: Session, change: Change, now: dt.datetime, worker: str
     detail: dict[str, Any] = {"portal_reference": change.reference, "cursor": change.cursor}
     if change.reason:
         detail["reason"] = change.reason
-    _event(submission, target, now, f"sync:{worker}", **detail)
+    transition(submission, target, now, f"sync:{worker}", **detail)
     return submission
 
 
