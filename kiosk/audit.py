@@ -1,4 +1,8 @@
-"""The audit log: every staff action (and the system's own, where they matter) in a hash chain.
+"""The audit log: every staff action and the system's own in a hash chain.
+
+System entries: each application queued (actor ``visitor``), each delivery, rejection and status
+from the central system (actor ``sync:<worker>``), a visitor's call for staff. The worker's claims
+and retries stay in the submission's history only: they say nothing staff must answer for.
 
 Each entry's hash covers the previous entry's hash and its own content, and the newest hash is
 kept beside the log, so an edited, removed or appended-behind-our-back entry shows when the chain

@@ -164,6 +164,17 @@ def issue_code(
     return Issued(code, row.id, row.expires_at, now + rules.min_interval)
 
 
+def mark_undelivered(session: Session, code_id: int, now: dt.datetime) -> None:
+    """The SMS never left: kept on the code's row, so the staff dashboard can say SMS are failing."""
+    row = session.get(SmsCode, code_id)
+    if row is not None:
+        row.delivery_failed_at = now
+
+
+def undelivered_since(session: Session, since: dt.datetime) -> int:
+    return int(session.scalar(select(func.count(SmsCode.id)).where(SmsCode.delivery_failed_at >= since)) or 0)
+
+
 def check_code(session: Session, *, iin: str, subject: str, code: str, now: dt.datetime, rules: CodeRules) -> Check:
     """Check an entered code against the newest one for this IIN and subject. The caller commits."""
     iin_h = _iin_hash(iin)

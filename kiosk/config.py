@@ -78,3 +78,5 @@ STAFF_MAX_FAILURES = 5
 STAFF_LOCK_S = 15 * 60
 STAFF_ALERT_WAITING_S = 3600
 STAFF_ALERT_OFFLINE_S = 600
+# SMS codes that could not be sent within this window raise an alert
+STAFF_ALERT_SMS_S = 3600

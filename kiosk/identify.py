@@ -187,6 +187,8 @@ def send_code(
         sms.send(iin, phone, text(issued.code, int(rules.ttl.total_seconds() // 60)))
     except PortalUnavailable:
         log.warning("sms delivery failed for %s", mask(iin))
+        codes.mark_undelivered(s, issued.code_id, utcnow())
+        s.commit()
         return None, _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
     log.info("sms code %d sent for %s", issued.code_id, mask(iin))
     return issued, None

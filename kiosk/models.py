@@ -49,6 +49,8 @@ class SmsCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     failures: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # the gateway refused or the central system did not answer: the staff dashboard alerts
+    delivery_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class State(enum.StrEnum):
@@ -85,6 +87,10 @@ class Submission(Base):
         Index("ix_submissions_applicant", "applicant_iin_hash"),
         Index("ix_submissions_child", "child_iin_hash"),  # staff search by IIN: applicant OR child
         Index("ix_submissions_created", "created_at", "id"),
+        # the staff queue's filters, each keeping the newest-first order (bench/staff_queue.py)
+        Index("ix_submissions_state_created", "state", "created_at", "id"),
+        Index("ix_submissions_service_created", "service_code", "created_at", "id"),
+        Index("ix_submissions_state_service_created", "state", "service_code", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -183,3 +189,19 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # never personal data
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class HelpCall(Base):
+    """A visitor pressed "call staff": it stays on the staff dashboard until someone answers it."""
+
+    __tablename__ = "help_calls"
+    __table_args__ = (Index("ix_help_calls_open", "answered_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64))
+    visit_id: Mapped[str | None] = mapped_column(String(64))  # the visit's key, never its data
+    screen: Mapped[str] = mapped_column(String(64))  # the endpoint the visitor was on
+    lang: Mapped[str] = mapped_column(String(2))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[str | None] = mapped_column(String(64))

@@ -25,7 +25,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import force_locale, format_datetime
+from flask_babel import force_locale, format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
@@ -88,19 +88,27 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
         )
 
 
+_STATE_LABELS: dict[str, dict[str, str]] = {}
+
+
 def state_label(state: str) -> str:
-    return {
-        State.NEEDS_VERIFICATION: _("Waiting for the check of your ID card at the office"),
-        State.QUEUED: _("Queued: waiting to be sent to the central system"),
-        State.SENDING: _("Being sent to the central system"),
-        State.RETRY_WAIT: _("Waiting to be sent again"),
-        State.DELIVERED: _("Received by the central system"),
-        State.IN_PROGRESS: _("Being considered"),
-        State.APPROVED: _("Approved"),
-        State.REFUSED: _("Refused"),
-        State.NEEDS_STAFF: _("The school office is dealing with it"),
-        State.CANCELLED: _("Cancelled"),
-    }.get(state, state)
+    """The state in the reader's words; built once per language, since a queue page asks 50 times."""
+    lang = str(get_locale())
+    labels = _STATE_LABELS.get(lang)
+    if labels is None:
+        labels = _STATE_LABELS[lang] = {
+            State.NEEDS_VERIFICATION: _("Waiting for the check of your ID card at the office"),
+            State.QUEUED: _("Queued: waiting to be sent to the central system"),
+            State.SENDING: _("Being sent to the central system"),
+            State.RETRY_WAIT: _("Waiting to be sent again"),
+            State.DELIVERED: _("Received by the central system"),
+            State.IN_PROGRESS: _("Being considered"),
+            State.APPROVED: _("Approved"),
+            State.REFUSED: _("Refused"),
+            State.NEEDS_STAFF: _("The school office is dealing with it"),
+            State.CANCELLED: _("Cancelled"),
+        }
+    return labels.get(state, state)
 
 
 def status_url(token: str) -> str:

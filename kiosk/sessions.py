@@ -47,6 +47,12 @@ def _key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def visit_id(session: Any) -> str | None:
+    """The visit's row key (a hash of its token), to flag a visit without holding its cookie."""
+    token = getattr(session, "token", None)
+    return _key(token) if token else None
+
+
 class VisitSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> VisitSession:
         token = request.cookies.get(self.get_cookie_name(app))

@@ -32,13 +32,13 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 
-from kiosk import accounts, audit, db, staffqueue, sync
+from kiosk import accounts, audit, codes, db, helpcalls, staffqueue, sync
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import utcnow
 from kiosk.crypto import keyring
 from kiosk.extensions import htmx
 from kiosk.forms import ConfirmForm, StaffLoginForm
-from kiosk.models import StaffUser, State, Submission
+from kiosk.models import Attachment, StaffUser, State, Submission
 from kiosk.receipt import state_label
 from kiosk.references import display
 from kiosk.rendering import render_page_or_partial
@@ -78,12 +78,18 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["state_label"] = state_label
 
 
+@bp.context_processor
+def _layout_forms() -> dict[str, Any]:
+    """The layout's sign-out button, on every staff page (the sign-in page too, when signed in)."""
+    return {"logout_form": ConfirmForm(formdata=None)}
+
+
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
     if request.endpoint in OPEN:
         return None
     if not current_user.is_authenticated:
-        return redirect(url_for("staff.login"))
+        return _to_login()
     now = utcnow()
     since = dt.datetime.fromisoformat(session.get("staff_since", now.isoformat()))
     seen = dt.datetime.fromisoformat(session.get("staff_seen", now.isoformat()))
@@ -92,9 +98,19 @@ def _guard() -> ResponseReturnValue | None:
     if now - seen > idle or now - since > longest:
         _end_session("staff.timeout")
         flash(_("You were signed out after a time without activity. Please sign in again."))
-        return redirect(url_for("staff.login"))
-    session["staff_seen"] = now.isoformat()
+        return _to_login()
+    if not request.headers.get("X-Kiosk-Poll"):  # a page refreshing itself is not someone at the desk
+        session["staff_seen"] = now.isoformat()
     return None
+
+
+def _to_login() -> ResponseReturnValue:
+    """To the sign-in page; a fragment's request navigates the whole page instead of swapping it in."""
+    if htmx:
+        from flask_htmx.responses import HTMXResponseClientRedirect
+
+        return HTMXResponseClientRedirect(url_for("staff.login"))
+    return redirect(url_for("staff.login"))
 
 
 def admin_only(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -160,18 +176,15 @@ def language(code: str) -> ResponseReturnValue:
     return redirect(url_for("staff.dashboard"))
 
 
-@bp.get("/")
-def dashboard() -> ResponseReturnValue:
-    s = db.get_session()
-    now = utcnow()
-    counts = dict(s.execute(select(Submission.state, func.count(Submission.id)).group_by(Submission.state)).all())
-    health = sync.health(s, now)
+def _alerts(s: Any, now: dt.datetime, counts: dict[str, int], health: sync.Health) -> list[str]:
+    """What needs a person now, in the reader's language."""
+    config = current_app.config
     alerts = []
-    if health.oldest_waiting_s and health.oldest_waiting_s > current_app.config["STAFF_ALERT_WAITING_S"]:
+    if health.oldest_waiting_s and health.oldest_waiting_s > config["STAFF_ALERT_WAITING_S"]:
         alerts.append(
             _(
                 "Applications have waited more than %(num)d minutes to reach the central system.",
-                num=current_app.config["STAFF_ALERT_WAITING_S"] // 60,
+                num=config["STAFF_ALERT_WAITING_S"] // 60,
             )
         )
     if health.needs_staff:
@@ -187,20 +200,58 @@ def dashboard() -> ResponseReturnValue:
         )
     if health.backlog and (
         health.last_success_at is None
-        or (now - health.last_success_at).total_seconds() > current_app.config["STAFF_ALERT_OFFLINE_S"]
+        or (now - health.last_success_at).total_seconds() > config["STAFF_ALERT_OFFLINE_S"]
     ):
         alerts.append(_("The central system has not answered for a while: applications are waiting."))
-    states = [(state, state_label(state), counts.get(state, 0)) for state in State]
-    return render_template(
-        "staff/dashboard.html", states=states, health=health, alerts=alerts, logout_form=ConfirmForm(formdata=None)
-    )
+    failed = codes.undelivered_since(s, now - dt.timedelta(seconds=config["STAFF_ALERT_SMS_S"]))
+    if failed:
+        alerts.append(
+            _(
+                "%(num)d SMS codes could not be sent in the last %(minutes)d minutes: parents cannot sign.",
+                num=failed,
+                minutes=config["STAFF_ALERT_SMS_S"] // 60,
+            )
+        )
+    return alerts
+
+
+def _dashboard_parts() -> dict[str, Any]:
+    """The alerts and calls, shared by the page and its refreshing fragment."""
+    s = db.get_session()
+    now = utcnow()
+    counts = dict(s.execute(select(Submission.state, func.count(Submission.id)).group_by(Submission.state)).all())
+    health = sync.health(s, now)
+    return {
+        "counts": counts,
+        "health": health,
+        "alerts": _alerts(s, now, counts, health),
+        "calls": helpcalls.open_calls(s),
+        "form": ConfirmForm(formdata=None),
+    }
+
+
+@bp.get("/")
+def dashboard() -> ResponseReturnValue:
+    parts = _dashboard_parts()
+    states = [(state, state_label(state), parts["counts"].get(state, 0)) for state in State]
+    return render_page_or_partial("staff/dashboard.html", "staff/_alerts.html", states=states, **parts)
+
+
+@bp.post("/calls/<int:call_id>/answer")
+def answer_call(call_id: int) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    s = db.get_session()
+    if helpcalls.answer(s, call_id, staff=current_user.username, now=utcnow()):
+        s.commit()
+    return redirect(url_for("staff.dashboard"))
 
 
 @bp.get("/users")
 @admin_only
 def users() -> ResponseReturnValue:
     rows = db.get_session().scalars(select(StaffUser).order_by(StaffUser.username)).all()
-    return render_template("staff/users.html", users=rows, now=utcnow(), logout_form=ConfirmForm(formdata=None))
+    return render_template("staff/users.html", users=rows, now=utcnow())
 
 
 @bp.get("/audit")
@@ -210,9 +261,7 @@ def audit_log() -> ResponseReturnValue:
     from kiosk.models import AuditEntry
 
     entries = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200)).all()
-    return render_template(
-        "staff/audit.html", entries=entries, problems=audit.verify(s), logout_form=ConfirmForm(formdata=None)
-    )
+    return render_template("staff/audit.html", entries=entries, problems=audit.verify(s))
 
 
 @bp.get("/queue.csv")
@@ -299,7 +348,6 @@ def queue() -> ResponseReturnValue:
         filters=filters,
         states=[(s, state_label(s)) for s in State],
         services=get_catalog().services,
-        logout_form=ConfirmForm(formdata=None),
     )
 
 
@@ -323,11 +371,13 @@ def submission(reference: str) -> ResponseReturnValue:
         for name, value in payload["answers"].items():
             label = form[name].label.text if name in form else name
             answers.append((label, applications.answer_label(service, name, value, lang)))
+    attachments = s.scalars(select(Attachment).where(Attachment.submission_id == row.id).order_by(Attachment.id)).all()
     audit.append(s, actor=current_user.username, action="submission.view", target=row.reference, now=utcnow())
     s.commit()
     return render_template(
         "staff/submission.html",
         row=row,
+        attachments=attachments,
         payload=payload,
         service=service,
         school=school,
@@ -335,9 +385,27 @@ def submission(reference: str) -> ResponseReturnValue:
         state_label=state_label,
         actions=staffqueue.ACTIONS,
         form=ConfirmForm(formdata=None),
-        logout_form=ConfirmForm(formdata=None),
         display=display,
     )
+
+
+@bp.get("/submissions/<reference>/attachments/<int:attachment_id>")
+def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
+    """One photo or scan, opened for staff only; every look is in the audit log."""
+    s = db.get_session()
+    row = by_reference(s, reference)
+    item = s.get(Attachment, attachment_id)
+    if row is None or item is None or item.submission_id != row.id:
+        abort(404)
+    data = keyring().open(item.sealed, bound_to=item.sha256)
+    audit.append(
+        s, actor=current_user.username, action="submission.attachment_view", target=row.reference, now=utcnow()
+    )
+    s.commit()
+    response = Response(data, mimetype=item.kind)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Disposition"] = f"inline; filename={row.reference}-{item.id}.{item.kind.split('/')[1]}"
+    return response
 
 
 @bp.post("/submissions/<reference>/<action>")
@@ -410,7 +478,6 @@ def reconcile_view() -> ResponseReturnValue:
         differences=differences,
         error=error,
         form=ConfirmForm(formdata=None),
-        logout_form=ConfirmForm(formdata=None),
     )
 
 

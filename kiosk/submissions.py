@@ -18,6 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
+from kiosk import audit
 from kiosk.crypto import Keyring
 from kiosk.keys import keyed_hash
 from kiosk.models import Attachment, State, Submission, SubmissionEvent
@@ -142,6 +143,14 @@ def queue_submission(
         if raced is not None:
             raise AlreadyApplied(raced.reference) from None
         raise
+    audit.append(
+        session,
+        actor="visitor",
+        action=f"submission.{state}",
+        target=submission.reference,
+        now=now,
+        service=submission.service_code,
+    )
     if visit_id is not None:
         for attachment in session.scalars(select(Attachment).where(Attachment.visit_id == visit_id)):
             if attachment.sha256 in payload["attachments"]:

@@ -25,7 +25,7 @@ from flask import Flask
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kiosk import db
+from kiosk import audit, db
 from kiosk.crypto import Keyring
 from kiosk.models import State, Submission, SubmissionEvent, SyncState
 from kiosk.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
@@ -204,6 +204,15 @@ class Worker:
                         detail=detail,
                     )
                 )
+                if to_state != State.RETRY_WAIT:  # an outcome; the retries stay in the history
+                    audit.append(
+                        s,
+                        actor=f"sync:{self.worker_id}",
+                        action=f"sync.{to_state}",
+                        target=reference,
+                        now=now,
+                        **{k: v for k, v in detail.items() if k in ("portal_reference", "status")},
+                    )
             s.commit()
 
     def pull(self) -> int:
@@ -299,6 +308,14 @@ def apply_change(session: Session, change: Change, now: dt.datetime, worker: str
     if change.reason:
         detail["reason"] = change.reason
     transition(submission, target, now, f"sync:{worker}", **detail)
+    audit.append(
+        session,
+        actor=f"sync:{worker}",
+        action=f"sync.{target}",
+        target=submission.reference,
+        now=now,
+        cursor=change.cursor,
+    )
     return submission
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from kiosk import db, helpcalls
 from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
+from kiosk.extensions import csrf, htmx
 from kiosk.rendering import render_page_or_partial
+from kiosk.sessions import visit_id
 
 bp = Blueprint("visitor", __name__)
 
@@ -67,3 +70,23 @@ def print_checklist(code: str) -> ResponseReturnValue:
     if paper not in PAPERS:
         abort(404)
     return render_template("visitor/print.html", paper=paper, now=utcnow(), **_service_context(code))
+
+
+@bp.post("/<lang>/help")
+@csrf.exempt  # the button is part of cached pages, which carry no per-visit token; it only rings a bell
+def call_staff() -> ResponseReturnValue:
+    """The visitor wants a person: the staff dashboard shows it until someone answers."""
+    screen = request.form.get("screen", "")
+    s = db.get_session()
+    helpcalls.call(
+        s,
+        kiosk_id=current_app.config["KIOSK_ID"],
+        visit_id=visit_id(session),
+        screen=screen if screen in current_app.view_functions else "unknown",
+        lang=g.lang,
+        now=utcnow(),
+    )
+    s.commit()
+    if htmx:
+        return render_template("visitor/_help.html", called=True)
+    return render_template("visitor/help.html", back=url_for("visitor.services"))

@@ -322,3 +322,118 @@ def test_reprint_the_receipt(client, app, staff, clock) -> None:
     assert f"{ref[:3]}-{ref[3:6]}-{ref[6:]}" in page.get_text()
     with app.app_context(), db.new_session(app) as s:
         assert s.query(audit.AuditEntry).filter_by(action="submission.reprint").count() == 1
+
+
+def test_a_visitor_calls_staff_and_the_dashboard_shows_it_until_answered(client, app, staff, clock) -> None:
+    visitor = app.test_client()
+    page = soup(visitor.get("/ru/services"))
+    button = page.select_one("[data-call-staff]")
+    assert button is not None and button.get_text() == "Позвать сотрудника"
+    form = button.find_parent("form")
+    called = visitor.post(form["action"], data={"screen": "visitor.services"}, headers={"HX-Request": "true"})
+    assert "<html" not in called.get_data(as_text=True)
+    assert soup(called).select_one("[data-help-called]")  # the visitor sees that someone is coming
+    visitor.post(form["action"], data={"screen": "visitor.services"})  # pressed again: still one call
+    sign_in(client, "bolat")
+    client.get("/staff/language/en")
+    [call] = soup(client.get("/staff/")).select("[data-call]")
+    assert "kiosk-1" in call.get_text()
+    fragment = client.get("/staff/", headers={"HX-Request": "true", "X-Kiosk-Poll": "1"})
+    assert "<html" not in fragment.get_data(as_text=True) and soup(fragment).select("[data-call]")
+    client.post(f"/staff/calls/{call['data-call']}/answer", data={"csrf_token": token(client, "/staff/")})
+    assert not soup(client.get("/staff/")).select("[data-call]")
+    with app.app_context(), db.new_session(app) as s:
+        actions = [e.action for e in s.query(audit.AuditEntry)]
+        assert actions.count("visitor.call_staff") == 1 and "staff.answer_call" in actions
+        assert audit.verify(s) == []
+
+
+def test_sms_that_cannot_be_sent_raise_an_alert(client, app, staff, clock) -> None:
+    from flows import CARD
+    from kiosk.portal import PortalUnavailable
+
+    def down(*_args) -> None:
+        raise PortalUnavailable("the SMS gateway does not answer")
+
+    app.extensions["kiosk.sms"].deliver = down
+    visitor = app.test_client()
+    visitor.get("/ru/identify?service=meals")
+    answer = visitor.post("/ru/identify/card", data={"mrz": CARD, "csrf_token": token(visitor, "/ru/identify")})
+    assert answer.status_code == 200 and "SMS" in soup(answer).select_one(".alert").get_text()
+    sign_in(client, "bolat")
+    client.get("/staff/language/en")
+    alerts = [a.get_text() for a in soup(client.get("/staff/")).select("[data-alert]")]
+    assert any("1 SMS codes could not be sent" in a for a in alerts), alerts
+    clock.now += dt.timedelta(hours=2)  # an old failure no longer alerts
+    sign_in(client, "bolat")
+    assert not any("SMS" in a.get_text() for a in soup(client.get("/staff/")).select("[data-alert]"))
+
+
+def test_polling_does_not_keep_a_staff_session_alive(client, app, staff, clock) -> None:
+    sign_in(client, "bolat")
+    for _ in range(20):  # ten minutes of the dashboard refreshing itself, nobody at the desk
+        clock.now += dt.timedelta(seconds=30)
+        assert client.get("/staff/", headers={"HX-Request": "true", "X-Kiosk-Poll": "1"}).status_code == 200
+    clock.now += dt.timedelta(minutes=6)
+    ended = client.get("/staff/", headers={"HX-Request": "true", "X-Kiosk-Poll": "1"})
+    assert ended.headers.get("HX-Redirect", "").endswith("/staff/login")  # the whole page goes to sign-in
+
+
+def test_staff_open_the_attachments_and_each_look_is_audited(client, app, staff, clock) -> None:
+    import io
+
+    from PIL import Image
+
+    visitor = app.test_client()
+    from flows import fill_form, identify, sign
+
+    identify(visitor, "ru", "meals", clock=clock)
+    answers = {"child_iin": child_iin(dt.date(2016, 2, 2)), "child_name": "Иванова Мария", "grade": "4"}
+    fill_form(visitor, "ru", {**answers, "category": "asp"})
+    picture = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(picture, "PNG")
+    visitor.post(
+        "/ru/apply/attachments",
+        data={"file": (io.BytesIO(picture.getvalue()), "p.png"), "csrf_token": token(visitor, "/ru/apply/attachments")},
+        content_type="multipart/form-data",
+    )
+    ref = sign(visitor, "ru", clock).rsplit("/", 1)[-1]
+    [other] = _queue(app, clock, 1)
+    assert client.get(f"/staff/submissions/{ref}/attachments/1").status_code == 302  # not signed in
+    sign_in(client, "bolat")
+    [link] = soup(client.get(f"/staff/submissions/{ref}")).select("[data-attachment] a")
+    photo = client.get(link["href"])
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
+    assert photo.headers["Cache-Control"] == "no-store"
+    assert Image.open(io.BytesIO(photo.data)).size == (300, 200)  # decrypted, the picture the parent took
+    attachment_id = link["href"].rsplit("/", 1)[-1]
+    assert client.get(f"/staff/submissions/{other}/attachments/{attachment_id}").status_code == 404
+    with app.app_context(), db.new_session(app) as s:
+        assert s.query(audit.AuditEntry).filter_by(action="submission.attachment_view", target=ref).count() == 1
+
+
+def test_the_system_actions_are_in_the_audit_chain(client, app, staff, clock) -> None:
+    from kiosk.portal import Accepted, Change
+    from kiosk.sync import Worker
+
+    [ref] = _queue(app, clock, 1)
+
+    class Portal:
+        def submit(self, key, body):
+            return Accepted("EDU-1")
+
+        def changes(self, cursor):
+            return ([Change(1, key_of[0], "EDU-1", "approved", None)], 1) if cursor == 0 else ([], cursor)
+
+    with app.app_context(), db.new_session(app) as s:
+        from kiosk.models import Submission
+
+        key_of = [s.query(Submission).one().uuid]
+    worker = Worker(app, Portal(), worker_id="w1")
+    worker.run_once()
+    with app.app_context(), db.new_session(app) as s:
+        entries = [(e.actor, e.action, e.target) for e in s.query(audit.AuditEntry).order_by(audit.AuditEntry.id)]
+        assert ("visitor", "submission.queued", ref) in entries
+        assert ("sync:w1", "sync.delivered", ref) in entries
+        assert ("sync:w1", "sync.approved", ref) in entries
+        assert audit.verify(s) == []
