@@ -1,0 +1,736 @@
+"""Many terminals, one server: the whole visitor flow in a loop, per-step latency, errors and memory.
+
+One real server (``kiosk run`` in a process of its own: waitress with its threads, a fresh temporary
+instance folder, SMS limits lifted through ``KIOSK_SMS_*``) serves N simulated terminals. Each
+terminal is a thread with its own httpx client, so its own cookie jar and keep-alive connection,
+and walks what a parent does at the lobby kiosk, over and over, with a think time before each tap:
+
+    welcome, a language (and the redirect to the services), the services, one service's checklist,
+    a situation tapped on it (the htmx swap: ``HX-Request``), identify by a typed IIN, the code from
+    the demo phone, the done page, the application form, the attachments page, check and consent
+    (the signing code is sent), sign, the receipt, finish.
+
+Now and then (``--status-share``) the next visitor at a terminal only looks up the status of an
+application made there earlier, by its reference and the applicant's IIN. Every application has a
+new parent and a new child (valid synthetic IINs, distinct within the run), so the
+one-application-per-child rule refuses none. A redirect is followed at once, as a browser does;
+the think time (``--think``, default 0.5-2 s, uniform, seeded) comes before each user action, and
+``--think 0`` makes it a stress run.
+
+It reports per step (one HTTP request each): count, p50, p99 and max latency (client side, by
+``time.perf_counter``, the body read), errors (4xx/5xx answers, connection failures and timeouts,
+and answers that are not what the flow expects: no code on the phone, a redirect elsewhere);
+flows completed; the server process's RSS (``VmRSS`` of ``/proc/<pid>/status``) after warm-up and
+after the load, with its peak; the server's and this script's CPU. The baseline, measured in the
+same run: ``GET /healthz`` (no cookie, no visit; one database ping), first idle after warm-up and
+then under the load, from a probe of its own four times a second.
+
+Run from the repository root: ``.venv/bin/python bench/load_flow.py [--terminals 50] [--seconds 300]
+[--think 0.5-2] [--portal demo|embedded] [--seed N] [--json PATH]``, or ``--quick`` (5 terminals,
+20 s, think 0-0.2 s) as ``tests/test_load_flow.py`` runs it. Exit status 1 if there was any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from flow_client import (
+    CATEGORIES,
+    FIRST_NAMES,
+    LANGS,
+    LOAD_ENV,
+    NO_PHONE,
+    RECEIPT_PATH,
+    SERVICE,
+    SURNAMES,
+    KioskServer,
+    csrf_token,
+    free_port,
+    page_problem,
+    shown_reference,
+    sms_code,
+    valid_iins,
+)
+
+import kiosk
+from kiosk.references import display
+
+HX_HEADERS = {"HX-Request": "true", "HX-Target": "checklist"}
+HEALTHZ = "/healthz"
+PROBE_INTERVAL_S = 0.25
+IDLE_BASELINE_REQUESTS = 200
+RSS_SAMPLE_INTERVAL_S = 5.0
+# The steps in the order a visitor meets them: one HTTP request each.
+STEPS = (
+    "welcome",
+    "language (redirect)",
+    "services",
+    "service checklist",
+    "checklist swap (htmx)",
+    "identify page",
+    "identify: post IIN",
+    "code page",
+    "code: post",
+    "identified page",
+    "form page",
+    "form: post",
+    "attachments page",
+    "check page",
+    "check: consent, SMS sent",
+    "sign page",
+    "sign: post (commit)",
+    "receipt page",
+    "finish: post",
+    "status page",
+    "status: look up",
+)
+BASELINE_IDLE = "GET /healthz, idle (baseline)"
+BASELINE_LOADED = "GET /healthz, under the load (baseline)"
+
+
+# --- what was measured -------------------------------------------------------------------------
+
+
+@dataclass
+class StepStats:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+@dataclass
+class Record:
+    """One terminal's figures, kept apart (no lock on the hot path) and merged at the end."""
+
+    steps: dict[str, StepStats] = field(default_factory=dict)
+    flows: int = 0  # applications whose receipt was shown and the visit finished
+    flow_times: list[float] = field(default_factory=list)  # monotonic time each one ended
+    status_lookups: int = 0
+    abandoned: int = 0  # visits given up after an error
+    error_samples: list[str] = field(default_factory=list)
+
+    def step(self, name: str) -> StepStats:
+        stats = self.steps.get(name)
+        if stats is None:
+            stats = self.steps[name] = StepStats()
+        return stats
+
+    def error(self, name: str, message: str) -> None:
+        self.step(name).errors += 1
+        if len(self.error_samples) < 20:
+            self.error_samples.append(f"{name}: {message}")
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks (``ordered`` sorted, ``q`` in 0..1)."""
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarise(latencies: list[float], errors: int) -> dict[str, Any]:
+    ordered = sorted(latencies)
+    return {
+        "count": len(ordered),
+        "p50_ms": round(percentile(ordered, 0.50) * 1000, 2) if ordered else None,
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 2) if ordered else None,
+        "max_ms": round(ordered[-1] * 1000, 2) if ordered else None,
+        "errors": errors,
+    }
+
+
+# --- the people: a new parent and a new child for every application -----------------------------
+
+
+@dataclass(frozen=True)
+class Applicant:
+    parent_iin: str
+    child_iin: str
+
+
+class People:
+    """Distinct valid IINs, handed out under a lock: terminals are threads."""
+
+    def __init__(self, seed: int) -> None:
+        offset = random.Random(seed).randrange(0, 5000)
+        serials = range(offset, offset + 2000)
+        # the simulator (``--portal embedded``) gives no phone to an IIN whose serial ends in 0
+        self._parents = (
+            iin
+            for iin in valid_iins(dt.date(1975, 1, 1), 7300, "F", serials)
+            if int(iin[7:11]) % 10 and iin != NO_PHONE
+        )
+        self._children = valid_iins(dt.date(2010, 1, 1), 3650, "M", serials)  # 7 to 16 years old
+        self._lock = threading.Lock()
+
+    def next(self) -> Applicant:
+        with self._lock:
+            return Applicant(next(self._parents), next(self._children))
+
+
+# --- one terminal ----------------------------------------------------------------------------------
+
+
+class Stopped(Exception):
+    """The run's time is up: the terminal stops between two requests."""
+
+
+class StepFailed(Exception):
+    """This request failed (already counted); the visit is given up and the next one starts."""
+
+
+def parse_think(text: str) -> tuple[float, float]:
+    """``0.5-2`` (uniform between) or ``1`` (fixed) or ``0``, in seconds."""
+    low, _, high = text.partition("-")
+    a, b = float(low), float(high or low)
+    if not 0 <= a <= b:
+        raise argparse.ArgumentTypeError(
+            f"think time {text!r}: want LOW-HIGH seconds with 0 <= LOW <= HIGH, or one value"
+        )
+    return a, b
+
+
+class Terminal:
+    """A lobby terminal: one browser (client, cookie jar, connection) and the visitors who use it."""
+
+    def __init__(
+        self,
+        index: int,
+        base_url: str,
+        people: People,
+        rng: random.Random,
+        think: tuple[float, float],
+        status_share: float,
+        stop: threading.Event,
+        timeout: float,
+    ) -> None:
+        self.index = index
+        self.base_url = base_url
+        self.people = people
+        self.rng = rng
+        self.think_range = think
+        self.status_share = status_share
+        self.stop = stop
+        self.timeout = timeout
+        self.record = Record()
+        self.applications: list[tuple[str, str]] = []  # (reference, parent's IIN) made here
+        self.client = self._new_client()
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            follow_redirects=False,
+            headers={"User-Agent": f"load_flow terminal {self.index}"},
+        )
+
+    # the loop
+
+    def run(self, first_delay: float = 0.0, visits: int | None = None) -> None:
+        """Visitors one after another until stopped (or ``visits`` of them, for the warm-up)."""
+        try:
+            self.pause(first_delay)
+            done = 0
+            while visits is None or done < visits:
+                done += 1
+                try:
+                    if self.applications and self.rng.random() < self.status_share:
+                        self.status_visit()
+                    else:
+                        self.application_visit()
+                except StepFailed:
+                    self.record.abandoned += 1
+                    self.client.cookies.clear()  # the next visitor starts a fresh visit
+                    self.think()
+        except Stopped:
+            pass
+
+    def close(self) -> None:
+        self.client.close()
+
+    def run_until_stopped(self, first_delay: float) -> None:
+        try:
+            self.run(first_delay)
+        finally:
+            self.close()
+
+    def pause(self, seconds: float) -> None:
+        if seconds > 0 and self.stop.wait(seconds):
+            raise Stopped
+        if self.stop.is_set():
+            raise Stopped
+
+    def think(self) -> None:
+        low, high = self.think_range
+        self.pause(self.rng.uniform(low, high) if high > 0 else 0.0)
+
+    # the visits
+
+    def application_visit(self) -> None:
+        lang = self.rng.choice(LANGS)
+        who = self.people.next()
+        self.start(lang)
+        self.think()
+        self.get("service checklist", f"/{lang}/services/{SERVICE}")
+        self.think()
+        category = self.rng.choice(CATEGORIES)
+        fragment = self.get(
+            "checklist swap (htmx)", f"/{lang}/services/{SERVICE}?category={category}", headers=HX_HEADERS
+        )
+        if "<html" in fragment.text or f'data-category="{category}"' not in fragment.text:
+            self.fail("checklist swap (htmx)", "not the checklist fragment for this category")
+        self.think()
+        _page, token = self.page("identify page", f"/{lang}/identify?service={SERVICE}")
+        self.think()  # types the IIN on the keypad
+        data = {"iin": who.parent_iin}
+        self.post("identify: post IIN", f"/{lang}/identify/iin", data, token, f"/{lang}/identify/code")
+        page, token = self.page("code page", f"/{lang}/identify/code")
+        code = sms_code(page)
+        if code is None:
+            self.fail("code page", "no code on the demo phone")
+        self.think()  # reads the code off the phone and types it
+        self.post("code: post", f"/{lang}/identify/code", {"code": code}, token, f"/{lang}/identify/done")
+        self.get("identified page", f"/{lang}/identify/done")
+        self.think()
+        _page, token = self.page("form page", f"/{lang}/apply/form")
+        self.think()  # fills in the child's IIN, name, grade and situation
+        answers = {
+            "child_iin": who.child_iin,
+            "child_name": f"{self.rng.choice(SURNAMES)} {self.rng.choice(FIRST_NAMES)}",
+            "grade": str(self.rng.randint(1, 11)),
+            "category": self.rng.choice(CATEGORIES),
+        }
+        self.post("form: post", f"/{lang}/apply/form", answers, token, f"/{lang}/apply/attachments")
+        self.get("attachments page", f"/{lang}/apply/attachments")
+        self.think()  # no photos: Continue
+        _page, token = self.page("check page", f"/{lang}/apply/check")
+        self.think()  # reads the answers, ticks consent
+        self.post("check: consent, SMS sent", f"/{lang}/apply/check", {"consent": "y"}, token, f"/{lang}/apply/sign")
+        page, token = self.page("sign page", f"/{lang}/apply/sign")
+        code = sms_code(page)
+        if code is None:
+            self.fail("sign page", "no signing code on the demo phone")
+        self.think()
+        response = self.post("sign: post (commit)", f"/{lang}/apply/sign", {"code": code}, token, None)
+        location = response.headers["location"]
+        match = RECEIPT_PATH.search(urlsplit(location).path)
+        if match is None:
+            self.fail("sign: post (commit)", f"redirected to {location}, not to a receipt")
+        page, token = self.page("receipt page", location)
+        reference = shown_reference(page)
+        if reference != match.group(1):
+            self.fail("receipt page", f"shows {reference}, the redirect named {match.group(1)}")
+        self.think()  # reads (or prints) the receipt, taps Finish
+        self.post("finish: post", f"/{lang}/receipt/finish", {}, token, "/")
+        self.applications.append((reference, who.parent_iin))
+        self.record.flows += 1
+        self.record.flow_times.append(time.monotonic())
+        # the redirect to Welcome is the next visit's first request
+
+    def status_visit(self) -> None:
+        """A parent back to see how an application made at this terminal is doing."""
+        lang = self.rng.choice(LANGS)
+        reference, parent_iin = self.rng.choice(self.applications)
+        self.start(lang)
+        self.think()
+        _page, token = self.page("status page", f"/{lang}/status")
+        self.think()  # types the reference and the IIN
+        data = {"reference": display(reference), "iin": parent_iin, "csrf_token": token}
+        response = self.call("status: look up", "POST", f"/{lang}/status", data=data)
+        if response.status_code != 200 or display(reference) not in response.text or "data-state" not in response.text:
+            self.fail("status: look up", f"{response.status_code}: {page_problem(response.text)}")
+        self.record.status_lookups += 1
+        self.client.cookies.clear()  # the kiosk's idle timeout: the next visitor starts afresh
+
+    def start(self, lang: str) -> None:
+        """Welcome, the language (its redirect followed at once), the services."""
+        self.get("welcome", "/")
+        self.think()
+        response = self.call("language (redirect)", "GET", f"/{lang}/start")
+        self.expect_redirect("language (redirect)", response, f"/{lang}/services")
+        self.get("services", f"/{lang}/services")
+
+    # one request
+
+    def call(self, step: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Time one request; count a connection failure or a 4xx/5xx answer as this step's error."""
+        if self.stop.is_set():
+            raise Stopped
+        stats = self.record.step(step)
+        started = time.perf_counter()
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:  # refused, reset, timed out, a broken answer
+            self.record.error(step, f"{method} {path}: {type(exc).__name__}: {exc}")
+            raise StepFailed from exc
+        stats.latencies.append(time.perf_counter() - started)
+        if response.status_code >= 400:
+            self.record.error(step, f"{method} {path}: HTTP {response.status_code}")
+            raise StepFailed
+        return response
+
+    def get(self, step: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.call(step, "GET", path, **kwargs)
+        if response.status_code != 200:
+            self.fail(step, f"GET {path}: {response.status_code} {response.headers.get('location', '')}")
+        return response
+
+    def page(self, step: str, path: str) -> tuple[str, str]:
+        """A page with a form: its text and its CSRF token."""
+        response = self.get(step, path)
+        token = csrf_token(response.text)
+        if token is None:
+            self.fail(step, f"GET {path}: no csrf_token on the page")
+        return response.text, token
+
+    def post(self, step: str, path: str, data: dict[str, str], token: str, redirect: str | None) -> httpx.Response:
+        response = self.call(step, "POST", path, data={**data, "csrf_token": token})
+        self.expect_redirect(step, response, redirect)
+        return response
+
+    def expect_redirect(self, step: str, response: httpx.Response, path: str | None) -> None:
+        """A 302/303 to ``path`` (any path when None)."""
+        location = response.headers.get("location", "")
+        if response.status_code in (302, 303) and (path is None or urlsplit(location).path == path):
+            return
+        problem = page_problem(response.text) if response.status_code == 200 else location
+        self.fail(step, f"expected a redirect to {path or 'anywhere'}, got {response.status_code}: {problem}")
+
+    def fail(self, step: str, message: str) -> None:
+        """The kiosk answered, but not as the flow expects."""
+        self.record.error(step, message)
+        raise StepFailed
+
+
+# --- the server process, from outside ------------------------------------------------------------------
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (the peak) in kB and the thread count of a process."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "Threads"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def healthz_idle(url: str, count: int) -> list[float]:
+    latencies = []
+    with httpx.Client(base_url=url, timeout=10.0) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            client.get(HEALTHZ).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def probe(url: str, stop: threading.Event, latencies: list[float], errors: list[str]) -> None:
+    """``GET /healthz`` four times a second on a connection of its own, until stopped."""
+    with httpx.Client(base_url=url, timeout=30.0) as client:
+        while not stop.wait(PROBE_INTERVAL_S):
+            started = time.perf_counter()
+            try:
+                status = client.get(HEALTHZ).status_code
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors.append(f"HTTP {status}")
+
+
+def sample_rss(pid: int, started: float, stop: threading.Event, samples: list[tuple[float, int]]) -> None:
+    while not stop.wait(RSS_SAMPLE_INTERVAL_S):
+        try:
+            samples.append((round(time.monotonic() - started, 1), proc_status(pid)["VmRSS"]))
+        except OSError:
+            return
+
+
+def server_log_counts(log: Path) -> dict[str, int]:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return {
+        "waitress_queue_depth_warnings": text.count("Task queue depth"),
+        "tracebacks": text.count("Traceback (most recent call last)"),
+        "sms_printed": text.count("[console SMS"),
+    }
+
+
+def sync_backlog(url: str) -> int | None:
+    """What the in-process sync worker still has to send (``--portal embedded``), from /metrics."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=10.0).text
+    except httpx.HTTPError:
+        return None
+    match = re.search(r"^kiosk_sync_backlog (\d+)", text, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def source_of_code() -> dict[str, Any]:
+    """Which kiosk code was measured: the package's folder and, in a git checkout, the commit."""
+    tree = Path(kiosk.__file__).resolve().parent.parent
+    info: dict[str, Any] = {"tree": str(tree), "commit": None, "dirty": None}
+    try:
+        info["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "kiosk", "templates", "static", "migrations"],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        info["dirty"] = bool(changed.strip())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return info
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--terminals", type=int, default=50, help="simulated terminals (threads), default 50")
+    parser.add_argument("--seconds", type=float, default=300.0, help="length of the load, default 300")
+    parser.add_argument(
+        "--think", type=parse_think, default=(0.5, 2.0), help="think time before each tap, LOW-HIGH s (default 0.5-2)"
+    )
+    parser.add_argument("--status-share", type=float, default=0.2, help="share of visitors who look up a status")
+    parser.add_argument("--ramp", type=float, default=None, help="terminals start within this many s (default 5)")
+    parser.add_argument("--portal", choices=("demo", "embedded"), default="demo", help="KIOSK_PORTAL (default demo)")
+    parser.add_argument("--server-threads", type=int, default=None, help="waitress threads (default RUN_THREADS, 8)")
+    parser.add_argument("--warmup-flows", type=int, default=3, help="unmeasured applications before (default 3)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, s (default 30)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, printed)")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here too")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
+    parser.add_argument("--quick", action="store_true", help="5 terminals, 20 s, think 0-0.2 s (the test's run)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.terminals, args.seconds, args.think, args.status_share = 5, 20.0, (0.0, 0.2), 0.3
+    if args.ramp is None:
+        args.ramp = 1.0 if args.quick else 5.0
+    if args.terminals < 1 or args.seconds <= 0 or not 0 <= args.status_share <= 1:
+        parser.error("need --terminals >= 1, --seconds > 0 and 0 <= --status-share <= 1")
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+
+    env = dict(LOAD_ENV)
+    if args.portal == "embedded":  # the simulator in the server process, its sync worker too
+        env.update({"KIOSK_PORTAL": "embedded", "KIOSK_SIM_PORT": str(free_port())})
+    if args.server_threads:
+        env["KIOSK_RUN_THREADS"] = str(args.server_threads)
+    workdir = Path(tempfile.mkdtemp(prefix="kiosk-load-"))
+    server = KioskServer(workdir / "instance", free_port(), env)
+    people = People(seed)
+    think_text = f"{args.think[0]:g}-{args.think[1]:g} s" if args.think[1] else "0 (stress)"
+    print(
+        f"load_flow: {args.terminals} terminals for {args.seconds:g} s, think {think_text}, "
+        f"status share {args.status_share:g}, portal {args.portal}, seed {seed}",
+        flush=True,
+    )
+    stop = threading.Event()
+    try:
+        started = time.monotonic()
+        server.start()
+        assert server.process is not None
+        pid = server.process.pid
+        print(f"server pid {pid} up in {time.monotonic() - started:.1f} s on {server.url}", flush=True)
+
+        # warm-up: every language once (imports, templates, caches, the first connections), unmeasured
+        warm = Terminal(-1, server.url, people, random.Random(seed - 1), (0.0, 0.0), 0.0, threading.Event(), 30.0)
+        warm.run(visits=args.warmup_flows)
+        warm.status_share = 1.0
+        warm.run(visits=1)
+        warm.close()
+        if warm.record.abandoned or warm.record.flows < args.warmup_flows or warm.record.status_lookups < 1:
+            print(f"warm-up failed: {warm.record.error_samples[:5]}", file=sys.stderr)
+            return 1
+        before = proc_status(pid)
+        idle = healthz_idle(server.url, IDLE_BASELINE_REQUESTS)
+        print(f"warm-up done: RSS {before['VmRSS'] / 1024:.1f} MiB, {before['Threads']} threads", flush=True)
+
+        terminals = [
+            Terminal(
+                i,
+                server.url,
+                people,
+                random.Random(seed * 1000 + i),
+                args.think,
+                args.status_share,
+                stop,
+                args.timeout,
+            )
+            for i in range(args.terminals)
+        ]
+        ramp = random.Random(seed + 1)
+        threads = [
+            threading.Thread(target=t.run_until_stopped, args=(ramp.uniform(0, args.ramp),), name=f"terminal-{t.index}")
+            for t in terminals
+        ]
+        probe_latencies: list[float] = []
+        probe_errors: list[str] = []
+        rss_samples: list[tuple[float, int]] = []
+        helpers = [
+            threading.Thread(target=probe, args=(server.url, stop, probe_latencies, probe_errors), name="probe"),
+            threading.Thread(target=sample_rss, args=(pid, time.monotonic(), stop, rss_samples), name="rss"),
+        ]
+        cpu_server_0, cpu_client_0 = proc_cpu_seconds(pid), time.process_time()
+        load_started = time.monotonic()
+        for thread in helpers + threads:
+            thread.start()
+        try:
+            stop.wait(args.seconds)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+        stop.set()
+        for thread in threads + helpers:
+            thread.join()
+        load_seconds = time.monotonic() - load_started
+        cpu_server = proc_cpu_seconds(pid) - cpu_server_0
+        cpu_client = time.process_time() - cpu_client_0
+        after = proc_status(pid)
+        backlog = sync_backlog(server.url) if args.portal == "embedded" else None
+    finally:
+        stop.set()
+        server.stop()
+
+    merged: dict[str, StepStats] = {name: StepStats() for name in STEPS}
+    for t in terminals:
+        for name, stats in t.record.steps.items():
+            merged[name].latencies.extend(stats.latencies)
+            merged[name].errors += stats.errors
+    steps = {name: summarise(stats.latencies, stats.errors) for name, stats in merged.items()}
+    all_latencies = [x for stats in merged.values() for x in stats.latencies]
+    flow_times = sorted(x - load_started for t in terminals for x in t.record.flow_times)
+    per_minute = [sum(1 for x in flow_times if m * 60 <= x < (m + 1) * 60) for m in range(int(load_seconds // 60) + 1)]
+    db_bytes = sum(p.stat().st_size for p in server.instance.glob("kiosk.sqlite3*"))
+    errors = sum(s["errors"] for s in steps.values()) + len(probe_errors)
+    results: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "code": source_of_code(),
+        "terminals": args.terminals,
+        "seconds": round(load_seconds, 1),
+        "think_s": list(args.think),
+        "status_share": args.status_share,
+        "ramp_s": args.ramp,
+        "portal": args.portal,
+        "server_threads": args.server_threads or 8,
+        "seed": seed,
+        "flows_completed": sum(t.record.flows for t in terminals),
+        "flows_per_minute": per_minute,
+        "status_lookups": sum(t.record.status_lookups for t in terminals),
+        "visits_abandoned": sum(t.record.abandoned for t in terminals),
+        "requests": len(all_latencies),
+        "requests_per_s": round(len(all_latencies) / load_seconds, 1),
+        "errors": errors,
+        "error_samples": [e for t in terminals for e in t.record.error_samples][:20] + probe_errors[:5],
+        "steps": steps,
+        "all_steps": summarise(all_latencies, 0),
+        "baseline": {
+            BASELINE_IDLE: summarise(idle, 0),
+            BASELINE_LOADED: summarise(probe_latencies, len(probe_errors)),
+        },
+        "rss_kib": {
+            "before": before["VmRSS"],
+            "after": after["VmRSS"],
+            "peak_before": before["VmHWM"],
+            "peak": after["VmHWM"],
+        },
+        "rss_samples_kib": rss_samples,
+        "server_threads_os": {"before": before["Threads"], "after": after["Threads"]},
+        "server_cpu_cores": round(cpu_server / load_seconds, 2),
+        "client_cpu_cores": round(cpu_client / load_seconds, 2),
+        "database_bytes": db_bytes,
+        "sync_backlog_after": backlog,
+        "server_log": server_log_counts(server.log_path),
+    }
+    results["ok"] = errors == 0
+    print_results(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.keep or not results["ok"]:
+        print(f"instance kept in {server.instance} (server log: {server.log_path})")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if results["ok"] else 1
+
+
+def print_results(r: dict[str, Any]) -> None:
+    def row(name: str, s: dict[str, Any]) -> str:
+        if not s["count"]:
+            return f"| {name} | 0 | - | - | - | {s['errors']} |"
+        return f"| {name} | {s['count']} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['max_ms']:.1f} | {s['errors']} |"
+
+    think = f"{r['think_s'][0]:g}-{r['think_s'][1]:g} s" if r["think_s"][1] else "0"
+    print()
+    print(
+        f"{r['terminals']} terminals, {r['seconds']} s, think {think}, portal {r['portal']}, "
+        f"waitress {r['server_threads']} threads, {r['machine']['cpus']} CPUs, seed {r['seed']}"
+    )
+    print()
+    print("| step | count | p50 ms | p99 ms | max ms | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, s in r["steps"].items():
+        print(row(name, s))
+    print(row("all steps", r["all_steps"]))
+    for name, s in r["baseline"].items():
+        print(row(name, s))
+    print()
+    mib = {k: v / 1024 for k, v in r["rss_kib"].items()}
+    print(
+        f"flows completed     {r['flows_completed']} (per minute: {', '.join(map(str, r['flows_per_minute']))}), "
+        f"status look-ups {r['status_lookups']}, visits abandoned {r['visits_abandoned']}"
+    )
+    print(f"requests            {r['requests']} ({r['requests_per_s']}/s), errors {r['errors']}")
+    print(
+        f"server RSS          before {mib['before']:.1f} MiB, after {mib['after']:.1f} MiB "
+        f"({mib['after'] - mib['before']:+.1f}); peak (VmHWM) {mib['peak_before']:.1f} after warm-up, "
+        f"{mib['peak']:.1f} MiB after the load; "
+        f"threads {r['server_threads_os']['before']} -> {r['server_threads_os']['after']}"
+    )
+    print(f"CPU                 server {r['server_cpu_cores']} cores, this script {r['client_cpu_cores']} cores")
+    log = r["server_log"]
+    print(
+        f"server log          {log['waitress_queue_depth_warnings']} waitress queue-depth warnings, "
+        f"{log['tracebacks']} tracebacks; database {r['database_bytes'] / 2**20:.1f} MiB"
+    )
+    if r["sync_backlog_after"] is not None:
+        print(f"sync backlog after  {r['sync_backlog_after']}")
+    for sample in r["error_samples"][:10]:
+        print(f"  error: {sample}")
+    print("PASS" if r["ok"] else "FAIL")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
