@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         keys,
         portal,
         receipt,
+        security,
         sms,
         staff,
         status,
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     catalog_ext.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(health.bp)
     portal.init_app(app)
     sms.init_app(app)

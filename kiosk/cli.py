@@ -52,14 +52,19 @@ def run_command(host: str | None, port: int | None) -> None:
         threading.Thread(target=make_worker(app, "in-process").run, name="sync", daemon=True).start()
         click.echo("Sync worker running in this process")
     click.echo(f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.catalog'].version})")
-    serve(
-        app,
-        host=host,
-        port=port,
-        threads=app.config["RUN_THREADS"],
-        ident="kiosk",
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-    )
+    serve(app, host=host, port=port, **waitress_options(app))
+
+
+def waitress_options(app: Flask) -> dict[str, object]:
+    """waitress's own limits, the same as Flask's, so an oversized request is refused before it is read."""
+    return {
+        "threads": app.config["RUN_THREADS"],
+        "ident": "kiosk",
+        "max_request_body_size": app.config["MAX_CONTENT_LENGTH"],
+        "max_request_header_size": app.config["RUN_MAX_HEADER_BYTES"],
+        "channel_timeout": app.config["RUN_CHANNEL_TIMEOUT_S"],
+        "connection_limit": app.config["RUN_CONNECTION_LIMIT"],
+    }
 
 
 def start_embedded_simulator(app: Flask) -> str:

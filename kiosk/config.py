@@ -26,7 +26,24 @@ RUN_THREADS = 8
 SESSION_COOKIE_NAME = "kiosk_visit"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Limits, in Flask and (RUN_*) in waitress: a request over them is refused before it is read.
+# The biggest honest request is one document photo (the attachments budget is 5 MB in all).
 MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+MAX_FORM_MEMORY_SIZE = 64 * 1024  # one text field: the longest answer is far below this
+MAX_FORM_PARTS = 100  # the longest form has about 20 fields
+RUN_MAX_HEADER_BYTES = 32 * 1024
+RUN_CHANNEL_TIMEOUT_S = 60
+RUN_CONNECTION_LIMIT = 200
+# How many proxies in front of waitress set X-Forwarded-* (1 behind deploy/'s nginx; 0: none, and
+# the headers are ignored)
+TRUSTED_PROXIES = 0
+
+# The idle reset: after VISIT_IDLE_S without a touch "Are you still there?" counts down
+# VISIT_IDLE_WARN_S, then the visit is wiped. A visit the browser did not reset (a crash, no
+# script) is refused by the server once it is VISIT_TTL_S old since its last request.
+VISIT_IDLE_S = 60
+VISIT_IDLE_WARN_S = 15
+VISIT_TTL_S = 300
 
 # Which terminal this is: the per-kiosk SMS limit counts per id
 KIOSK_ID = "kiosk-1"

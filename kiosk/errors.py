@@ -19,7 +19,9 @@ def init_app(app: Flask) -> None:
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
         return {"status": exc.code, "title": exc.name}, exc.code or 500
-    return render_template("errors/error.html", code=exc.code), exc.code or 500
+    # a refused upload goes back to the form it came from, where the draft is still waiting
+    back = request.path if exc.code == 413 and request.method == "POST" and "/apply/" in request.path else None
+    return render_template("errors/error.html", code=exc.code, back=back), exc.code or 500
 
 
 def _unexpected(exc: Exception) -> ResponseReturnValue:

@@ -7,12 +7,15 @@ the session changes, so browsing the catalog costs no write.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
 from kiosk import db
@@ -30,6 +33,7 @@ class VisitSession(CallbackDict, SessionMixin):
         self.token = token
         self.modified = False
         self.destroyed = False
+        self.touch = False  # unchanged, but its last request is to be noted (the server-side expiry)
 
     def destroy(self) -> None:
         """End the visit: the row is deleted and the browser gets a new, empty cookie."""
@@ -41,6 +45,20 @@ class VisitSession(CallbackDict, SessionMixin):
         """Keep the data under a new token (at sign-in), so a token seen before is worthless."""
         self.destroyed = True
         self.modified = True
+
+
+# a visit that only reads is still noted as alive, at most this often (one small UPDATE)
+TOUCH_AFTER_S = 20
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def purge_stale(session: Session, now: dt.datetime, ttl_s: float) -> int:
+    """Delete the visits nobody ended (their data is sealed, but it need not be kept at all)."""
+    cutoff = now - dt.timedelta(seconds=ttl_s)
+    return session.execute(delete(Visit).where(Visit.last_seen_at < cutoff)).rowcount or 0
 
 
 def _key(token: str) -> str:
@@ -66,10 +84,24 @@ class VisitSessionInterface(SessionInterface):
                 data = keyring().open_json(visit.data, bound_to=visit.id)
             except CannotDecrypt:
                 return VisitSession()
-            return VisitSession(data, token)
+            quiet = (utcnow() - _aware(visit.last_seen_at)).total_seconds()
+            if quiet > app.config["VISIT_TTL_S"] and "_user_id" not in data:
+                # the terminal's browser never reset this visit (a crash, no script): it is over
+                s.delete(visit)
+                s.commit()
+                expired = VisitSession(token=token)
+                expired.destroy()
+                return expired
+            session = VisitSession(data, token)
+            session.touch = quiet > TOUCH_AFTER_S
+            return session
 
     def save_session(self, app: Flask, session: VisitSession, response: Response) -> None:  # type: ignore[override]
         if not session.modified:
+            if session.touch and session.token:
+                with db.new_session(app) as s:
+                    s.execute(update(Visit).where(Visit.id == _key(session.token)).values(last_seen_at=utcnow()))
+                    s.commit()
             return
         name = self.get_cookie_name(app)
         now = utcnow()

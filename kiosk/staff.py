@@ -500,5 +500,6 @@ def reprint(reference: str) -> ResponseReturnValue:
         qr=None,
         reference=display(row.reference),
         back_url=url_for("staff.submission", reference=reference),
+        idle=False,
     )
     return response

@@ -7,13 +7,12 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from kiosk import db, helpcalls
+from kiosk import db, helpcalls, sessions
 from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.extensions import csrf, htmx
 from kiosk.rendering import render_page_or_partial
-from kiosk.sessions import visit_id
 
 bp = Blueprint("visitor", __name__)
 
@@ -81,7 +80,7 @@ def call_staff() -> ResponseReturnValue:
     helpcalls.call(
         s,
         kiosk_id=current_app.config["KIOSK_ID"],
-        visit_id=visit_id(session),
+        visit_id=sessions.visit_id(session),
         screen=screen if screen in current_app.view_functions else "unknown",
         lang=g.lang,
         now=utcnow(),
@@ -90,3 +89,26 @@ def call_staff() -> ResponseReturnValue:
     if htmx:
         return render_template("visitor/_help.html", called=True)
     return render_template("visitor/help.html", back=url_for("visitor.services"))
+
+
+@bp.post("/reset")
+@csrf.exempt  # sent by the idle timer from cached pages; it can only end the visit, never read it
+def reset() -> ResponseReturnValue:
+    """The idle reset: the visit is wiped on the server, its cookie dropped, the browser told to forget."""
+    from flask_login import current_user
+
+    from kiosk.receipt import wipe_visit
+
+    if not current_user.is_authenticated:  # staff have their own timeout, never this one
+        wipe_visit()
+        s = db.get_session()
+        sessions.purge_stale(s, utcnow(), current_app.config["VISIT_TTL_S"])
+        s.commit()
+    return redirect(url_for("visitor.welcome"), 303)
+
+
+@bp.post("/alive")
+@csrf.exempt  # carries nothing: the visit's last request time is all it changes
+def alive() -> ResponseReturnValue:
+    """The idle timer's heartbeat while someone is touching the screen (typing makes no request)."""
+    return "", 204

@@ -16,10 +16,11 @@ from typing import Any
 class ServerThread:
     """``with ServerThread(app) as served: httpx.get(served.url + "/phone")``: a free port by default."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 4) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 4, **options: Any) -> None:
         from waitress.server import create_server
 
-        self.server = create_server(app, host=host, port=port, threads=threads, ident="portal-sim")
+        options = {"threads": threads, "ident": "portal-sim", **options}
+        self.server = create_server(app, host=host, port=port, **options)
         self.url = f"http://{host}:{self.server.effective_port}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="portal-sim", daemon=True)

@@ -1,0 +1,53 @@
+"""Headers and limits every response carries: a shared terminal must not keep, frame or leak pages.
+
+- Content-Security-Policy without inline script: htmx and kiosk.js are files from this origin, so
+  an injected ``<script>`` or ``onclick`` runs nowhere; ``frame-ancestors 'none'`` stops framing.
+- ``Cache-Control: no-store`` on every HTML page: any of them may hold a visitor's data, and a
+  page restored from the cache after a reset would show it to the next parent.
+- HSTS when the request came over TLS (behind the site's proxy: ``TRUSTED_PROXIES`` hops).
+- ``Clear-Site-Data`` when a visit ends (Finish, the idle reset), so the browser forgets it too.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def init_app(app: Flask) -> None:
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops:  # X-Forwarded-For/-Proto/-Host from the site's proxy, and only from it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.after_request(_headers)
+
+
+def _headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=()")
+    if response.mimetype == "text/html":
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if g.get("visit_wiped"):
+        headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
