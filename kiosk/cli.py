@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
-from kiosk import create_app, db
+from kiosk import create_app, db, logs
 from kiosk.catalog import CatalogError, load_catalog
 from kiosk.portal_sim.cli import portal_sim_command
 from kiosk.sync import Worker
@@ -42,16 +43,17 @@ def run_command(host: str | None, port: int | None) -> None:
     from waitress import serve
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    logs.configure(app.config["LOG_FORMAT"])
     db.upgrade(app)
     host = host or app.config["RUN_HOST"]
     port = port or app.config["RUN_PORT"]
     if app.config["PORTAL"] == "embedded":
         sim_url = start_embedded_simulator(app)
-        click.echo(f"Central system simulator on {sim_url} (the simulated phone: {sim_url}phone)")
+        _say(app, f"Central system simulator on {sim_url} (the simulated phone: {sim_url}phone)")
     if app.config["SYNC_IN_PROCESS"] and app.config["PORTAL"] != "demo":
         threading.Thread(target=make_worker(app, "in-process").run, name="sync", daemon=True).start()
-        click.echo("Sync worker running in this process")
-    click.echo(f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.catalog'].version})")
+        _say(app, "Sync worker running in this process")
+    _say(app, f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.catalog'].version})")
     serve(app, host=host, port=port, **waitress_options(app))
 
 
@@ -65,6 +67,14 @@ def waitress_options(app: Flask) -> dict[str, object]:
         "channel_timeout": app.config["RUN_CHANNEL_TIMEOUT_S"],
         "connection_limit": app.config["RUN_CONNECTION_LIMIT"],
     }
+
+
+def _say(app: Flask, text: str) -> None:
+    """A start-up line: on the terminal as it is, or as a log record when every line must be JSON."""
+    if app.config["LOG_FORMAT"] == "json":
+        logging.getLogger("kiosk.cli").info(text)
+    else:
+        click.echo(text)
 
 
 def start_embedded_simulator(app: Flask) -> str:
@@ -112,6 +122,7 @@ def sync_command(once: bool, worker_id: str | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["PORTAL"] == "demo":
         raise click.ClickException("PORTAL=demo has no central system to sync with")
+    logs.configure(app.config["LOG_FORMAT"])
     db.upgrade(app)
     worker = make_worker(app, worker_id or f"{socket.gethostname()}-{os.getpid()}")
     if once:

@@ -22,6 +22,10 @@ WINDOW_WARN_DAYS = 30
 RUN_HOST = "127.0.0.1"
 RUN_PORT = 8080
 RUN_THREADS = 8
+# How `kiosk run` and `kiosk sync` log to standard error: "text" for a developer's terminal, "json"
+# (one object per line) for journald on a real terminal (deploy/kiosk.env.example sets it). Both are in
+# UTC with IINs, phone numbers and SMS codes masked (kiosk/logs.py).
+LOG_FORMAT = "text"
 
 SESSION_COOKIE_NAME = "kiosk_visit"
 SESSION_COOKIE_HTTPONLY = True
