@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from kiosk import create_app, db, logs
+from kiosk.backup import backup_command, restore_command
 from kiosk.catalog import CatalogError, load_catalog
 from kiosk.portal_sim.cli import portal_sim_command
 from kiosk.sync import Worker
@@ -32,6 +33,8 @@ def main() -> None:
 main.add_command(routes_command)
 main.add_command(shell_command)
 main.add_command(portal_sim_command)
+main.add_command(backup_command)
+main.add_command(restore_command)
 
 
 @main.command("run")
