@@ -21,9 +21,11 @@ It reports per step (one HTTP request each): count, p50, p99 and max latency (cl
 ``time.perf_counter``, the body read), errors (4xx/5xx answers, connection failures and timeouts,
 and answers that are not what the flow expects: no code on the phone, a redirect elsewhere);
 flows completed; the server process's RSS (``VmRSS`` of ``/proc/<pid>/status``) after warm-up and
-after the load, with its peak; the server's and this script's CPU. The baseline, measured in the
-same run: ``GET /healthz`` (no cookie, no visit; one database ping), first idle after warm-up and
-then under the load, from a probe of its own four times a second.
+after the load, with its peak; the server's and this script's CPU, and the machine's load average.
+The baselines, measured in the same run, first idle after warm-up and then under the load: the
+HTTP floor, ``GET /healthz`` (no cookie, no visit; one database ping) from a probe of its own four
+times a second; the fsync floor, a bare SQLite INSERT + COMMIT (WAL, ``synchronous=FULL``) of a
+900-byte row in a database of its own beside the kiosk's, twice a second.
 
 Run from the repository root: ``.venv/bin/python bench/load_flow.py [--terminals 50] [--seconds 300]
 [--think 0.5-2] [--portal demo|embedded] [--seed N] [--json PATH]``, or ``--quick`` (5 terminals,
@@ -40,6 +42,7 @@ import platform
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -75,6 +78,8 @@ from kiosk.references import display
 HX_HEADERS = {"HX-Request": "true", "HX-Target": "checklist"}
 HEALTHZ = "/healthz"
 PROBE_INTERVAL_S = 0.25
+FSYNC_INTERVAL_S = 0.5
+FSYNC_ROW_BYTES = 900  # about a submission with its first event
 IDLE_BASELINE_REQUESTS = 200
 RSS_SAMPLE_INTERVAL_S = 5.0
 # The steps in the order a visitor meets them: one HTTP request each.
@@ -103,6 +108,8 @@ STEPS = (
 )
 BASELINE_IDLE = "GET /healthz, idle (baseline)"
 BASELINE_LOADED = "GET /healthz, under the load (baseline)"
+FSYNC_IDLE = "SQLite INSERT+COMMIT, idle (fsync floor)"
+FSYNC_LOADED = "SQLite INSERT+COMMIT, under the load (fsync floor)"
 
 
 # --- what was measured -------------------------------------------------------------------------
@@ -467,6 +474,35 @@ def probe(url: str, stop: threading.Event, latencies: list[float], errors: list[
                 errors.append(f"HTTP {status}")
 
 
+class FsyncFloor:
+    """A bare INSERT + COMMIT in a database of its own beside the kiosk's (WAL, ``synchronous=FULL``).
+
+    What one durable commit costs on this disk at this moment: the writing steps commit one to
+    three times each, so when the disk is slow (another program writing) they are slow with it.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.conn = sqlite3.connect(folder / "fsync_floor.sqlite3", isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB)")
+        self.body = os.urandom(FSYNC_ROW_BYTES)
+
+    def commit(self) -> float:
+        started = time.perf_counter()
+        self.conn.execute("BEGIN")
+        self.conn.execute("INSERT INTO rows (body) VALUES (?)", (self.body,))
+        self.conn.execute("COMMIT")
+        return time.perf_counter() - started
+
+    def every(self, interval: float, stop: threading.Event, latencies: list[float]) -> None:
+        while not stop.wait(interval):
+            latencies.append(self.commit())
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def sample_rss(pid: int, started: float, stop: threading.Event, samples: list[tuple[float, int]]) -> None:
     while not stop.wait(RSS_SAMPLE_INTERVAL_S):
         try:
@@ -479,8 +515,8 @@ def server_log_counts(log: Path) -> dict[str, int]:
     text = log.read_text(errors="replace") if log.exists() else ""
     return {
         "waitress_queue_depth_warnings": text.count("Task queue depth"),
-        "tracebacks": text.count("Traceback (most recent call last)"),
-        "sms_printed": text.count("[console SMS"),
+        "unhandled_exceptions": text.count("Exception on /"),  # Flask's line for an answer of 500
+        "database_is_locked": text.count("OperationalError) database is locked"),
     }
 
 
@@ -577,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         before = proc_status(pid)
         idle = healthz_idle(server.url, IDLE_BASELINE_REQUESTS)
+        floor = FsyncFloor(workdir)
+        fsync_idle = [floor.commit() for _ in range(IDLE_BASELINE_REQUESTS)]
         print(f"warm-up done: RSS {before['VmRSS'] / 1024:.1f} MiB, {before['Threads']} threads", flush=True)
 
         terminals = [
@@ -599,11 +637,14 @@ def main(argv: list[str] | None = None) -> int:
         ]
         probe_latencies: list[float] = []
         probe_errors: list[str] = []
+        fsync_loaded: list[float] = []
         rss_samples: list[tuple[float, int]] = []
         helpers = [
             threading.Thread(target=probe, args=(server.url, stop, probe_latencies, probe_errors), name="probe"),
             threading.Thread(target=sample_rss, args=(pid, time.monotonic(), stop, rss_samples), name="rss"),
+            threading.Thread(target=floor.every, args=(FSYNC_INTERVAL_S, stop, fsync_loaded), name="fsync"),
         ]
+        load_average_before = os.getloadavg()
         cpu_server_0, cpu_client_0 = proc_cpu_seconds(pid), time.process_time()
         load_started = time.monotonic()
         for thread in helpers + threads:
@@ -619,6 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu_server = proc_cpu_seconds(pid) - cpu_server_0
         cpu_client = time.process_time() - cpu_client_0
         after = proc_status(pid)
+        load_average_after = os.getloadavg()
+        floor.close()
         backlog = sync_backlog(server.url) if args.portal == "embedded" else None
     finally:
         stop.set()
@@ -660,6 +703,12 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": {
             BASELINE_IDLE: summarise(idle, 0),
             BASELINE_LOADED: summarise(probe_latencies, len(probe_errors)),
+            FSYNC_IDLE: summarise(fsync_idle, 0),
+            FSYNC_LOADED: summarise(fsync_loaded, 0),
+        },
+        "load_average": {
+            "before": [round(x, 2) for x in load_average_before],
+            "after": [round(x, 2) for x in load_average_after],
         },
         "rss_kib": {
             "before": before["VmRSS"],
@@ -719,11 +768,15 @@ def print_results(r: dict[str, Any]) -> None:
         f"{mib['peak']:.1f} MiB after the load; "
         f"threads {r['server_threads_os']['before']} -> {r['server_threads_os']['after']}"
     )
-    print(f"CPU                 server {r['server_cpu_cores']} cores, this script {r['client_cpu_cores']} cores")
+    print(
+        f"CPU                 server {r['server_cpu_cores']} cores, this script {r['client_cpu_cores']} cores; "
+        f"machine load average {r['load_average']['before'][0]} before, {r['load_average']['after'][0]} after"
+    )
     log = r["server_log"]
     print(
         f"server log          {log['waitress_queue_depth_warnings']} waitress queue-depth warnings, "
-        f"{log['tracebacks']} tracebacks; database {r['database_bytes'] / 2**20:.1f} MiB"
+        f"{log['unhandled_exceptions']} unhandled exceptions ({log['database_is_locked']} 'database is locked'); "
+        f"database {r['database_bytes'] / 2**20:.1f} MiB"
     )
     if r["sync_backlog_after"] is not None:
         print(f"sync backlog after  {r['sync_backlog_after']}")
