@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         catalog_ext,
         crypto,
         db,
+        display,
         errors,
         health,
         i18n,
@@ -60,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    display.init_app(app)
     app.register_blueprint(health.bp)
     portal.init_app(app)
     sms.init_app(app)

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Response, current_app, make_response, render_template
 
+from kiosk.display import current_modes
 from kiosk.extensions import htmx
 
 MAX_CACHED = 4096
@@ -52,7 +53,8 @@ def render_page_or_partial(page: str, partial: str, cache_key: Hashable | None =
         html = render_template(template, **context)
     else:
         cache: RenderCache = current_app.extensions.setdefault("kiosk.render_cache", RenderCache())
-        html = cache.get_or_render((template, cache_key), lambda: render_template(template, **context))
+        key = (template, cache_key, current_modes())  # the display modes are classes and toggles on the page
+        html = cache.get_or_render(key, lambda: render_template(template, **context))
     response = make_response(html)
     response.vary.add("HX-Request")
     return response
