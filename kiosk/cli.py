@@ -69,6 +69,9 @@ def waitress_options(app: Flask) -> dict[str, object]:
         "max_request_header_size": app.config["RUN_MAX_HEADER_BYTES"],
         "channel_timeout": app.config["RUN_CHANNEL_TIMEOUT_S"],
         "connection_limit": app.config["RUN_CONNECTION_LIMIT"],
+        # waitress drops X-Forwarded-* unless told; ProxyFix (kiosk/security.py) trusts exactly
+        # TRUSTED_PROXIES hops of them
+        "clear_untrusted_proxy_headers": not app.config["TRUSTED_PROXIES"],
     }
 
 

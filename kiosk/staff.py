@@ -47,6 +47,7 @@ from kiosk.submissions import by_reference, open_payload
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 login_manager = LoginManager()
 OPEN = {"staff.login", "staff.language"}
+STAFF_SEEN_EVERY_S = 30
 
 
 class StaffPrincipal:
@@ -99,7 +100,9 @@ def _guard() -> ResponseReturnValue | None:
         _end_session("staff.timeout")
         flash(_("You were signed out after a time without activity. Please sign in again."))
         return _to_login()
-    if not request.headers.get("X-Kiosk-Poll"):  # a page refreshing itself is not someone at the desk
+    # a page refreshing itself is not someone at the desk; and half a minute's precision is plenty for a
+    # 15-minute timeout, so most staff pages write nothing to the session
+    if not request.headers.get("X-Kiosk-Poll") and now - seen > dt.timedelta(seconds=STAFF_SEEN_EVERY_S):
         session["staff_seen"] = now.isoformat()
     return None
 

@@ -107,6 +107,18 @@ def test_waitress_refuses_an_oversized_request_before_reading_it(app) -> None:
         assert _raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 200")
 
 
+def test_behind_the_proxy_waitress_passes_on_that_the_request_came_over_tls(app) -> None:
+    from kiosk.cli import waitress_options
+    from kiosk.portal_sim.server import ServerThread
+
+    for hops, hsts in ((0, False), (1, True)):
+        proxied = create_app({"TESTING": True, "PORTAL": "demo", "TRUSTED_PROXIES": hops})
+        with ServerThread(proxied, **waitress_options(proxied)) as served:
+            port = int(served.url.rsplit(":", 1)[1])
+            answer = _raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\n\r\n")
+        assert (b"Strict-Transport-Security" in answer) is hsts, hops
+
+
 def test_the_reset_wipes_the_visit_and_the_old_cookie_opens_nothing(app, client) -> None:
     identify(client, "ru", "meals")
     fill_form(client, "ru", ANSWERS)
