@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,9 +92,9 @@ def pg_url() -> str:
     return url
 
 
-@pytest.fixture
-def pg_database(pg_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database of its own, dropped afterwards."""
+@contextmanager
+def scratch_database(pg_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of its own, dropped afterwards whatever happens."""
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -109,6 +110,12 @@ def pg_database(pg_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Iterator[str]:
+    with scratch_database(pg_url) as url:
+        yield url
 
 
 @pytest.fixture

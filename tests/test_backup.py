@@ -7,7 +7,6 @@ import sqlite3
 import stat
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import missing
+from conftest import missing, scratch_database
 from kiosk import create_app, db
 from kiosk.backup import BackupError, backup, prune, restore, restore_sqlite
 from kiosk.cli import main
@@ -194,21 +193,6 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
 
 
 # PostgreSQL ------------------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(pg_url: str) -> Iterator[str]:
-    """A database of this test's own, dropped afterwards whatever happens."""
-    name = f"kiosk_backup_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def pg_counts(url: str) -> tuple[int, int]:
