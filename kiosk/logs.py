@@ -143,6 +143,9 @@ def make_handler(fmt: str = "text", stream: TextIO | None = None) -> logging.Han
     return handler
 
 
+QUIET_LOGGERS = ("httpx", "httpcore")
+
+
 def configure(fmt: str = "text", level: int | str = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
     """Send every logger's records through one masked handler on the root logger.
 
@@ -155,4 +158,8 @@ def configure(fmt: str = "text", level: int | str = logging.INFO, stream: TextIO
     handler = make_handler(fmt, stream)
     root.addHandler(handler)
     root.setLevel(level)
+    # one line per HTTP call to the central system (the changes feed is polled every second) would
+    # drown what matters; the worker logs its own outcomes
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     return handler
