@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import random
@@ -108,6 +109,8 @@ STEPS = (
 )
 BASELINE_IDLE = "GET /healthz, idle (baseline)"
 BASELINE_LOADED = "GET /healthz, under the load (baseline)"
+# the steps that commit most (an SMS code is issued, or the submission): their p50 minute by minute
+WATCHED = ("identify: post IIN", "check: consent, SMS sent", "sign: post (commit)")
 FSYNC_IDLE = "SQLite INSERT+COMMIT, idle (fsync floor)"
 FSYNC_LOADED = "SQLite INSERT+COMMIT, under the load (fsync floor)"
 
@@ -118,7 +121,12 @@ FSYNC_LOADED = "SQLite INSERT+COMMIT, under the load (fsync floor)"
 @dataclass
 class StepStats:
     latencies: list[float] = field(default_factory=list)
+    ended: list[float] = field(default_factory=list)  # time.monotonic() at each answer, for the minutes
     errors: int = 0
+
+    def add(self, seconds: float) -> None:
+        self.latencies.append(seconds)
+        self.ended.append(time.monotonic())
 
 
 @dataclass
@@ -389,7 +397,7 @@ class Terminal:
         except httpx.HTTPError as exc:  # refused, reset, timed out, a broken answer
             self.record.error(step, f"{method} {path}: {type(exc).__name__}: {exc}")
             raise StepFailed from exc
-        stats.latencies.append(time.perf_counter() - started)
+        stats.add(time.perf_counter() - started)
         if response.status_code >= 400:
             self.record.error(step, f"{method} {path}: HTTP {response.status_code}")
             raise StepFailed
@@ -459,7 +467,7 @@ def healthz_idle(url: str, count: int) -> list[float]:
     return latencies
 
 
-def probe(url: str, stop: threading.Event, latencies: list[float], errors: list[str]) -> None:
+def probe(url: str, stop: threading.Event, stats: StepStats, errors: list[str]) -> None:
     """``GET /healthz`` four times a second on a connection of its own, until stopped."""
     with httpx.Client(base_url=url, timeout=30.0) as client:
         while not stop.wait(PROBE_INTERVAL_S):
@@ -469,7 +477,7 @@ def probe(url: str, stop: threading.Event, latencies: list[float], errors: list[
             except httpx.HTTPError as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
-            latencies.append(time.perf_counter() - started)
+            stats.add(time.perf_counter() - started)
             if status != 200:
                 errors.append(f"HTTP {status}")
 
@@ -503,12 +511,29 @@ class FsyncFloor:
         self.conn.close()
 
 
-def sample_rss(pid: int, started: float, stop: threading.Event, samples: list[tuple[float, int]]) -> None:
+def sample_server(pid: int, database: Path, started: float, stop: threading.Event, samples: list[dict]) -> None:
+    """Every few seconds: the server's RSS, and the database file and its WAL (does a checkpoint keep up?)."""
+    wal = database.with_name(database.name + "-wal")
     while not stop.wait(RSS_SAMPLE_INTERVAL_S):
         try:
-            samples.append((round(time.monotonic() - started, 1), proc_status(pid)["VmRSS"]))
+            samples.append(
+                {
+                    "t": round(time.monotonic() - started, 1),
+                    "rss_kib": proc_status(pid)["VmRSS"],
+                    "db_bytes": database.stat().st_size,
+                    "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+                }
+            )
         except OSError:
             return
+
+
+def p50_by_minute(stats: StepStats, started: float, minutes: int) -> list[float | None]:
+    """The median latency of the answers in each minute of the load, ms (None for an empty minute)."""
+    buckets: list[list[float]] = [[] for _ in range(minutes)]
+    for seconds, ended in zip(stats.latencies, stats.ended, strict=True):
+        buckets[min(max(int((ended - started) // 60), 0), minutes - 1)].append(seconds)
+    return [round(percentile(sorted(b), 0.5) * 1000, 1) if b else None for b in buckets]
 
 
 def server_log_counts(log: Path) -> dict[str, int]:
@@ -635,13 +660,14 @@ def main(argv: list[str] | None = None) -> int:
             threading.Thread(target=t.run_until_stopped, args=(ramp.uniform(0, args.ramp),), name=f"terminal-{t.index}")
             for t in terminals
         ]
-        probe_latencies: list[float] = []
+        probe_stats = StepStats()
         probe_errors: list[str] = []
         fsync_loaded: list[float] = []
-        rss_samples: list[tuple[float, int]] = []
+        samples: list[dict] = []
+        database = server.instance / "kiosk.sqlite3"
         helpers = [
-            threading.Thread(target=probe, args=(server.url, stop, probe_latencies, probe_errors), name="probe"),
-            threading.Thread(target=sample_rss, args=(pid, time.monotonic(), stop, rss_samples), name="rss"),
+            threading.Thread(target=probe, args=(server.url, stop, probe_stats, probe_errors), name="probe"),
+            threading.Thread(target=sample_server, args=(pid, database, time.monotonic(), stop, samples), name="rss"),
             threading.Thread(target=floor.every, args=(FSYNC_INTERVAL_S, stop, fsync_loaded), name="fsync"),
         ]
         load_average_before = os.getloadavg()
@@ -668,15 +694,24 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
     merged: dict[str, StepStats] = {name: StepStats() for name in STEPS}
+    every = StepStats()
     for t in terminals:
         for name, stats in t.record.steps.items():
-            merged[name].latencies.extend(stats.latencies)
+            for into in (merged[name], every):
+                into.latencies.extend(stats.latencies)
+                into.ended.extend(stats.ended)
             merged[name].errors += stats.errors
     steps = {name: summarise(stats.latencies, stats.errors) for name, stats in merged.items()}
-    all_latencies = [x for stats in merged.values() for x in stats.latencies]
+    all_latencies = every.latencies
     flow_times = sorted(x - load_started for t in terminals for x in t.record.flow_times)
-    per_minute = [sum(1 for x in flow_times if m * 60 <= x < (m + 1) * 60) for m in range(int(load_seconds // 60) + 1)]
+    minutes = max(1, math.ceil(load_seconds / 60 - 0.05))  # a last second or two joins the last minute
+    per_minute = [0] * minutes
+    for x in flow_times:
+        per_minute[min(int(x // 60), minutes - 1)] += 1
     db_bytes = sum(p.stat().st_size for p in server.instance.glob("kiosk.sqlite3*"))
+    by_minute = {name: p50_by_minute(stats, load_started, minutes) for name, stats in merged.items()}
+    by_minute["all steps"] = p50_by_minute(every, load_started, minutes)
+    by_minute[BASELINE_LOADED] = p50_by_minute(probe_stats, load_started, minutes)
     errors = sum(s["errors"] for s in steps.values()) + len(probe_errors)
     results: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
@@ -702,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_steps": summarise(all_latencies, 0),
         "baseline": {
             BASELINE_IDLE: summarise(idle, 0),
-            BASELINE_LOADED: summarise(probe_latencies, len(probe_errors)),
+            BASELINE_LOADED: summarise(probe_stats.latencies, len(probe_errors)),
             FSYNC_IDLE: summarise(fsync_idle, 0),
             FSYNC_LOADED: summarise(fsync_loaded, 0),
         },
@@ -716,7 +751,9 @@ def main(argv: list[str] | None = None) -> int:
             "peak_before": before["VmHWM"],
             "peak": after["VmHWM"],
         },
-        "rss_samples_kib": rss_samples,
+        "p50_ms_by_minute": by_minute,
+        "server_samples": samples,
+        "wal_bytes_max": max((x["wal_bytes"] for x in samples), default=0),
         "server_threads_os": {"before": before["Threads"], "after": after["Threads"]},
         "server_cpu_cores": round(cpu_server / load_seconds, 2),
         "client_cpu_cores": round(cpu_client / load_seconds, 2),
@@ -762,6 +799,12 @@ def print_results(r: dict[str, Any]) -> None:
         f"status look-ups {r['status_lookups']}, visits abandoned {r['visits_abandoned']}"
     )
     print(f"requests            {r['requests']} ({r['requests_per_s']}/s), errors {r['errors']}")
+    minutes = len(r["flows_per_minute"])
+    if minutes > 1:
+        print(f"{'p50 ms by minute of the load':<48} " + " | ".join(f"{m + 1:>6}" for m in range(minutes)))
+        for name in ("all steps", *WATCHED, BASELINE_LOADED):
+            cells = " | ".join(f"{x:>6}" if x is not None else "     -" for x in r["p50_ms_by_minute"][name])
+            print(f"  {name:<46} {cells}")
     print(
         f"server RSS          before {mib['before']:.1f} MiB, after {mib['after']:.1f} MiB "
         f"({mib['after'] - mib['before']:+.1f}); peak (VmHWM) {mib['peak_before']:.1f} after warm-up, "
@@ -776,7 +819,7 @@ def print_results(r: dict[str, Any]) -> None:
     print(
         f"server log          {log['waitress_queue_depth_warnings']} waitress queue-depth warnings, "
         f"{log['unhandled_exceptions']} unhandled exceptions ({log['database_is_locked']} 'database is locked'); "
-        f"database {r['database_bytes'] / 2**20:.1f} MiB"
+        f"database {r['database_bytes'] / 2**20:.1f} MiB at the end, WAL up to {r['wal_bytes_max'] / 2**20:.1f} MiB"
     )
     if r["sync_backlog_after"] is not None:
         print(f"sync backlog after  {r['sync_backlog_after']}")
