@@ -141,6 +141,7 @@ def test_thirty_sends_per_kiosk_per_hour(s) -> None:
     with pytest.raises(SendRefused) as err:
         issue(s, now=T0 + 40 * S, iin=people[30])
     assert err.value.reason is Refusal.KIOSK_LIMIT
+    assert err.value.retry_at == T0 + 3600 * S  # when the oldest of the thirty leaves the hour
     issue(s, now=T0 + 40 * S, iin=people[30], kiosk="k2")  # another terminal has its own budget
     issue(s, now=T0 + 3600 * S + S, iin=people[30])
 
