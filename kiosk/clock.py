@@ -16,6 +16,11 @@ def utcnow() -> dt.datetime:
     return clock() if clock else dt.datetime.now(dt.UTC)
 
 
+def aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes for the UTC ones we stored: make them comparable again."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def local_today() -> dt.date:
     """Today as the school sees it: windows open and close by Asia/Almaty dates."""
     return utcnow().astimezone(ALMATY).date()

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from kiosk.clock import aware
 from kiosk.keys import keyed_hash
 from kiosk.models import SmsCode
 
@@ -123,9 +124,9 @@ def issue_code(
                 SmsCode.iin_hash == iin_h, SmsCode.failures > 0, SmsCode.created_at > now - rules.failure_window
             )
         )
-        raise SendRefused(Refusal.LOCKED, _aware(first_bad) + rules.failure_window)
+        raise SendRefused(Refusal.LOCKED, aware(first_bad) + rules.failure_window)
     recent = [
-        _aware(t)
+        aware(t)
         for t in session.scalars(
             select(SmsCode.created_at)
             .where(SmsCode.iin_hash == iin_h, SmsCode.created_at > now - rules.iin_window)
@@ -147,7 +148,7 @@ def issue_code(
         )
     )
     if len(kiosk_newest) >= rules.sends_per_kiosk:
-        raise SendRefused(Refusal.KIOSK_LIMIT, _aware(kiosk_newest[-1]) + rules.kiosk_window)
+        raise SendRefused(Refusal.KIOSK_LIMIT, aware(kiosk_newest[-1]) + rules.kiosk_window)
 
     code = "".join(secrets.choice("0123456789") for _ in range(rules.length))
     row = SmsCode(
@@ -190,7 +191,7 @@ def check_code(session: Session, *, iin: str, subject: str, code: str, now: dt.d
     ).first()
     if row is None:
         return Check.WRONG
-    live = row.used_at is None and _aware(row.expires_at) > now and row.failures < rules.max_failures
+    live = row.used_at is None and aware(row.expires_at) > now and row.failures < rules.max_failures
     typed = "".join(code.split())
     unused = (SmsCode.id == row.id) & SmsCode.used_at.is_(None)
     if live and hmac.compare_digest(row.code_hash, _code_hash(row.id, iin, subject, typed)):
@@ -203,8 +204,3 @@ def check_code(session: Session, *, iin: str, subject: str, code: str, now: dt.d
     if _failures(session, iin_h, now, rules) >= rules.max_failures:
         return Check.LOCKED
     return Check.WRONG
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

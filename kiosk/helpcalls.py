@@ -35,11 +35,6 @@ def open_calls(session: Session) -> list[HelpCall]:
     return list(session.scalars(select(HelpCall).where(HelpCall.answered_at.is_(None)).order_by(HelpCall.created_at)))
 
 
-def is_open(session: Session, call_id: int) -> bool:
-    row = session.get(HelpCall, call_id)
-    return row is not None and row.answered_at is None
-
-
 def answer(session: Session, call_id: int, *, staff: str, now: dt.datetime) -> bool:
     """Someone is on their way: the call leaves the dashboard. False when it was already answered."""
     row = session.get(HelpCall, call_id)

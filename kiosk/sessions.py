@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
 from kiosk import db
-from kiosk.clock import utcnow
+from kiosk.clock import aware, utcnow
 from kiosk.crypto import CannotDecrypt, keyring
 from kiosk.models import Visit
 
@@ -51,10 +51,6 @@ class VisitSession(CallbackDict, SessionMixin):
 TOUCH_AFTER_S = 20
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def purge_stale(session: Session, now: dt.datetime, ttl_s: float) -> int:
     """Delete the visits nobody ended (their data is sealed, but it need not be kept at all)."""
     cutoff = now - dt.timedelta(seconds=ttl_s)
@@ -84,7 +80,7 @@ class VisitSessionInterface(SessionInterface):
                 data = keyring().open_json(visit.data, bound_to=visit.id)
             except CannotDecrypt:
                 return VisitSession()
-            quiet = (utcnow() - _aware(visit.last_seen_at)).total_seconds()
+            quiet = (utcnow() - aware(visit.last_seen_at)).total_seconds()
             if quiet > app.config["VISIT_TTL_S"] and "_user_id" not in data:
                 # the terminal's browser never reset this visit (a crash, no script): it is over
                 s.delete(visit)

@@ -29,8 +29,10 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from kiosk import accounts, audit, codes, db, helpcalls, staffqueue, sync
 from kiosk.catalog_ext import get_catalog
@@ -110,8 +112,6 @@ def _guard() -> ResponseReturnValue | None:
 def _to_login() -> ResponseReturnValue:
     """To the sign-in page; a fragment's request navigates the whole page instead of swapping it in."""
     if htmx:
-        from flask_htmx.responses import HTMXResponseClientRedirect
-
         return HTMXResponseClientRedirect(url_for("staff.login"))
     return redirect(url_for("staff.login"))
 
@@ -179,7 +179,7 @@ def language(code: str) -> ResponseReturnValue:
     return redirect(url_for("staff.dashboard"))
 
 
-def _alerts(s: Any, now: dt.datetime, counts: dict[str, int], health: sync.Health) -> list[str]:
+def _alerts(s: Session, now: dt.datetime, counts: dict[str, int], health: sync.Health) -> list[str]:
     """What needs a person now, in the reader's language."""
     config = current_app.config
     alerts = []
@@ -339,8 +339,6 @@ def queue() -> ResponseReturnValue:
     next_url = url_for("staff.queue", **args, after=f"{following[0].isoformat()}_{following[1]}") if following else None
     moving = any(r.state in staffqueue.MOVING for r in rows)
     if htmx and not moving:
-        from flask_htmx.responses import HTMXResponseStopPolling
-
         return HTMXResponseStopPolling(render_template("staff/_queue_rows.html", rows=rows, moving=moving))
     return render_page_or_partial(
         "staff/queue.html",

@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kiosk import audit, db
+from kiosk.clock import aware
 from kiosk.crypto import Keyring
 from kiosk.models import State, Submission, SubmissionEvent, SyncState
 from kiosk.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
@@ -100,7 +101,7 @@ def application_body(submission: Submission, keyring: Keyring) -> dict[str, Any]
     return {
         "service": submission.service_code,
         "school_year": submission.school_year,
-        "submitted_at": _aware(submission.created_at).isoformat(),
+        "submitted_at": aware(submission.created_at).isoformat(),
         "applicant_iin": payload["applicant"]["iin"],
         "child_iin": child,
         "identity": submission.identity_method,
@@ -334,10 +335,6 @@ def _set(session: Session, key: str, value: str) -> None:
     session.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 @dataclass(frozen=True)
 class Health:
     backlog: int
@@ -355,7 +352,7 @@ def health(session: Session, now: dt.datetime) -> Health:
     last = _get(session, "last_success_at")
     return Health(
         backlog=int(backlog or 0),
-        oldest_waiting_s=(now - _aware(oldest)).total_seconds() if oldest else None,
+        oldest_waiting_s=(now - aware(oldest)).total_seconds() if oldest else None,
         last_success_at=dt.datetime.fromisoformat(last) if last else None,
         needs_staff=int(needs_staff or 0),
     )
