@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from kiosk import db, helpcalls, sessions
 from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.extensions import csrf, htmx
+from kiosk.receipt import wipe_visit
 from kiosk.rendering import render_page_or_partial
 
 bp = Blueprint("visitor", __name__)
@@ -95,10 +97,6 @@ def call_staff() -> ResponseReturnValue:
 @csrf.exempt  # sent by the idle timer from cached pages; it can only end the visit, never read it
 def reset() -> ResponseReturnValue:
     """The idle reset: the visit is wiped on the server, its cookie dropped, the browser told to forget."""
-    from flask_login import current_user
-
-    from kiosk.receipt import wipe_visit
-
     if not current_user.is_authenticated:  # staff have their own timeout, never this one
         wipe_visit()
         s = db.get_session()
