@@ -37,14 +37,26 @@ def _digest(prev: str, at: dt.datetime, actor: str, action: str, target: str | N
     return hashlib.sha256(f"{prev}|{body}".encode()).hexdigest()
 
 
+def lock(session: Session) -> None:
+    """Take the chain's lock for the rest of the transaction; taking it again is free.
+
+    It must come before any row the transaction changes: a transaction that updated a submission
+    and then waited here, while the holder waited for that submission's row, would deadlock. So
+    the pending changes are not flushed first, and a caller that writes rows with explicit
+    statements before it appends takes the lock before them.
+    """
+    with session.no_autoflush:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit'))"))
+        else:  # take SQLite's write lock before reading the head, so two writers never fork the chain
+            session.execute(text("UPDATE sync_state SET value = value WHERE key = 'audit-lock'"))
+
+
 def append(
     session: Session, *, actor: str, action: str, now: dt.datetime, target: str | None = None, **detail: Any
 ) -> AuditEntry:
     """Add an entry at the end of the chain, in the caller's transaction (the caller commits)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit'))"))
-    else:  # take SQLite's write lock before reading the head, so two writers never fork the chain
-        session.execute(text("UPDATE sync_state SET value = value WHERE key = 'audit-lock'"))
+    lock(session)
     head = session.get(SyncState, HEAD_KEY)
     prev = head.value if head else GENESIS
     entry = AuditEntry(

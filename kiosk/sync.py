@@ -192,6 +192,8 @@ class Worker:
                 to_state = State.RETRY_WAIT
                 detail = {"reason": result.reason, "retry_in_s": round(delay, 1)}
                 values.update(next_attempt_at=now + dt.timedelta(seconds=delay), last_error=result.reason[:1000])
+            if to_state != State.RETRY_WAIT:
+                audit.lock(s)  # before the row's lock, as every writer of the chain takes them
             # a conditional update: if our lease ran out meanwhile, the new holder's record stands
             moved = s.execute(update(Submission).where(mine).values(state=to_state, **values)).rowcount
             if moved == 1:
