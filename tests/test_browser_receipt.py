@@ -2,7 +2,7 @@
 
 A QR code that only looks right is not enough: the test photographs it (a screenshot of the
 element, and the 80 mm PDF rendered as the printer would get it) and decodes it with zxing-cpp,
-then follows the link.
+then follows the link. The roll's type scale is measured in print media at the printable width.
 """
 
 from __future__ import annotations
@@ -135,3 +135,72 @@ def _png(picture: Image.Image) -> bytes:
     out = io.BytesIO()
     picture.save(out, "PNG")
     return out.getvalue()
+
+
+A4_PRINTABLE = {"width": round((210 - 2 * 15) * MM), "height": 1200}  # @page A4 with 15 mm margins
+# what a printout is measured by: the text (the document list) and the rest, each within a step of it
+MEASURE_JS = """({body, steps, legal}) => {
+    const sheet = document.querySelector('main.sheet');
+    const size = e => parseFloat(getComputedStyle(e).fontSize);
+    const text = size(sheet.querySelector(body));
+    const ratios = {};
+    for (const selector of steps) {
+        for (const e of sheet.querySelectorAll(selector)) {
+            ratios[selector + ' ' + e.textContent.trim().slice(0, 30)] = size(e) / text;
+        }
+    }
+    const legalEl = sheet.querySelector(legal);
+    const width = document.documentElement.clientWidth;
+    const over = [...sheet.querySelectorAll('*')]
+        .filter(e => e.getBoundingClientRect().right > width + 0.5)
+        .map(e => e.tagName + ': ' + e.textContent.trim().slice(0, 40));
+    return {
+        text, ratios, legal: legalEl ? size(legalEl) : null, over,
+        scroll: [document.documentElement.scrollWidth, width],
+    };
+}"""
+
+
+def _assert_type_scale(page, what: str, body: str, steps: list[str], legal: str = "[data-legal-basis]") -> None:
+    """Headings, the reference and the badge a step above the text (at most 1.4 times), the legal basis
+    no larger than it, and nothing wider than the paper."""
+    m = page.evaluate(MEASURE_JS, {"body": body, "steps": steps, "legal": legal})
+    assert m["ratios"], what
+    off = {name: round(r, 2) for name, r in m["ratios"].items() if not 1.0 <= r <= 1.4}
+    assert not off, f"{what}: sizes against the text of {m['text']} px: {off}"
+    if m["legal"] is not None:
+        assert 10 <= m["legal"] <= m["text"], f"{what}: legal basis {m['legal']} px, text {m['text']} px"
+    assert m["scroll"][0] <= m["scroll"][1], f"{what}: the page is {m['scroll'][0]} px wide on {m['scroll'][1]} px"
+    assert not m["over"], f"{what}: wider than the paper: {m['over'][:5]}"
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_the_printed_receipt_has_one_type_scale_on_the_roll(receipt, live_server, artifacts, lang) -> None:
+    context, location = receipt(lang, PRINTABLE)
+    page = context.new_page()
+    page.goto(live_server + location + "/print")
+    page.emulate_media(media="print")
+    page.screenshot(path=str(artifacts / f"{lang}-print.png"), full_page=True)
+    _assert_type_scale(page, "receipt", ".originals li", ["h1", "h2", "h3", ".reference-big", ".result dt"])
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_every_printed_checklist_has_one_type_scale_on_the_roll_and_on_a4(
+    app, chromium, live_server, artifacts, lang
+) -> None:
+    """Every service, with its first category when it has them (the longest list), on both papers."""
+    from kiosk.catalog_ext import get_catalog
+
+    with app.app_context():
+        services = [(s.code, s.categories[0].code if s.categories else None) for s in get_catalog().services]
+    for paper, viewport in (("roll", PRINTABLE), ("a4", A4_PRINTABLE)):
+        context = chromium.new_context(viewport=viewport)
+        page = context.new_page()
+        page.emulate_media(media="print")
+        for code, category in services:
+            query = f"?paper={paper}" + (f"&category={category}" if category else "")
+            assert page.goto(f"{live_server}/{lang}/services/{code}/print{query}").status == 200
+            if code in ("grade1", "meals"):
+                page.screenshot(path=str(artifacts / f"{lang}-{code}-{paper}.png"), full_page=True)
+            _assert_type_scale(page, f"{code} on {paper}", "section.channel li", ["h1", "h2", "h3", ".tag"])
+        context.close()
