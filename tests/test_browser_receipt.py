@@ -19,6 +19,7 @@ from flows import apply, child_iin
 pytestmark = pytest.mark.browser
 
 PORTRAIT = {"width": 1080, "height": 1920}
+PHONE = {"width": 360, "height": 780}  # a small phone's CSS pixels
 MM = 96 / 25.4  # CSS px per millimetre
 ROLL_MM = 80
 ROLL_MARGIN_MM = 4  # @page roll's side margins (static/css/kiosk.css)
@@ -73,14 +74,18 @@ def receipt(app, client, clock, live_server, chromium):
 
 
 def _assert_status_link(context, url: str, live_server: str, lang: str) -> None:
+    """The link opens on the parent's phone (no cookie of the kiosk's visit) in the receipt's language,
+    fits the phone's width, and has none of the terminal's idle reset or call for staff."""
     assert url.startswith(f"{live_server}/{lang}/status/t/"), url
-    phone = context.browser.new_context()  # the parent's phone: no cookie of the kiosk's visit
+    phone = context.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     try:
         page = phone.new_page()
         response = page.goto(url)
         assert response.status == 200
         assert page.locator("html").get_attribute("lang") == lang
         assert STATUS_WORD[lang] in page.locator("[data-state]").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        assert page.locator("[data-idle], [data-call-staff]").count() == 0
     finally:
         phone.close()
 
