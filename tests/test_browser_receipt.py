@@ -2,7 +2,8 @@
 
 A QR code that only looks right is not enough: the test photographs it (a screenshot of the
 element, and the 80 mm PDF rendered as the printer would get it) and decodes it with zxing-cpp,
-then follows the link. The roll's type scale is measured in print media at the printable width.
+then follows the link as a phone would. The type scale of every printout (the receipt, each
+service's checklist on the roll and on A4) is measured in print media at the printable width.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def render_pdf(path: Path, dpi: int = 203) -> list[Image.Image]:
 
 @pytest.fixture
 def receipt(app, client, clock, live_server, chromium):
-    """A browser context holding a fresh visit with one receipt: (context, receipt path, lang)."""
+    """make(lang): a browser context holding a fresh visit with one receipt, and the receipt's path."""
     contexts = []
 
     def make(lang: str, viewport: dict[str, int] = PORTRAIT):
