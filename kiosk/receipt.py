@@ -111,13 +111,20 @@ def state_label(state: str) -> str:
     return labels.get(state, state)
 
 
-def status_url(token: str) -> str:
+def status_url(token: str, lang: str) -> str:
+    """The status page the QR code opens, in the language of the visit that printed the receipt."""
     base = current_app.config.get("PUBLIC_URL") or request.host_url
-    return base.rstrip("/") + url_for("status.by_token", token=token, lang="kk")
+    return base.rstrip("/") + url_for("status.by_token", token=token, lang=lang)
 
 
 def qr_svg(url: str) -> str:
-    return segno.make(url, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
+    """The QR code as an SVG that scales to whatever box the page gives it.
+
+    A viewBox and no width or height, so CSS sizes the whole symbol instead of cropping it, and
+    the quiet zone of 4 modules that ISO/IEC 18004 asks for, drawn white, so a reader finds the
+    code on any background (the high-contrast mode's black too).
+    """
+    return segno.make(url, error="m").svg_inline(border=4, omitsize=True, dark="#000", light="#fff", svgclass="qr-code")
 
 
 def escpos_bytes(parts: list[ReceiptPart], url: str) -> bytes:
@@ -180,7 +187,7 @@ def _context(reference: str) -> dict[str, Any] | None:
         return None
     submission, token = found
     payload = open_payload(submission, keyring())
-    url = status_url(token)
+    url = status_url(token, g.lang)
     return {
         "submission": submission,
         "parts": receipt_parts(submission, payload, get_catalog()),

@@ -33,6 +33,11 @@ def lookup() -> ResponseReturnValue:
     return render_template("status/lookup.html", form=form, error=error)
 
 
+# The QR code's page opens on the parent's own phone, not at the terminal: no idle reset sending
+# the phone to the kiosk's Welcome after a minute of reading, no "call staff" to a lobby far away.
+ON_PHONE = {"idle": False, "on_phone": True}
+
+
 @bp.get("/t/<token>")
 def by_token(token: str) -> ResponseReturnValue:
     submission = find_by_token(db.get_session(), token)
@@ -41,11 +46,12 @@ def by_token(token: str) -> ResponseReturnValue:
             "status/lookup.html",
             form=StatusForm(formdata=None),
             error=_("This status link is not valid. Enter the reference and your IIN instead."),
+            **ON_PHONE,
         ), 404
-    return _show(submission)
+    return _show(submission, **ON_PHONE)
 
 
-def _show(submission: Submission) -> ResponseReturnValue:
+def _show(submission: Submission, **page: bool) -> ResponseReturnValue:
     service = get_catalog().service(submission.service_code)
     history = []
     for event in submission.events:
@@ -64,5 +70,6 @@ def _show(submission: Submission) -> ResponseReturnValue:
         state=state_label(submission.state),
         history=history,
         refused=submission.state == State.REFUSED,
+        **page,
     )
     return response

@@ -311,7 +311,7 @@ def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
     with app.test_request_context("/kk/receipt/x", base_url="http://kiosk.school.kz"):
         from kiosk.receipt import qr_svg, status_url
 
-        url = status_url(status_token)
+        url = status_url(status_token, "kk")
         assert url == f"http://kiosk.school.kz/kk/status/t/{status_token}"
         drawn = qr_svg(url)
     assert soup(client.get(location)).select_one("[data-qr] svg") is not None and "<svg" in drawn
