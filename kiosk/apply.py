@@ -10,7 +10,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 
 from kiosk import applications, codes, db, sms, submissions
 from kiosk.attachments import TOTAL_BUDGET, Refused, prepare
+from kiosk.bodies import takes_upload
 from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
@@ -98,6 +99,7 @@ def form() -> ResponseReturnValue:
 
 
 @bp.route("/attachments", methods=["GET", "POST"])
+@takes_upload
 @requires_identity
 def attachments() -> ResponseReturnValue:
     if not _draft().get("answers"):
@@ -107,7 +109,7 @@ def attachments() -> ResponseReturnValue:
     if request.method == "POST":
         if upload.validate_on_submit():
             try:
-                error = _store_upload(upload.file.data.read(TOTAL_BUDGET * 4 + 1))
+                error = _store_upload(upload.file.data.stream)
             finally:
                 upload.file.data.close()
         else:
@@ -128,12 +130,12 @@ def attachments() -> ResponseReturnValue:
     )
 
 
-def _store_upload(raw: bytes) -> str | None:
+def _store_upload(upload: BinaryIO) -> str | None:
     """Keep the prepared file, or say why not; the upload itself is never stored."""
     s = db.get_session()
     used = s.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.visit_id == _draft()["id"]))
     try:
-        prepared = prepare(raw, TOTAL_BUDGET - int(used or 0))
+        prepared = prepare(upload, TOTAL_BUDGET - int(used or 0))
     except Refused as refused:
         return {
             "not_document": _("This file is not a photo or a PDF document."),

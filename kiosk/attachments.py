@@ -1,8 +1,10 @@
 """Photos and scans of documents: checked by their content, re-compressed to fit 5 MB in all.
 
 A file's name and its declared type are ignored: only what the bytes are counts (an image Pillow
-can decode, or a PDF). Images are re-encoded as JPEG, which also drops whatever else the file
-carried (metadata, scripts in a polyglot); the original is never kept.
+can decode, or a PDF). Images are re-encoded as JPEG, turned upright by their EXIF orientation,
+which also drops whatever else the file carried (metadata, scripts in a polyglot); the original is
+never kept. The upload is read from its file (Werkzeug spools a large one to disk): an image is
+decoded from there, never copied whole into memory.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -38,15 +41,19 @@ class Prepared:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def prepare(raw: bytes, budget_left: int) -> Prepared:
-    """Turn an upload into what is stored, within the budget left, or refuse it."""
-    if raw.startswith(b"%PDF-"):
+def prepare(upload: BinaryIO, budget_left: int) -> Prepared:
+    """Turn an uploaded file (seekable, at its start) into what is stored, within the budget left, or refuse it."""
+    if upload.read(5) == b"%PDF-":
+        size = upload.seek(0, io.SEEK_END)
+        if size > budget_left:
+            raise Refused("too_large")  # a PDF cannot be shrunk here without breaking it
+        upload.seek(0)
+        raw = upload.read()
         if b"%%EOF" not in raw[-2048:]:
             raise Refused("damaged")
-        if len(raw) > budget_left:
-            raise Refused("too_large")  # a PDF cannot be shrunk here without breaking it
         return Prepared("application/pdf", raw)
-    image = _open_image(raw)
+    upload.seek(0)
+    image = _open_image(upload)
     for quality in QUALITIES:
         out = io.BytesIO()
         image.save(out, "JPEG", quality=quality, optimize=True)
@@ -58,15 +65,16 @@ def prepare(raw: bytes, budget_left: int) -> Prepared:
     raise Refused("too_large")
 
 
-def _open_image(raw: bytes) -> Image.Image:
+def _open_image(upload: BinaryIO) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            probe = Image.open(io.BytesIO(raw))
+            probe = Image.open(upload)
             if probe.width * probe.height > MAX_PIXELS:
                 raise Refused("too_large")
             probe.verify()
-            image = Image.open(io.BytesIO(raw))
+            upload.seek(0)
+            image = Image.open(upload)
             image.load()
     except Refused:
         raise
