@@ -56,14 +56,15 @@ def refuse_unexpected_body() -> None:
     request.max_form_parts = parts
 
 
-def takes_upload_here() -> bool:
-    """Whether this request's endpoint is the one that takes a document's file."""
-    return getattr(current_app.view_functions.get(request.endpoint or ""), "takes_upload", False)
+def is_upload() -> bool:
+    """Whether this request is multipart to the endpoint that takes a document's file."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.mimetype == MULTIPART and getattr(view, "takes_upload", False)
 
 
 def _limits(kind: str) -> tuple[int | None, int]:
     config = current_app.config
-    if kind == MULTIPART and takes_upload_here():
+    if is_upload():
         return config["MAX_CONTENT_LENGTH"], UPLOAD_PARTS
     if kind in (URLENCODED, MULTIPART):
         return config["MAX_FORM_BODY"], config["MAX_FORM_PARTS"]

@@ -8,7 +8,7 @@ from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from kiosk.bodies import takes_upload_here
+from kiosk.bodies import is_upload
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
         return {"status": exc.code, "title": exc.name}, exc.code or 500
     # a file refused as too large goes back to the form it came from, where the draft is still waiting
-    back = request.path if exc.code == 413 and takes_upload_here() else None
+    back = request.path if exc.code == 413 and is_upload() else None
     return render_template("errors/error.html", code=exc.code, back=back), exc.code or 500
 
 
