@@ -25,6 +25,7 @@ from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.crypto import keyring
 from kiosk.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
+from kiosk.i18n import megabytes
 from kiosk.identify import check_message, render_code_page, send_code
 from kiosk.iin import mask
 from kiosk.models import Attachment
@@ -134,13 +135,22 @@ def _store_upload(upload: BinaryIO) -> str | None:
     """Keep the prepared file, or say why not; the upload itself is never stored."""
     s = db.get_session()
     used = s.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.visit_id == _draft()["id"]))
+    left = TOTAL_BUDGET - int(used or 0)
     try:
-        prepared = prepare(upload, TOTAL_BUDGET - int(used or 0))
+        prepared = prepare(upload, left)
     except Refused as refused:
         return {
             "not_document": _("This file is not a photo or a PDF document."),
             "damaged": _("This file is damaged and cannot be opened."),
-            "too_large": _("This file does not fit in the 5 MB left for this application."),
+            "too_many_pixels": _(
+                "This picture has too many pixels to open. Scan the page again at 300 dpi, "
+                "or take a photo of the document instead."
+            ),
+            "too_large": _(
+                "This file does not fit in the %(left)s left of %(total)s for this application.",
+                left=megabytes(left),
+                total=megabytes(TOTAL_BUDGET, 0),
+            ),
         }[refused.reason]
     s.add(
         Attachment(

@@ -18,13 +18,14 @@ from typing import BinaryIO
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 TOTAL_BUDGET = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # larger is a decompression bomb, not a document photo
+MAX_PIXELS = 40_000_000  # larger, as decoded, is a decompression bomb, not a document photo
 LONG_SIDE = 2200  # enough to read an A4 page photographed whole
 QUALITIES = (85, 75, 65, 55, 45, 35)
 
 
 class Refused(Exception):
-    """Why the file cannot be attached: 'not_document', 'too_large', 'damaged'."""
+    """Why the file cannot be attached: 'not_document', 'damaged', 'too_large' (for the budget left),
+    'too_many_pixels' (more than MAX_PIXELS to decode)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -70,15 +71,20 @@ def _open_image(upload: BinaryIO) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             probe = Image.open(upload)
-            if probe.width * probe.height > MAX_PIXELS:
-                raise Refused("too_large")
             probe.verify()
             upload.seek(0)
             image = Image.open(upload)
+            if image.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 while still over LONG_SIDE: a 48 MP photo fits
+                scale = LONG_SIDE / max(image.size)
+                image.draft(None, (round(image.width * scale), round(image.height * scale)))
+            if image.width * image.height > MAX_PIXELS:
+                raise Refused("too_many_pixels")
             image.load()
     except Refused:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise Refused("too_many_pixels") from None
+    except UnidentifiedImageError:
         raise Refused("not_document") from None
     except (OSError, SyntaxError, ValueError):
         raise Refused("damaged") from None

@@ -4,6 +4,7 @@ and counted against the 5 MB budget, which is the only limit a parent meets."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 
 import httpx
@@ -87,22 +88,53 @@ def test_a_file_part_longer_than_werkzeugs_read_is_never_refused_as_a_long_text_
 
 
 @pytest.mark.parametrize(
-    ("lang", "used", "file"),
-    [("kk", "0,01 МБ", "0,01 МБ"), ("ru", "0,01 МБ", "0,01 МБ"), ("en", "0.01 MB", "0.01 MB")],
+    ("lang", "used", "left", "button"),
+    [
+        ("kk", "5 МБ ішінен 0,01 МБ пайдаланылды", "5 МБ ішінен қалған 4,99 МБ", "Файлды таңдау"),
+        ("ru", "Занято 0,01 МБ из 5 МБ", "оставшиеся 4,99 МБ из 5 МБ", "Выбрать файл"),
+        ("en", "Used 0.01 MB of 5 MB", "the 4.99 MB left of 5 MB", "Choose a file"),
+    ],
 )
-def test_sizes_read_in_the_visitors_language(app, client, clock, lang: str, used: str, file: str) -> None:
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_sizes_and_the_file_button_read_in_the_visitors_language(client, clock, lang, used, left, button) -> None:
     identify(client, lang, "meals", clock=clock)
     fill_form(client, lang, ANSWERS)
-    pdf = b"%PDF-1.4\n" + b"0" * 10_000 + b"\n%%EOF\n"
-    client.post(
-        f"/{lang}/apply/attachments",
-        data={"file": (io.BytesIO(pdf), "a.pdf"), "csrf_token": token(client, f"/{lang}/apply/attachments")},
-        content_type="multipart/form-data",
-    )
-    page = soup(client.get(f"/{lang}/apply/attachments"))
-    budget = page.select_one("#budget-text").get_text()
-    assert used in budget and ("5 МБ" if lang != "en" else "5 MB") in budget, budget
-    assert page.select_one("[data-file] span").get_text().endswith(" · " + file)
-    assert ("MB" in page.select_one("main").get_text()) is (lang == "en")  # no English unit beside "МБ"
-    label = page.select_one('label[for="file"]').get_text()
-    assert label == {"kk": "Файлды таңдау", "ru": "Выбрать файл", "en": "Choose a file"}[lang]
+
+    def upload(pdf: bytes):
+        return client.post(
+            f"/{lang}/apply/attachments",
+            data={"file": (io.BytesIO(pdf), "a.pdf"), "csrf_token": token(client, f"/{lang}/apply/attachments")},
+            content_type="multipart/form-data",
+        )
+
+    upload(b"%PDF-1.4\n" + b"0" * 10_000 + b"\n%%EOF\n")
+    page = soup(upload(b"%PDF-1.4\n" + b"0" * TOTAL_BUDGET + b"\n%%EOF\n"))  # more than is left
+    assert left in page.select_one(".alert").get_text()  # what is really left, not "5 MB left"
+    assert page.select_one("#budget-text").get_text() == used
+    assert page.select_one("[data-file] span").get_text().endswith(" · 0.01 MB" if lang == "en" else " · 0,01 МБ")
+    main = page.select_one("main").get_text()
+    assert ("MB" in main) is (lang == "en")  # no English unit beside "МБ", no "0.01" beside "0,01"
+    assert ("0.01" in main) is (lang == "en")
+    assert page.select_one('label[for="file"]').get_text() == button
+    gc.collect()  # let the test client's temporary file go while the warning filter above applies
+
+
+def test_a_big_phone_photo_is_decoded_smaller_but_a_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JPEG is decoded at 1/2, 1/4 or 1/8 of its size while that is still over LONG_SIDE, so a 48 MP
+    phone photo stays under the pixel guard; a PNG cannot be, and over the guard it is refused."""
+    from PIL import Image
+
+    from kiosk import attachments
+
+    monkeypatch.setattr(attachments, "MAX_PIXELS", 1_000_000)  # a 2000x1500 picture plays the 48 MP one
+    monkeypatch.setattr(attachments, "LONG_SIDE", 500)
+    jpeg, png = io.BytesIO(), io.BytesIO()
+    picture = Image.new("RGB", (2000, 1500), (235, 232, 220))
+    picture.save(jpeg, "JPEG")
+    picture.save(png, "PNG")
+    jpeg.seek(0)
+    png.seek(0)
+    assert attachments.prepare(jpeg, TOTAL_BUDGET).kind == "image/jpeg"
+    with pytest.raises(attachments.Refused) as refused:
+        attachments.prepare(png, TOTAL_BUDGET)
+    assert refused.value.reason == "too_many_pixels"
