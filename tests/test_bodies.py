@@ -129,3 +129,18 @@ def test_a_file_too_large_sent_anyway_gets_the_visitors_page_not_waitresss(app, 
         assert page.select_one("[data-idle]") is not None
         back = web.get(UPLOAD)
         assert back.status_code == 200 and "Фотографии документов" in back.text
+
+
+def test_a_chunked_body_is_held_to_the_same_limits(live_server: str) -> None:
+    """Without a Content-Length (chunked), waitress counts the body and tells Flask its length."""
+
+    def chunks():
+        for _ in range(128):  # 8 MB
+            yield b"iin=" + b"1" * 65532
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    answer = httpx.post(live_server + "/ru/identify/iin", content=chunks(), headers=headers, timeout=60)
+    assert answer.status_code == 413
+    assert BeautifulSoup(answer.text, "html.parser").html["lang"] == "ru"
+    as_json = {"Content-Type": "application/json"}
+    assert httpx.post(live_server + "/alive", content=iter([b"{}"]), headers=as_json).status_code == 415
