@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -23,6 +23,8 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
         return {"status": exc.code, "title": exc.name}, exc.code or 500
     # a file refused as too large goes back to the form it came from, where the draft is still waiting
     back = request.path if exc.code == 413 and is_upload() else None
+    if back:
+        g.page_endpoint = request.endpoint  # the language buttons lead back there too
     return render_template("errors/error.html", code=exc.code, back=back), exc.code or 500
 
 

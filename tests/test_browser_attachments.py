@@ -91,6 +91,9 @@ def test_the_file_button_speaks_the_visitors_language_and_takes_real_scans(
     assert page.locator("[data-file]").count() == 2
     assert page.locator("a[data-next]").is_visible() and page.get_by_role("link", name="Артқа").is_visible()
     page.screenshot(path=str(artifacts / "2-refused-by-the-budget.png"), full_page=True)
+    page.locator("#file").set_input_files(_file(tmp_path, "IMG_0002.jpg", documents.phone_photo(0.3)))
+    assert page.locator("[data-upload-error]").count() == 0  # the message was about the file before
+    assert page.locator("[data-file-chosen]").inner_text() == "IMG_0002.jpg"
 
 
 def test_a_file_over_the_limit_is_refused_in_the_visitors_language(
@@ -119,6 +122,7 @@ def test_a_file_over_the_limit_is_refused_in_the_visitors_language(
     assert "30 МБ-тан үлкен" in page.locator("main").inner_text()
     assert "Request Entity Too Large" not in page.content()
     page.screenshot(path=str(artifacts / "2-refused-by-the-server.png"), full_page=True)
+    assert page.locator('#langs a[hreflang="ru"]').get_attribute("href") == "/ru/apply/attachments"
     page.locator("[data-back]").tap()
     page.wait_for_url(re.compile(r"/kk/apply/attachments$"))
     assert page.locator("h1").inner_text() == "Құжаттардың фотосуреттері"

@@ -132,6 +132,8 @@
   var max = parseInt(form.dataset.maxBytes, 10);
   var check = function () {
     var file = input.files && input.files[0];
+    var earlier = document.querySelector("[data-upload-error]");  // about the file sent before
+    if (earlier) earlier.remove();
     var tooLarge = Boolean(file) && file.size > max;
     chosen.textContent = file && !tooLarge ? file.name : "";
     refused.textContent = tooLarge ? form.dataset.tooLarge : "";
