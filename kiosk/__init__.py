@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kiosk import (
         apply,
         assets,
+        bodies,
         catalog_ext,
         crypto,
         db,
@@ -54,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     crypto.init_app(app)
     db.init_app(app)
     app.session_interface = VisitSessionInterface()
+    bodies.init_app(app)  # before the CSRF check, which parses the form
     csrf.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)

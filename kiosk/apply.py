@@ -10,7 +10,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -19,11 +19,13 @@ from sqlalchemy import delete, func, select
 
 from kiosk import applications, codes, db, sms, submissions
 from kiosk.attachments import TOTAL_BUDGET, Refused, prepare
+from kiosk.bodies import takes_upload
 from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.crypto import keyring
 from kiosk.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
+from kiosk.i18n import megabytes
 from kiosk.identify import check_message, render_code_page, send_code
 from kiosk.iin import mask
 from kiosk.models import Attachment
@@ -98,6 +100,7 @@ def form() -> ResponseReturnValue:
 
 
 @bp.route("/attachments", methods=["GET", "POST"])
+@takes_upload
 @requires_identity
 def attachments() -> ResponseReturnValue:
     if not _draft().get("answers"):
@@ -107,7 +110,7 @@ def attachments() -> ResponseReturnValue:
     if request.method == "POST":
         if upload.validate_on_submit():
             try:
-                error = _store_upload(upload.file.data.read(TOTAL_BUDGET * 4 + 1))
+                error = _store_upload(upload.file.data.stream)
             finally:
                 upload.file.data.close()
         else:
@@ -128,17 +131,26 @@ def attachments() -> ResponseReturnValue:
     )
 
 
-def _store_upload(raw: bytes) -> str | None:
+def _store_upload(upload: BinaryIO) -> str | None:
     """Keep the prepared file, or say why not; the upload itself is never stored."""
     s = db.get_session()
     used = s.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.visit_id == _draft()["id"]))
+    left = TOTAL_BUDGET - int(used or 0)
     try:
-        prepared = prepare(raw, TOTAL_BUDGET - int(used or 0))
+        prepared = prepare(upload, left)
     except Refused as refused:
         return {
             "not_document": _("This file is not a photo or a PDF document."),
             "damaged": _("This file is damaged and cannot be opened."),
-            "too_large": _("This file does not fit in the 5 MB left for this application."),
+            "too_many_pixels": _(
+                "This picture has too many pixels to open. Scan the page again at 300 dpi, "
+                "or take a photo of the document instead."
+            ),
+            "too_large": _(
+                "This file does not fit in the %(left)s left of %(total)s for this application.",
+                left=megabytes(left),
+                total=megabytes(TOTAL_BUDGET, 0),
+            ),
         }[refused.reason]
     s.add(
         Attachment(

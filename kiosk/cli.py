@@ -61,11 +61,16 @@ def run_command(host: str | None, port: int | None) -> None:
 
 
 def waitress_options(app: Flask) -> dict[str, object]:
-    """waitress's own limits, the same as Flask's, so an oversized request is refused before it is read."""
+    """waitress's own limits; its body limit is above Flask's, so Flask's page in the visitor's language answers."""
+    if app.config["RUN_MAX_BODY"] <= app.config["MAX_CONTENT_LENGTH"]:
+        raise click.UsageError(
+            f"RUN_MAX_BODY ({app.config['RUN_MAX_BODY']}) must be larger than MAX_UPLOAD_SIZE + MAX_FORM_BODY "
+            f"({app.config['MAX_CONTENT_LENGTH']}): a larger upload would get waitress's page in English"
+        )
     return {
         "threads": app.config["RUN_THREADS"],
         "ident": "kiosk",
-        "max_request_body_size": app.config["MAX_CONTENT_LENGTH"],
+        "max_request_body_size": app.config["RUN_MAX_BODY"],
         "max_request_header_size": app.config["RUN_MAX_HEADER_BYTES"],
         "channel_timeout": app.config["RUN_CHANNEL_TIMEOUT_S"],
         "connection_limit": app.config["RUN_CONNECTION_LIMIT"],

@@ -30,11 +30,27 @@ LOG_FORMAT = "text"
 SESSION_COOKIE_NAME = "kiosk_visit"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Limits, in Flask and (RUN_*) in waitress: a request over them is refused before it is read.
-# The biggest honest request is one document photo (the attachments budget is 5 MB in all).
-MAX_CONTENT_LENGTH = 8 * 1024 * 1024
-MAX_FORM_MEMORY_SIZE = 64 * 1024  # one text field: the longest answer is far below this
+# Request bodies (kiosk/bodies.py): each endpoint takes only the kinds and sizes it expects; any
+# other body is refused (413 or 415, the visitor's page) before it is parsed.
+# Every form but the upload: the longest has about 20 short fields, under 25 KB even as
+# percent-encoded Cyrillic.
+MAX_FORM_BODY = 64 * 1024
+# One document's file on the attachments step, as parents bring them: phone photos of 0.3 to 5 MB,
+# a flatbed scanner's 300 dpi A4 page saved as PNG of up to about 25 MB, a PDF of a few pages.
+# Photos and scans are re-encoded (a 25 MB PNG becomes a JPEG under 1 MB), so the 5 MB budget
+# after re-encoding is the limit a parent meets, not this one. Flask's MAX_CONTENT_LENGTH, the
+# largest body any endpoint takes, is this plus MAX_FORM_BODY.
+MAX_UPLOAD_SIZE = 30 * 1024 * 1024
+# One text part of a multipart body. Werkzeug applies this to its whole multipart buffer, which
+# holds one 64 KB read of the body plus up to a boundary's length of the read before it (kept in
+# case it starts a boundary): a limit of 64 KB failed file parts at random. It must stay well above
+# 64 KB; the text parts themselves are bounded by MAX_FORM_BODY anyway.
+MAX_FORM_MEMORY_SIZE = 256 * 1024
 MAX_FORM_PARTS = 100  # the longest form has about 20 fields
+# waitress's own limits. Its body limit is above Flask's, so that a body too large for Flask gets
+# Flask's page in the visitor's language rather than waitress's raw English one; waitress keeps a
+# body over 512 KB in a temporary file, not in memory.
+RUN_MAX_BODY = 64 * 1024 * 1024
 RUN_MAX_HEADER_BYTES = 32 * 1024
 RUN_CHANNEL_TIMEOUT_S = 60
 RUN_CONNECTION_LIMIT = 200

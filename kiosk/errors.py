@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from kiosk.bodies import is_upload
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +21,10 @@ def init_app(app: Flask) -> None:
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
         return {"status": exc.code, "title": exc.name}, exc.code or 500
-    # a refused upload goes back to the form it came from, where the draft is still waiting
-    back = request.path if exc.code == 413 and request.method == "POST" and "/apply/" in request.path else None
+    # a file refused as too large goes back to the form it came from, where the draft is still waiting
+    back = request.path if exc.code == 413 and is_upload() else None
+    if back:
+        g.page_endpoint = request.endpoint  # the language buttons lead back there too
     return render_template("errors/error.html", code=exc.code, back=back), exc.code or 500
 
 

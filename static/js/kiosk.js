@@ -120,6 +120,33 @@
   });
 })();
 
+// The file control: the chosen file's name beside the button, and a file over the limit refused
+// here, in the visitor's language, before a byte of it is sent (the server refuses it too)
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-upload]");
+  var input = form && form.querySelector("input[type=file]");
+  if (!input) return;
+  var chosen = form.querySelector("[data-file-chosen]");
+  var refused = form.querySelector("[data-file-refused]");
+  var max = parseInt(form.dataset.maxBytes, 10);
+  var check = function () {
+    var file = input.files && input.files[0];
+    var earlier = document.querySelector("[data-upload-error]");  // about the file sent before
+    if (earlier) earlier.remove();
+    var tooLarge = Boolean(file) && file.size > max;
+    chosen.textContent = file && !tooLarge ? file.name : "";
+    refused.textContent = tooLarge ? form.dataset.tooLarge : "";
+    refused.hidden = !tooLarge;
+    if (tooLarge) input.value = "";
+    return !tooLarge;
+  };
+  input.addEventListener("change", check);
+  form.addEventListener("submit", function (event) {
+    if (!check()) event.preventDefault();
+  });
+})();
+
 // The kiosk's camera: a photo of a document, sent as a file through the same form
 (function () {
   "use strict";
