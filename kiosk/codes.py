@@ -106,22 +106,23 @@ Counted = list[tuple[dt.datetime, int]]  # (issued at, wrong entries) of the cod
 
 def _counted_failures(session: Session, iin_h: str, now: dt.datetime, rules: CodeRules) -> Counted:
     """The codes whose wrong entries still count, oldest first: issued in the window, and after the
-    last code of this IIN that was entered right (the parent proved the phone: typos before it are
+    newest code of this IIN that was entered right (the parent proved the phone: typos before it are
     forgiven; a new code alone forgives nothing).
     """
     since = now - rules.failure_window
     last_right = session.scalar(
-        select(func.max(SmsCode.used_at)).where(
-            SmsCode.iin_hash == iin_h,
-            SmsCode.created_at > since - rules.ttl,  # a code is entered within its ttl: the index bounds the scan
-            SmsCode.used_at.is_not(None),
+        select(func.max(SmsCode.id)).where(
+            SmsCode.iin_hash == iin_h, SmsCode.created_at > since, SmsCode.used_at.is_not(None)
         )
     )
-    if last_right is not None and aware(last_right) > since:
-        since = aware(last_right)
     rows = session.execute(
         select(SmsCode.created_at, SmsCode.failures)
-        .where(SmsCode.iin_hash == iin_h, SmsCode.created_at > since, SmsCode.failures > 0)
+        .where(
+            SmsCode.iin_hash == iin_h,
+            SmsCode.created_at > since,
+            SmsCode.failures > 0,
+            SmsCode.id > (last_right or 0),  # ids grow with each code issued
+        )
         .order_by(SmsCode.created_at)
     )
     return [(aware(created), failures) for created, failures in rows]
