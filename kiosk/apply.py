@@ -26,10 +26,11 @@ from kiosk.clock import local_today, utcnow
 from kiosk.crypto import keyring
 from kiosk.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
 from kiosk.i18n import megabytes
-from kiosk.identify import check_message, render_code_page, send_code
+from kiosk.identify import check_message, code_still_valid, locked_page, render_code_page, send_code
 from kiosk.iin import mask
 from kiosk.models import Attachment
 from kiosk.portal import PortalUnavailable, get_portal
+from kiosk.references import display
 
 bp = Blueprint("apply", __name__, url_prefix="/<lang>/apply")
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def form() -> ResponseReturnValue:
             return redirect(
                 url_for("apply.attachments") if request.args.get("back") != "check" else url_for("apply.check")
             )
-        duplicate = existing.reference
+        duplicate = _duplicate_notice(submissions.AlreadyApplied(existing))
     return render_template("apply/form.html", form=form, service=service, duplicate=duplicate)
 
 
@@ -202,12 +203,19 @@ def check() -> ResponseReturnValue:
     error = None
     if form.validate_on_submit():
         _payload_dict, payload_hash = _payload()
-        _update_draft(payload_hash=payload_hash, subject=f"application:{payload_hash}")
         if session["identity"]["method"] != "sms":
+            _update_draft(payload_hash=payload_hash)
             return _queue(payload_hash)
-        error = _send_signing_code()
+        subject = f"application:{payload_hash}"
+        if draft.get("subject") == subject and draft.get("phone") and code_still_valid(draft.get("expires_at")):
+            return redirect(url_for("apply.sign"))  # Back, then Sign again: the code sent still signs it
+        error = _send_signing_code(subject)
         if error is None:
+            _update_draft(payload_hash=payload_hash)
             return redirect(url_for("apply.sign"))
+        locked = locked_page(session["identity"]["iin"], offers_assisted=False)
+        if locked is not None:
+            return locked
     service = g.service
     rows = [(name, applications.answer_label(service, name, value, g.lang)) for name, value in draft["answers"].items()]
     labels = {name: applications.form_for(service, local_today(), g.lang)()[name].label.text for name in service.form}
@@ -224,7 +232,8 @@ def check() -> ResponseReturnValue:
     )
 
 
-def _send_signing_code() -> str | None:
+def _send_signing_code(subject: str) -> str | None:
+    """Send a code that signs this subject; the draft keeps it only once it was sent."""
     iin = session["identity"]["iin"]
     try:
         phone = get_portal().phone_for(iin)
@@ -235,7 +244,7 @@ def _send_signing_code() -> str | None:
     issued, error = send_code(
         iin,
         phone,
-        _draft()["subject"],
+        subject,
         lambda code, minutes: _(
             "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minutes. "
             "Do not tell it to anyone.",
@@ -245,7 +254,10 @@ def _send_signing_code() -> str | None:
     )
     if issued is not None:
         _update_draft(
-            phone=phone.masked, expires_at=issued.expires_at.isoformat(), resend_at=issued.resend_at.isoformat()
+            subject=subject,
+            phone=phone.masked,
+            expires_at=issued.expires_at.isoformat(),
+            resend_at=issued.resend_at.isoformat(),
         )
     return error
 
@@ -303,10 +315,19 @@ def sign() -> ResponseReturnValue:
 @requires_identity
 def resend() -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit() and _draft().get("subject"):
-        error = _send_signing_code()
+        error = _send_signing_code(_draft()["subject"])
         if error is not None:
             return _render_sign(CodeForm(formdata=None), error)
     return redirect(url_for("apply.sign"))
+
+
+def _duplicate_notice(already: submissions.AlreadyApplied) -> dict[str, str | None]:
+    """What the "already applied" notice may say: the reference only to the parent who applied,
+    proved by an SMS code in this visit (an IIN typed on the office's path proves nobody).
+    """
+    identity = session["identity"]
+    own = already.reference_for(identity["iin"]) if identity["method"] == "sms" else None
+    return {"reference": display(own) if own else None}
 
 
 def _queue(payload_hash: str) -> ResponseReturnValue:
@@ -333,7 +354,7 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
             "apply/form.html",
             form=applications.form_for(g.service, local_today(), g.lang)(data=_draft()["answers"]),
             service=g.service,
-            duplicate=already.reference,
+            duplicate=_duplicate_notice(already),
         )
     submission = queued.submission
     log.info("submission %s queued (%s, %s)", submission.reference, submission.service_code, submission.state)

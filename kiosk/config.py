@@ -71,15 +71,17 @@ KIOSK_ID = "kiosk-1"
 # so a newcomer can finish the flow without reading logs. Turn it off on a real terminal.
 DEMO = True
 
-# SMS codes (none of these are official eGov figures: the portal's own are not published)
+# SMS codes (none of these are official eGov figures: the portal's own are not published).
+# The rules are in README, "SMS code rules": a code entered right counts against no limit, so a
+# parent who identifies once and signs several applications never waits.
 SMS_CODE_LENGTH = 6
 SMS_CODE_TTL_S = 300
-SMS_CODE_MAX_FAILURES = 5
+SMS_CODE_MAX_FAILURES = 5  # wrong entries per IIN in the window lock its codes; a right code forgives them
 SMS_FAILURE_WINDOW_S = 3600
-SMS_SENDS_PER_IIN = 3
+SMS_SENDS_PER_IIN = 3  # codes never entered right, per IIN in the window (one phone is not flooded)
 SMS_SENDS_PER_IIN_WINDOW_S = 900
-SMS_MIN_INTERVAL_S = 60
-SMS_SENDS_PER_KIOSK = 30
+SMS_MIN_INTERVAL_S = 60  # before a resend of the code for the same identification or application
+SMS_SENDS_PER_KIOSK = 30  # codes never entered right, per terminal in the window
 SMS_SENDS_PER_KIOSK_WINDOW_S = 3600
 # "console" prints each SMS on the server's console (and the demo phone); "portal" asks the
 # central system to deliver it to the phone registered for the IIN

@@ -30,8 +30,8 @@ class Visit(Base):
 class SmsCode(Base):
     """One SMS code sent: only its keyed hash is kept, bound to the IIN and to what it signs.
 
-    Each row is also one send, so the send limits (per IIN, per kiosk) count these rows, and the
-    failures of earlier codes still count when a new code is sent.
+    Each row is also one send: the send limits (per IIN, per kiosk) count the rows never entered
+    right (used_at empty), and the failures of earlier codes still count when a new code is sent.
     """
 
     __tablename__ = "sms_codes"

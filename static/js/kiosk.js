@@ -54,18 +54,22 @@
     });
   }
 
-  // Countdowns: the code's validity and the wait before "send again"
+  // Countdowns: the code's validity and the wait before "send again". Each shows m:ss left, as
+  // rendered by the server, and counts down; at zero its sentence (the nearest element with
+  // data-countdown-done) is replaced by that text, or hidden when the text is empty.
   document.querySelectorAll("[data-countdown]").forEach(function (el) {
-    var left = parseInt(el.dataset.countdown, 10);
+    var end = Date.now() + parseInt(el.dataset.countdown, 10) * 1000;
     var tick = function () {
+      var left = Math.max(0, Math.round((end - Date.now()) / 1000));
       if (left <= 0) {
-        el.textContent = el.dataset.countdownDone;
+        var sentence = el.closest("[data-countdown-done]") || el;
+        if (sentence.dataset.countdownDone) sentence.textContent = sentence.dataset.countdownDone;
+        else sentence.hidden = true;
         return;
       }
       var m = Math.floor(left / 60), s = left % 60;
       el.textContent = m + ":" + (s < 10 ? "0" : "") + s;
-      left -= 1;
-      setTimeout(tick, 1000);
+      setTimeout(tick, 500); // from the end time, so a late timer never makes it slow
     };
     tick();
   });
