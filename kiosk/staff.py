@@ -34,12 +34,13 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk import accounts, audit, codes, db, helpcalls, staffqueue, sync
+from kiosk import accounts, applications, audit, codes, db, helpcalls, staffqueue, sync
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import utcnow
 from kiosk.crypto import keyring
 from kiosk.extensions import htmx
 from kiosk.forms import ConfirmForm, StaffLoginForm
+from kiosk.i18n import current_language
 from kiosk.models import Attachment, StaffUser, State, Submission
 from kiosk.receipt import state_label
 from kiosk.references import display
@@ -362,16 +363,11 @@ def submission(reference: str) -> ResponseReturnValue:
     service = get_catalog().service(row.service_code)
     school = next((c for c in service.channels if c.kind == "school"), None) if service else None
     checked = {e.detail.get("document"): e for e in row.events if (e.detail or {}).get("action") == "original_checked"}
-    answers = []
-    if service is not None:
-        from kiosk import applications
-        from kiosk.i18n import current_language
-
-        lang = current_language()
-        form = applications.form_for(service, utcnow().date(), lang)()
-        for name, value in payload["answers"].items():
-            label = form[name].label.text if name in form else name
-            answers.append((label, applications.answer_label(service, name, value, lang)))
+    answers = (
+        applications.answer_rows(service, payload["answers"], current_language())
+        if service is not None
+        else [(name, name, value) for name, value in payload["answers"].items()]
+    )
     attachments = s.scalars(select(Attachment).where(Attachment.submission_id == row.id).order_by(Attachment.id)).all()
     audit.append(s, actor=current_user.username, action="submission.view", target=row.reference, now=utcnow())
     s.commit()
@@ -380,6 +376,7 @@ def submission(reference: str) -> ResponseReturnValue:
         row=row,
         attachments=attachments,
         payload=payload,
+        answers=answers,
         service=service,
         school=school,
         checked=checked,
