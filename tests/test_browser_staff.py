@@ -12,6 +12,7 @@ from test_sync_faults import close_portals, kiosk_app, queue_many, sim  # noqa: 
 
 from kiosk import db
 from kiosk.cli import main
+from kiosk.clock import ALMATY
 from kiosk.models import State, Submission
 from kiosk.portal_sim.server import ServerThread
 
@@ -54,7 +55,7 @@ def test_sign_in_find_check_originals_and_reconcile(chromium, sim, instance, art
         page.screenshot(path=str(artifacts / "2-submission.png"), full_page=True)
 
         page.get_by_role("link", name="Сверка", exact=True).click()
-        today = dt.datetime.now(dt.UTC).date().isoformat()
+        today = dt.datetime.now(ALMATY).strftime("%d.%m.%Y")  # an Almaty day, as staff type it
         page.fill('input[name="from"]', today)
         page.fill('input[name="to"]', today)
         page.get_by_role("button", name="Показать").click()

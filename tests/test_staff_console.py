@@ -92,3 +92,212 @@ def test_staff_read_every_answer_labelled_as_the_parent_saw_it(client, app, staf
             assert label and label != name
             if name not in ("child_iin", "distance_km", "grade"):
                 assert text != value or name in NAMES  # a choice reads as its label, never its code
+
+
+# --- one local day everywhere (item 15) and ranges checked whole (item 14) ------------------------
+
+ALMATY = __import__("zoneinfo").ZoneInfo("Asia/Almaty")
+
+
+def at_local(day: dt.date, hour: int, minute: int) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=ALMATY).astimezone(dt.UTC)
+
+
+def queued_at(app, moments: list[dt.datetime], state: str = "delivered") -> list[tuple[str, str]]:
+    """Applications made at these moments (straight into the queue), then in ``state``: (reference, key)."""
+    from kiosk.catalog_ext import get_catalog
+    from kiosk.crypto import keyring
+    from kiosk.db import new_session
+    from kiosk.submissions import queue_submission
+
+    made = []
+    with app.test_request_context("/ru/"), new_session(app) as s:
+        service = get_catalog().service("meals")
+        for i, moment in enumerate(moments):
+            answers = {
+                "child_iin": child_iin(dt.date(2012, 1, 1) + dt.timedelta(days=i)),
+                "child_name": "Иванова Мария",
+                "grade": "4",
+                "category": "asp",
+            }
+            payload, digest = applications.canonical_payload(
+                service=service,
+                catalog_version="t",
+                year=2026,
+                applicant={"iin": "880412412349", "name": None, "identity": "sms"},
+                answers=answers,
+                attachments=[],
+                lang="ru",
+            )
+            queued = queue_submission(
+                s, payload=payload, payload_hash=digest, identity_method="sms", lang="ru", now=moment, keyring=keyring()
+            )
+            row = queued.submission
+            row.state = state
+            made.append((row.reference, row.uuid))
+        s.commit()
+    return made
+
+
+class Listing:
+    """A central system that lists what it was given as the simulator does (UTC days, both
+    included, no pages), and remembers what it was asked."""
+
+    def __init__(self, held: list[dict]) -> None:
+        self.held = held
+        self.asked: list[tuple[dt.date, dt.date]] = []
+
+    def __call__(self, start: dt.date, end: dt.date) -> list[dict]:
+        self.asked.append((start, end))
+        return [h for h in self.held if start <= dt.datetime.fromisoformat(h["received_at"]).date() <= end]
+
+
+def held(key: str, received: dt.datetime, status: str = "accepted") -> dict:
+    return {
+        "idempotency_key": key,
+        "reference": f"EDU-{key[:6]}",
+        "service": "meals",
+        "status": status,
+        "received_at": received.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def with_listing(app, items: list[dict]) -> Listing:
+    lister = Listing(items)
+    app.extensions["kiosk.portal"].listing = lister
+    return lister
+
+
+MAY4 = dt.date(2026, 5, 4)
+MAY5 = dt.date(2026, 5, 5)
+
+
+@pytest.fixture
+def night(app, clock):
+    """One application at 23:59 in Almaty on 4 May (18:59 UTC) and one at 00:30 on 5 May (19:30 UTC,
+    still 4 May in UTC); staff look at 23:59 Almaty on 5 May."""
+    clock.now = at_local(MAY5, 23, 59)
+    return queued_at(app, [at_local(MAY4, 23, 59), at_local(MAY5, 0, 30)])
+
+
+def _rows(client, url: str) -> list[str]:
+    return [tr["data-row"] for tr in soup(client.get(url)).select("[data-row]")]
+
+
+def test_queue_filters_count_almaty_days(client, staff, night) -> None:
+    (late, _k1), (early, _k2) = night
+    sign_in(client, lang="ru")
+    assert _rows(client, "/staff/queue?from=04.05.2026&to=04.05.2026") == [late]
+    assert _rows(client, "/staff/queue?from=05.05.2026&to=05.05.2026") == [early]
+    assert _rows(client, "/staff/queue?from=2026-05-05") == [early]  # ISO too, and an open end
+    assert _rows(client, "/staff/queue?to=04.05.2026") == [late]
+    page = soup(client.get("/staff/queue?from=05.05.2026&to=05.05.2026"))
+    assert page.select_one("[data-created]").get_text() == "05.05.2026 00:30"
+
+
+def test_the_csv_gives_almaty_date_and_time(client, staff, night) -> None:
+    import csv
+    import io
+
+    sign_in(client)
+    rows = list(csv.DictReader(io.StringIO(client.get("/staff/queue.csv").get_data(as_text=True))))
+    assert [r["created_at"] for r in rows] == ["2026-05-04 23:59:00+05:00", "2026-05-05 00:30:00+05:00"]
+
+
+def test_reconcile_counts_almaty_days_and_the_central_systems_days_agree(client, app, staff, night) -> None:
+    (late, late_key), (early, early_key) = night
+    # each arrived a minute after it was made: the 23:59 one on 5 May, Almaty time
+    lister = with_listing(app, [held(late_key, at_local(MAY5, 0, 0)), held(early_key, at_local(MAY5, 0, 31))])
+    sign_in(client, lang="en")
+    page = soup(client.get("/staff/reconcile?from=04.05.2026&to=04.05.2026"))
+    assert page.select_one("[data-agree]") is not None, page.select("[data-difference]")
+    assert "Sent from this kiosk: 1. Received by the central system: 0." in page.select_one("[data-checked-range]").text
+    # the listing was asked for a day more on each side, whatever zone the central system counts in
+    assert lister.asked == [(dt.date(2026, 5, 3), dt.date(2026, 5, 5))]
+    page = soup(client.get("/staff/reconcile?from=05.05.2026&to=05.05.2026"))
+    assert page.select_one("[data-agree]") is not None, page.select("[data-difference]")
+    assert "Sent from this kiosk: 1. Received by the central system: 2." in page.select_one("[data-checked-range]").text
+
+
+def test_reconcile_finds_the_local_days_differences(client, app, staff, night) -> None:
+    (late, late_key), (early, early_key) = night
+    with_listing(app, [held(late_key, at_local(MAY5, 0, 0), status="approved")])  # the 00:30 one never arrived
+    sign_in(client, lang="en")
+    page = soup(client.get("/staff/reconcile?from=05.05.2026"))  # one day given: that day
+    kinds = {tr["data-difference"]: tr for tr in page.select("[data-difference]")}
+    assert sorted(kinds) == ["missing_there", "status_differs"]
+    assert display_ref(early) in kinds["missing_there"].get_text()
+    assert display_ref(late) in kinds["status_differs"].get_text()  # received on 5 May, made on 4 May
+
+
+def display_ref(reference: str) -> str:
+    return f"{reference[:3]}-{reference[3:6]}-{reference[6:]}"
+
+
+@pytest.mark.parametrize("days", [40, 100])
+def test_a_long_range_is_checked_whole(client, app, staff, clock, days) -> None:
+    first = dt.date(2026, 1, 10)
+    last = first + dt.timedelta(days=days - 1)
+    clock.now = at_local(last, 23, 59)
+    made = queued_at(
+        app, [at_local(first, 0, 30), at_local(first + dt.timedelta(days=days // 2), 12, 0), at_local(last, 23, 59)]
+    )
+    lister = with_listing(app, [])  # the central system has none of them
+    sign_in(client, lang="ru")
+    page = soup(client.get(f"/staff/reconcile?from={first:%d.%m.%Y}&to={last:%d.%m.%Y}"))
+    missing = {tr.select("td")[1].get_text() for tr in page.select('[data-difference="missing_there"]')}
+    assert missing == {display_ref(ref) for ref, _key in made}
+    checked = page.select_one("[data-checked-range]").get_text(" ", strip=True)
+    assert f"{first:%d.%m.%Y}" in checked and f"{last:%d.%m.%Y}" in checked and str(days) in checked
+    # every day asked for, in pages of at most a month, none twice
+    asked = sorted(lister.asked)
+    assert asked[0][0] == first - dt.timedelta(days=1) and asked[-1][1] == last + dt.timedelta(days=1)
+    for (_s1, e1), (s2, _e2) in zip(asked, asked[1:], strict=False):
+        assert s2 == e1 + dt.timedelta(days=1)
+    assert all((e - s).days < 31 for s, e in asked)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("from=10.05.2026&to=01.05.2026", "comes after the last day"),
+        ("from=31.02.2026&to=01.03.2026", "“31.02.2026” is not a date"),
+        ("from=yesterday&to=01.03.2026", "“yesterday” is not a date"),
+        ("from=01.01.0001&to=31.12.9999", "is not a date"),
+        ("from=01.01.2025&to=01.05.2026", "At most 366 days"),
+    ],
+)
+def test_a_bad_range_gets_a_message_and_nothing_is_checked(client, app, staff, clock, query, says) -> None:
+    lister = with_listing(app, [])
+    sign_in(client, lang="en")
+    page = soup(client.get(f"/staff/reconcile?{query}"))
+    assert says in page.select_one("[data-problem]").get_text()
+    assert page.select_one("[data-agree]") is None and page.select_one("[data-checked-range]") is None
+    assert lister.asked == []
+    # what was typed stays in the fields, to be corrected
+    typed = dict(part.split("=") for part in query.split("&"))
+    assert soup(client.get(f"/staff/reconcile?{query}")).select_one('input[name="from"]')["value"] == typed["from"]
+    queue = soup(client.get(f"/staff/queue?{query}"))
+    if "366" not in says:  # the queue lists any long range
+        assert says in queue.select_one("[data-problem]").get_text() and not queue.select("[data-row]")
+
+
+def test_a_day_with_nothing(client, app, staff, clock) -> None:
+    clock.now = at_local(MAY5, 12, 0)
+    with_listing(app, [])
+    sign_in(client, lang="ru")
+    page = soup(client.get("/staff/reconcile"))  # no days given: today, in Almaty
+    assert page.select_one("[data-agree]") is not None
+    assert "05.05.2026" in page.select_one("[data-checked-range]").get_text()
+    assert page.select_one('input[name="from"]')["value"] == "05.05.2026"
+
+
+@pytest.mark.parametrize(("lang", "placeholder"), [("kk", "КК.АА.ЖЖЖЖ"), ("ru", "ДД.ММ.ГГГГ"), ("en", "DD.MM.YYYY")])
+def test_date_fields_read_as_staff_write_dates(client, app, staff, lang, placeholder) -> None:
+    with_listing(app, [])
+    sign_in(client, lang=lang)
+    for url in ("/staff/queue", "/staff/reconcile"):
+        page = soup(client.get(url))
+        assert not page.select('input[type="date"]')  # Chrome shows mm/dd/yyyy in it, whatever lang says
+        fields = page.select("input[data-day]")
+        assert len(fields) == 2 and all(f["placeholder"] == placeholder and f["type"] == "text" for f in fields)
