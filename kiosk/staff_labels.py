@@ -18,7 +18,7 @@ from kiosk.sync import FEED_STATES
 
 IDENTITY = {
     "sms": _l("SMS code to the registered phone"),
-    "in_person": _l("ID card to be seen at the office"),
+    "in_person": _l("ID card at the school office"),
 }
 ROLES = {"operator": _l("Operator"), "admin": _l("Administrator")}
 ACTORS = {
@@ -97,6 +97,17 @@ def action_label(action: str) -> str:
     return action
 
 
+def target_label(action: str, target: str | None) -> str:
+    """What an audit entry is about: an application by its reference as staff read it (ABC-DEF-GHJ)."""
+    if (
+        target
+        and action.startswith(("submission.", "sync.", "reconcile."))
+        and action != "reconcile.acknowledge_unknown"
+    ):
+        return display(target)
+    return target or ""
+
+
 def portal_status_label(status: str) -> str:
     """The central system's status ("in_progress") in the words of the state it maps to."""
     state = FEED_STATES.get(status)
@@ -115,6 +126,7 @@ def init_app(app: Flask) -> None:
         actor_label=actor_label,
         action_label=action_label,
         portal_status_label=portal_status_label,
+        target_label=target_label,
         problem_label=problem_label,
         display=display,
     )

@@ -301,3 +301,102 @@ def test_date_fields_read_as_staff_write_dates(client, app, staff, lang, placeho
         assert not page.select('input[type="date"]')  # Chrome shows mm/dd/yyyy in it, whatever lang says
         fields = page.select("input[data-day]")
         assert len(fields) == 2 and all(f["placeholder"] == placeholder and f["type"] == "text" for f in fields)
+
+
+# --- words, not codes (item 16) -------------------------------------------------------------------
+
+CODE = __import__("re").compile(r"\b[a-z]+(?:[._][a-z0-9]+)+\b")  # submission.view, verify_in_person
+RAW = __import__("re").compile(r"\b(?:sms|in_person|admin|operator|anonymous|visitor|cli|accepted|approved|queued)\b")
+
+
+def _busy_console(app, client, clock) -> list[str]:
+    """A console with something of everything: applications of each kind of identity, staff
+    actions, the central system's answers, a visitor's call, failed sign-ins and a difference."""
+    from flows import apply, apply_assisted
+    from kiosk.portal import Accepted, Change
+    from kiosk.sync import Worker
+
+    clock.set_local(2026, 5, 4)
+    refs = []
+    for service, answers in (
+        ("meals", {"child_iin": child_iin(dt.date(2016, 9, 9), "F"), "child_name": "Иванова Мария", "grade": "4"}),
+        ("camp", {"child_iin": child_iin(dt.date(2015, 3, 3)), "child_name": "Ахметов Ерлан", "grade": "5"}),
+    ):
+        form = answers_for(service, app)
+        clock.now += dt.timedelta(minutes=16)  # past today's limits on codes for one parent
+        refs.append(apply(app.test_client(), "kk", service, {**form, **answers}, clock).rsplit("/", 1)[-1])
+    assisted = apply_assisted(
+        app.test_client(),
+        "ru",
+        {"child_iin": child_iin(dt.date(2014, 4, 4)), "child_name": "Серикова Дана", "grade": "6", "category": "asp"},
+    )
+    refs.append(assisted.headers["Location"].rsplit("/", 1)[-1])
+    from kiosk.db import new_session
+    from kiosk.models import Submission
+
+    with app.app_context(), new_session(app) as s:
+        keys = {row.reference: row.uuid for row in s.query(Submission)}
+
+    class Portal:
+        def submit(self, key, body):
+            return Accepted("EDU-" + key[:4])
+
+        def changes(self, cursor):
+            return ([Change(1, keys[refs[0]], "EDU-1", "approved", None)], 1) if cursor == 0 else ([], cursor)
+
+    Worker(app, Portal(), worker_id="w1").run_once()
+    app.test_client().post("/ru/call-staff", data={"screen": "visitor.services"})
+    sign_in(client, "nobody", "wrong password!!")  # failed sign-ins in the audit log
+    sign_in(client, "bolat", "wrong password!!")
+    sign_in(client)
+    csrf = token(client, f"/staff/submissions/{refs[2]}")
+    client.post(f"/staff/submissions/{refs[2]}/verify_in_person", data={"csrf_token": csrf})
+    doc = soup(client.get(f"/staff/submissions/{refs[0]}")).select_one("[data-original]")["data-original"]
+    client.post(f"/staff/submissions/{refs[0]}/original_checked", data={"document": doc, "csrf_token": csrf})
+    client.get(f"/staff/submissions/{refs[0]}/receipt")
+    with_listing(
+        app, [held(keys[refs[1]], at_local(MAY5, 0, 0), "in_progress"), held("0" * 36, at_local(MAY5, 0, 0), "refused")]
+    )
+    return refs
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_the_console_shows_words_not_codes(client, app, staff, clock, lang) -> None:
+    refs = _busy_console(app, client, clock)
+    client.get(f"/staff/language/{lang}")
+    urls = ["/staff/", "/staff/queue", "/staff/users", "/staff/audit", "/staff/reconcile?from=03.05.2026&to=05.05.2026"]
+    urls += [f"/staff/submissions/{ref}" for ref in refs]
+    for url in urls:
+        page = soup(client.get(url))
+        for hidden in page.select("script, style, [hidden]"):
+            hidden.decompose()
+        text = page.body.get_text(" ", strip=True)
+        assert not CODE.findall(text), (url, CODE.findall(text))
+        assert not RAW.findall(text), (url, RAW.findall(text))
+        services = {s.code for s in load_catalog().services}
+        assert not services & set(text.split()), (url, services & set(text.split()))
+    # what the codes became: a few that staff read most
+    audit = soup(client.get("/staff/audit")).get_text()
+    words = {"kk": ("Өтініш ашылды", "Кіру сәтсіз аяқталды"), "ru": ("Заявление открыто", "Неудачная попытка входа")}
+    assert all(w in audit for w in words[lang])
+    assert display_ref(refs[0]) in audit  # an application by its reference as staff read it
+    queue = soup(client.get("/staff/queue")).select("[data-service]")
+    assert {td["data-service"] for td in queue} == {"meals", "camp"} and all(td.get_text() for td in queue)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_every_label_for_a_code_is_translated(app, lang) -> None:
+    from flask_babel import force_locale
+
+    from kiosk import staff_labels
+
+    with app.test_request_context("/"), force_locale(lang):
+        for table in (
+            staff_labels.IDENTITY,
+            staff_labels.ROLES,
+            staff_labels.ACTORS,
+            staff_labels.ACTIONS,
+            staff_labels.PROBLEMS,
+        ):
+            for code, label in table.items():
+                assert str(label) != label._args[0], (lang, code)  # not the English it is written in
