@@ -400,3 +400,86 @@ def test_every_label_for_a_code_is_translated(app, lang) -> None:
         ):
             for code, label in table.items():
                 assert str(label) != label._args[0], (lang, code)  # not the English it is written in
+
+
+# --- the sign-in lock tells nobody which names exist (item 16) ------------------------------------
+
+
+def _tries(client, name: str, times: int) -> list[str]:
+    """What the sign-in page says after each of ``times`` wrong passwords under ``name``."""
+    said = []
+    client.get("/staff/language/ru")
+    for _ in range(times):
+        said.append(soup(sign_in(client, name, "not the password!")).select_one(".alert").get_text())
+    return said
+
+
+def test_an_unknown_name_locks_as_a_real_one_does(client, app, staff, clock) -> None:
+    real = _tries(client, "bolat", 7)
+    unknown = _tries(app.test_client(), "bolatt", 7)
+    assert real == unknown  # the same words after each try, the lock at the same try
+    assert real[3] != real[4] and real[4] == real[6]  # locked from the fifth failure on
+    disabled = app.test_client()
+    assert staff.invoke(main, ["staff", "disable", "aigul"]).exit_code == 0
+    assert _tries(disabled, "aigul", 7) == real  # a disabled account reads as an unknown name too
+    clock.now += dt.timedelta(minutes=16)  # both locks lift after their time, and count again from zero
+    assert _tries(client, "bolat", 5) == _tries(app.test_client(), "bolatt", 5) == real[:5]
+    clock.now += dt.timedelta(minutes=16)
+    assert sign_in(client, "bolat").status_code == 302
+
+
+def test_an_unknown_name_costs_the_same_password_check(client, app, staff, monkeypatch) -> None:
+    """The password is checked against a hash for an unknown name as for a real one, so the time an
+    answer takes does not tell names apart either (a count of argon2 checks, not a stopwatch)."""
+    from kiosk import accounts
+
+    checked: list[str] = []
+
+    class Counting:
+        def __init__(self, hasher) -> None:
+            self.hasher = hasher
+
+        def verify(self, hash_: str, password: str) -> bool:
+            checked.append(hash_)
+            return self.hasher.verify(hash_, password)
+
+        def __getattr__(self, name: str):
+            return getattr(self.hasher, name)
+
+    monkeypatch.setattr(accounts, "_hasher", Counting(accounts._hasher))
+    for name in ("bolat", "nobody", "bolatt"):
+        checked.clear()
+        sign_in(client, name, "not the password!")
+        assert len(checked) == 1 and checked[0].startswith("$argon2"), name
+    checked.clear()
+    _tries(client, "nobody", 6)  # a locked name is refused before the password, real or not
+    assert len(checked) == 4
+
+
+def test_the_lock_of_an_unknown_name_keeps_no_typed_name(app, staff, client) -> None:
+    """A password typed into the name field must not be kept in clear by the lock."""
+    from sqlalchemy import text
+
+    from kiosk.db import engine
+
+    _tries(client, "my secret password", 2)
+    with engine(app).connect() as conn:
+        rows = conn.execute(text("SELECT * FROM sign_in_throttle")).all()
+    assert len(rows) == 1 and "my secret password" not in repr(rows)
+
+
+@pytest.mark.postgres
+def test_an_unknown_name_locks_on_postgresql_too(pg_database, instance, clock) -> None:
+    from kiosk import accounts, create_app, db
+
+    app = create_app({"TESTING": True, "DATABASE_URL": pg_database})
+    db.upgrade(app)
+    try:
+        with app.app_context(), db.new_session(app) as s:
+            results = []
+            for _ in range(6):
+                results.append(accounts.authenticate(s, "nobody", "not the password!", clock.now)[0])
+                s.commit()
+        assert results == [accounts.SignIn.WRONG] * 4 + [accounts.SignIn.LOCKED] * 2
+    finally:
+        db.engine(app).dispose()
