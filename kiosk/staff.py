@@ -465,6 +465,9 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
     detail: dict[str, str] = {}
     if action == "cancel":
         detail["reason"] = (request.form.get("reason") or "").strip()[:500]
+        if not detail["reason"]:
+            flash(_("Write why the application is cancelled, then cancel it."))
+            return redirect(url_for("staff.submission", reference=reference))
     if action == "original_checked":
         detail["document"] = (request.form.get("document") or "")[:64]
     try:

@@ -483,3 +483,16 @@ def test_an_unknown_name_locks_on_postgresql_too(pg_database, instance, clock) -
         assert results == [accounts.SignIn.WRONG] * 4 + [accounts.SignIn.LOCKED] * 2
     finally:
         db.engine(app).dispose()
+
+
+def test_a_cancel_without_a_reason_says_what_is_missing(client, app, staff, clock) -> None:
+    [(reference, _key)] = queued_at(app, [clock.now], state="queued")
+    sign_in(client, lang="ru")
+    page = soup(client.get(f"/staff/submissions/{reference}"))
+    reason = page.select_one('input[name="reason"]')
+    assert not reason.has_attr("required")  # no browser bubble in the browser's own language
+    csrf = token(client, f"/staff/submissions/{reference}")
+    answer = client.post(f"/staff/submissions/{reference}/cancel", data={"csrf_token": csrf, "reason": "  "})
+    page = soup(client.get(answer.headers["Location"]))
+    assert "Напишите, почему заявление отменяется" in page.select_one(".notice").get_text()
+    assert page.select_one("[data-state]").get_text() != "Отменено"
