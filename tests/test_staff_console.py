@@ -204,6 +204,13 @@ def test_the_csv_gives_almaty_date_and_time(client, staff, night) -> None:
     assert [r["created_at"] for r in rows] == ["2026-05-04 23:59:00+05:00", "2026-05-05 00:30:00+05:00"]
 
 
+def test_the_dashboard_reads_almaty_time_at_midnight(client, app, staff, clock, night) -> None:
+    clock.now = at_local(MAY5, 0, 30)
+    app.test_client().post("/ru/help", data={"screen": "visitor.services"})
+    sign_in(client, lang="ru")
+    assert "(с 00:30)" in soup(client.get("/staff/")).select_one("[data-call]").get_text()
+
+
 def test_reconcile_counts_almaty_days_and_the_central_systems_days_agree(client, app, staff, night) -> None:
     (late, late_key), (early, early_key) = night
     # each arrived a minute after it was made: the 23:59 one on 5 May, Almaty time
@@ -345,7 +352,7 @@ def _busy_console(app, client, clock) -> list[str]:
             return ([Change(1, keys[refs[0]], "EDU-1", "approved", None)], 1) if cursor == 0 else ([], cursor)
 
     Worker(app, Portal(), worker_id="w1").run_once()
-    app.test_client().post("/ru/call-staff", data={"screen": "visitor.services"})
+    app.test_client().post("/ru/help", data={"screen": "visitor.services"})
     sign_in(client, "nobody", "wrong password!!")  # failed sign-ins in the audit log
     sign_in(client, "bolat", "wrong password!!")
     sign_in(client)
