@@ -466,7 +466,7 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
     if action == "cancel":
         detail["reason"] = (request.form.get("reason") or "").strip()[:500]
         if not detail["reason"]:
-            flash(_("Write why the application is cancelled, then cancel it."))
+            flash(_("Write why the application is cancelled, then cancel it."), "error")
             return redirect(url_for("staff.submission", reference=reference))
     if action == "original_checked":
         detail["document"] = (request.form.get("document") or "")[:64]
@@ -475,7 +475,7 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
         s.commit()
     except staffqueue.NotAllowed:
         s.rollback()
-        flash(_("This action does not apply to this application now."))
+        flash(_("This action does not apply to this application now."), "error")
     return redirect(url_for("staff.submission", reference=reference))
 
 

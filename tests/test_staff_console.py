@@ -501,5 +501,5 @@ def test_a_cancel_without_a_reason_says_what_is_missing(client, app, staff, cloc
     csrf = token(client, f"/staff/submissions/{reference}")
     answer = client.post(f"/staff/submissions/{reference}/cancel", data={"csrf_token": csrf, "reason": "  "})
     page = soup(client.get(answer.headers["Location"]))
-    assert "Напишите, почему заявление отменяется" in page.select_one(".notice").get_text()
+    assert "Напишите, почему заявление отменяется" in page.select_one("main .alert").get_text()
     assert page.select_one("[data-state]").get_text() != "Отменено"
