@@ -132,11 +132,28 @@ def answers_of(form: FlaskForm, service: Service) -> dict[str, str]:
 def answer_label(service: Service, name: str, value: str, lang: str) -> str:
     """How an answer reads on the check-your-answers screen and the receipt."""
     form = form_for(service, dt.date.today(), lang)
-    field = getattr(form, name)
-    for choice in field.kwargs.get("choices") or ():
+    field = getattr(form, name, None)
+    for choice in (field.kwargs.get("choices") if field is not None else None) or ():
         if choice.value == value:
             return str(choice.label)
     return value
+
+
+def answer_rows(service: Service, answers: dict[str, str], lang: str) -> list[tuple[str, str, str]]:
+    """Each answer as (field, label, what it reads), in the form's order and the reader's language.
+
+    The parent's check page and the staff's application page both read their answers here, so
+    staff see every answer under the label the parent saw. An answer whose field the catalog no
+    longer asks for keeps its field name as label rather than vanish.
+    """
+    form = form_for(service, dt.date.today(), lang)
+    order = [name for name in service.form if name in answers] + [n for n in answers if n not in service.form]
+    rows = []
+    for name in order:
+        field = getattr(form, name, None)
+        label = str(field.kwargs.get("label") or field.args[0]) if field is not None else name
+        rows.append((name, label, answer_label(service, name, answers[name], lang)))
+    return rows
 
 
 def canonical_payload(

@@ -217,13 +217,10 @@ def check() -> ResponseReturnValue:
         if locked is not None:
             return locked
     service = g.service
-    rows = [(name, applications.answer_label(service, name, value, g.lang)) for name, value in draft["answers"].items()]
-    labels = {name: applications.form_for(service, local_today(), g.lang)()[name].label.text for name in service.form}
     return render_template(
         "apply/check.html",
         form=form,
-        rows=rows,
-        labels=labels,
+        rows=applications.answer_rows(service, draft["answers"], g.lang),
         service=service,
         files=_attachments(),
         error=error,

@@ -175,6 +175,20 @@ class StaffUser(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins under a name that is no active account, counted and locked as an account's
+    are (``failed_logins``, ``locked_until``), so the lock tells nobody which names exist.
+
+    Keyed by a keyed hash of the name: a password typed into the name field is not kept here.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    name_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class AuditEntry(Base):
     """One staff or system action; each entry carries the hash of the one before it, so an edited
     or deleted entry breaks the chain (``kiosk audit verify``)."""
