@@ -54,7 +54,6 @@ class Report:
     last: dt.date
     here: int  # applications this kiosk sent that were made in these days
     there: int  # applications the central system received from this kiosk in these days
-    requests: int  # listing requests it took
     differences: list[Difference]
 
     @property
@@ -62,24 +61,22 @@ class Report:
         return (self.last - self.first).days + 1
 
 
-def listing(portal: Lister, first: dt.date, last: dt.date) -> tuple[list[dict[str, Any]], int]:
-    """Everything the central system lists around the local days, and how many requests it took."""
+def listing(portal: Lister, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+    """Everything the central system lists around the local days, asked a page of days at a time."""
     items: dict[str, dict[str, Any]] = {}
-    day, end, requests = first - dt.timedelta(days=1), last + dt.timedelta(days=1), 0
+    day, end = first - dt.timedelta(days=1), last + dt.timedelta(days=1)
     while day <= end:
         page_end = min(day + dt.timedelta(days=PAGE_DAYS - 1), end)
         for item in portal.listing(day, page_end):
             items[item["idempotency_key"]] = item
-        requests += 1
         day = page_end + dt.timedelta(days=1)
-    return list(items.values()), requests
+    return list(items.values())
 
 
 def check(session: Session, portal: Lister, first: dt.date, last: dt.date) -> Report:
     """Reconcile the local days ``first`` to ``last``, both included (the caller checks the range)."""
-    held, requests = listing(portal, first, last)
-    differences, here, there = _compare(session, held, first, last)
-    return Report(first, last, here, there, requests, differences)
+    differences, here, there = _compare(session, listing(portal, first, last), first, last)
+    return Report(first, last, here, there, differences)
 
 
 def _received_within(item: dict[str, Any], since: dt.datetime, until: dt.datetime) -> bool:
