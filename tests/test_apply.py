@@ -265,12 +265,13 @@ def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> 
     reference = receipt.select_one("[data-reference]").get_text()
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
     other = app.test_client()
-    page = soup(
-        other.post(
-            "/en/status", data={"reference": reference.lower(), "iin": PARENT, "csrf_token": token(other, "/en/status")}
-        )
+    response = other.post(
+        "/en/status", data={"reference": reference.lower(), "iin": PARENT, "csrf_token": token(other, "/en/status")}
     )
+    assert response.status_code == 302 and response.headers["Location"] == "/en/status/found"
+    page = soup(other.get("/en/status/found"))
     assert "Queued" in page.select_one("[data-state]").get_text()
+    assert app.test_client().get("/en/status/found").headers["Location"] == "/en/status"  # only for this visit
     assert "Иванова" not in page.get_text() and PARENT not in page.get_text()
     page = soup(
         other.post(
@@ -301,7 +302,11 @@ def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> 
         )
         s.commit()
     page = soup(
-        other.post("/kk/status", data={"reference": reference, "iin": PARENT, "csrf_token": token(other, "/kk/status")})
+        other.post(
+            "/kk/status",
+            data={"reference": reference, "iin": PARENT, "csrf_token": token(other, "/kk/status")},
+            follow_redirects=True,
+        )
     )
     assert "Құжаттар толық емес" in page.select_one("[data-reason]").get_text()
 
