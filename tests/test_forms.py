@@ -193,9 +193,10 @@ def test_the_message_is_kazakh_for_a_kazakh_visitor_and_a_file_is_no_number(clie
     )
     range_error = soup(fill_form(client, "kk", {**TRANSPORT, "distance_km": "1e999"}))
     assert range_error.select_one("#field-distance_km .field-error") is not None
+    as_a_file = {**TRANSPORT, "distance_km": (io.BytesIO(b"12,5"), "d.txt")}
     response = client.post(
         "/kk/apply/form",
-        data={**TRANSPORT, "distance_km": (io.BytesIO(b"12,5"), "d.txt"), "csrf_token": token(client, "/kk/apply/form")},
+        data={**as_a_file, "csrf_token": token(client, "/kk/apply/form")},
         content_type="multipart/form-data",
     )
     assert response.status_code == 200
