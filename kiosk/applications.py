@@ -68,8 +68,9 @@ def _free_text(label: Any, max_len: int = 200) -> StringField:
 class DecimalCommaField(Field):
     """A number as the kiosk's keypad types it: digits with a decimal comma or a decimal point.
 
-    Python's Decimal also takes "NaN", "sNaN", "Infinity", "1e3", signs and spaces; a parent
-    never means those, so they get a message instead. The data is a Decimal inside
+    Python's Decimal also takes "NaN", "sNaN", "Infinity", "1e3", signs, "1_000" and non-ASCII
+    digits; a parent never means those, so they get a message instead (spaces around the number
+    are dropped). The data is a Decimal inside
     [minimum, maximum]; `answer()` is the draft's text (a point, `places` decimals), which this
     field reads back like anything typed, so Back and Change show the saved answer.
     """
