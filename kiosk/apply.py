@@ -85,7 +85,7 @@ def form() -> ResponseReturnValue:
     today = local_today()
     form_class = applications.form_for(service, today, g.lang)
     answers = _draft()["answers"]
-    form = form_class(data=answers) if request.method == "GET" else form_class()
+    form = applications.with_answers(form_class, answers) if request.method == "GET" else form_class()
     duplicate = None
     if form.validate_on_submit():
         answers = applications.answers_of(form, service)
@@ -347,9 +347,12 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
         s.commit()
     except submissions.AlreadyApplied as already:
         s.rollback()
+        g.page_endpoint = "apply.form"  # the form shown again has its own address
         return render_template(
             "apply/form.html",
-            form=applications.form_for(g.service, local_today(), g.lang)(data=_draft()["answers"]),
+            form=applications.with_answers(
+                applications.form_for(g.service, local_today(), g.lang), _draft()["answers"]
+            ),
             service=g.service,
             duplicate=_duplicate_notice(already),
         )

@@ -90,7 +90,14 @@ def call_staff() -> ResponseReturnValue:
     s.commit()
     if htmx:
         return render_template("visitor/_help.html", called=True)
-    return render_template("visitor/help.html", back=url_for("visitor.services"))
+    return redirect(url_for("visitor.help_page"))  # post/redirect/get: reload never rings again
+
+
+@bp.get("/<lang>/help")
+def help_page() -> ResponseReturnValue:
+    """Call staff without script: the call this terminal has open, or the button to make one."""
+    called = helpcalls.open_call(db.get_session(), current_app.config["KIOSK_ID"]) is not None
+    return render_template("visitor/help.html", called=called, back=url_for("visitor.services"))
 
 
 @bp.post("/reset")

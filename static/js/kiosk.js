@@ -2,6 +2,11 @@
 (function () {
   "use strict";
 
+  // A page shown in answer to a form (a mistake to correct) takes its own address in the history:
+  // Back and reload then fetch it again instead of showing the browser's "Confirm Form Resubmission"
+  var own = document.querySelector('meta[name="kiosk-page-url"]');
+  if (own && window.history.replaceState) window.history.replaceState(null, "", own.content);
+
   // Print buttons
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-print]")) {
