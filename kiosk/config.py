@@ -41,10 +41,12 @@ MAX_FORM_BODY = 64 * 1024
 # after re-encoding is the limit a parent meets, not this one. Flask's MAX_CONTENT_LENGTH, the
 # largest body any endpoint takes, is this plus MAX_FORM_BODY.
 MAX_UPLOAD_SIZE = 30 * 1024 * 1024
-# One text part of a multipart body. Werkzeug applies this to its whole multipart buffer, which
-# holds one 64 KB read of the body plus up to a boundary's length of the read before it (kept in
-# case it starts a boundary): a limit of 64 KB failed file parts at random. It must stay well above
-# 64 KB; the text parts themselves are bounded by MAX_FORM_BODY anyway.
+# One text part of a multipart body. Werkzeug applies this to its whole multipart buffer, file
+# parts too, and the buffer holds one 64 KB read of the body plus the tail of the read before
+# when a CR or LF lies near its end (up to a boundary's length, kept in case a boundary starts
+# there): at 64 KB most photos over 64 KB were refused, depending on their bytes. It must stay well
+# above 64 KB. Text parts stay small anyway: a form's whole body is at most MAX_FORM_BODY, and the
+# upload takes at most 4 parts (kiosk/bodies.py).
 MAX_FORM_MEMORY_SIZE = 256 * 1024
 MAX_FORM_PARTS = 100  # the longest form has about 20 fields
 # waitress's own limits. Its body limit is above Flask's, so that a body too large for Flask gets
