@@ -8,11 +8,17 @@ from typing import Any
 
 from flask import Flask
 
+from kiosk.config import settle
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: config layers, extensions, the catalog, blueprints, CLI."""
+    """Build the app: config layers, extensions, the catalog, blueprints, CLI.
+
+    Raises ``ConfigError`` (kiosk.config) for settings it must not run with, ``CatalogError`` for a
+    broken catalog: ``kiosk run``, ``kiosk sync`` and ``waitress-serve --call`` all refuse to start.
+    """
     app = Flask(
         __name__,
         instance_path=os.environ.get("KIOSK_INSTANCE_PATH") or str(ROOT / "instance"),
@@ -25,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("KIOSK")
     if test_config:
         app.config.from_mapping(test_config)
+    settle(app.config)  # ConfigError: the start refuses, with the reason
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from kiosk import (

@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from flask import Flask, current_app
 
+from kiosk.config import ConfigError
 from kiosk.keys import keyed_hash
 from kiosk.portal import Phone, get_portal
 
@@ -74,7 +75,7 @@ class PortalSms(SmsGateway):
 def init_app(app: Flask) -> None:
     gateways = {"console": ConsoleSms, "portal": PortalSms}
     if app.config["SMS_GATEWAY"] not in gateways:
-        raise RuntimeError(f"SMS_GATEWAY={app.config['SMS_GATEWAY']!r}: use one of {', '.join(gateways)}")
+        raise ConfigError(f"SMS_GATEWAY={app.config['SMS_GATEWAY']!r}: use one of {', '.join(gateways)}")
     app.extensions["kiosk.sms"] = gateways[app.config["SMS_GATEWAY"]]()
     app.extensions["kiosk.demo_phone"] = DemoPhone()
 
