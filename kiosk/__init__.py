@@ -13,13 +13,33 @@ from kiosk.config import settle
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class Kiosk(Flask):
+    """Flask, but an error that is the database's state, not a bug, is logged as a warning.
+
+    Flask logs an error raised while the visit is loaded or saved with its traceback before
+    kiosk/errors.py answers it; a busy database or one behind the migrations gets "try again" or
+    "out of service" there, and its one warning line here.
+    """
+
+    def log_exception(self, exc_info: Any) -> None:
+        from flask import request
+
+        from kiosk import db
+
+        exc = exc_info[1]
+        if exc is not None and (db.is_busy(exc) or db.schema_problem(self)):
+            self.logger.warning("%s %s: %s", request.method, request.path, getattr(exc, "orig", None) or exc)
+            return
+        super().log_exception(exc_info)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config layers, extensions, the catalog, blueprints, CLI.
 
     Raises ``ConfigError`` (kiosk.config) for settings it must not run with, ``CatalogError`` for a
     broken catalog: ``kiosk run``, ``kiosk sync`` and ``waitress-serve --call`` all refuse to start.
     """
-    app = Flask(
+    app = Kiosk(
         __name__,
         instance_path=os.environ.get("KIOSK_INSTANCE_PATH") or str(ROOT / "instance"),
         instance_relative_config=True,
