@@ -14,21 +14,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Kiosk(Flask):
-    """Flask, but an error that is the database's state, not a bug, is logged as a warning.
+    """Flask, but a database error that is the database's state, not a bug, gets no traceback.
 
     Flask logs an error raised while the visit is loaded or saved with its traceback before
     kiosk/errors.py answers it; a busy database or one behind the migrations gets "try again" or
-    "out of service" there, and its one warning line here.
+    "out of service" there, and one warning line (errors.database_page).
     """
 
     def log_exception(self, exc_info: Any) -> None:
-        from flask import request
+        from sqlalchemy.exc import SQLAlchemyError
 
         from kiosk import db
 
         exc = exc_info[1]
-        if exc is not None and (db.is_busy(exc) or db.schema_problem(self)):
-            self.logger.warning("%s %s: %s", request.method, request.path, getattr(exc, "orig", None) or exc)
+        if isinstance(exc, SQLAlchemyError) and (db.is_busy(exc) or db.schema_problem(self)):
             return
         super().log_exception(exc_info)
 

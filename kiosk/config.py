@@ -143,20 +143,22 @@ def settle(config: MutableMapping[str, Any]) -> None:
     names its real central system (PORTAL_URL, PORTAL=http) gets neither the demo phone nor the
     console, and a site that asks for them with it does not start.
     """
+    which = "PORTAL=http"
     if config.get("PORTAL") is None:
         config["PORTAL"] = "http" if config.get("PORTAL_URL") else "embedded"
+        which = "PORTAL_URL set (so PORTAL=http)"
     real = config["PORTAL"] == "http"
     config["DEMO"] = not real if config.get("DEMO") is None else _flag("DEMO", config["DEMO"])
     if config.get("SMS_GATEWAY") is None:
         config["SMS_GATEWAY"] = "portal" if real else "console"
     if real and config["DEMO"]:
         raise ConfigError(
-            "DEMO is on with PORTAL=http: the demo phone would show every parent's SMS code on the "
+            f"DEMO is on with {which}: the demo phone would show every parent's SMS code on the "
             "screen. Set DEMO=false (KIOSK_DEMO=false), or leave it out, on a kiosk that talks to the "
             "real central system."
         )
     if real and config["SMS_GATEWAY"] == "console":
         raise ConfigError(
-            "SMS_GATEWAY=console with PORTAL=http: the codes would go to the server's log, not to the "
+            f"SMS_GATEWAY=console with {which}: the codes would go to the server's log, not to the "
             "parent's phone. Set SMS_GATEWAY=portal (KIOSK_SMS_GATEWAY=portal), or leave it out."
         )
