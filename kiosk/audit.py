@@ -37,14 +37,24 @@ def _digest(prev: str, at: dt.datetime, actor: str, action: str, target: str | N
     return hashlib.sha256(f"{prev}|{body}".encode()).hexdigest()
 
 
+def lock(session: Session) -> None:
+    """Hold the chain's end until the caller commits, so two writers never fork it.
+
+    ``append`` takes it; a transaction that will append after changing other rows takes it first
+    (PostgreSQL: rows then this lock in one transaction, this lock then the rows in another is a
+    deadlock). Taking it again in the same transaction is free.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit'))"))
+    else:  # SQLite's write lock, taken before the head is read
+        session.execute(text("UPDATE sync_state SET value = value WHERE key = 'audit-lock'"))
+
+
 def append(
     session: Session, *, actor: str, action: str, now: dt.datetime, target: str | None = None, **detail: Any
 ) -> AuditEntry:
     """Add an entry at the end of the chain, in the caller's transaction (the caller commits)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit'))"))
-    else:  # take SQLite's write lock before reading the head, so two writers never fork the chain
-        session.execute(text("UPDATE sync_state SET value = value WHERE key = 'audit-lock'"))
+    lock(session)
     head = session.get(SyncState, HEAD_KEY)
     prev = head.value if head else GENESIS
     entry = AuditEntry(

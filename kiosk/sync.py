@@ -192,6 +192,8 @@ class Worker:
                 to_state = State.RETRY_WAIT
                 detail = {"reason": result.reason, "retry_in_s": round(delay, 1)}
                 values.update(next_attempt_at=now + dt.timedelta(seconds=delay), last_error=result.reason[:1000])
+            if to_state != State.RETRY_WAIT:
+                audit.lock(s)  # before the row, as every worker takes them: no deadlock on PostgreSQL
             # a conditional update: if our lease ran out meanwhile, the new holder's record stands
             moved = s.execute(update(Submission).where(mine).values(state=to_state, **values)).rowcount
             if moved == 1:
@@ -229,6 +231,7 @@ class Worker:
             return 0
         notices: list[tuple[str, str, str, str]] = []
         with self.app.app_context(), db.new_session(self.app) as s:
+            audit.lock(s)  # each change is audited: the chain's lock before any row, as in _send_one
             for change in changes:
                 moved = apply_change(s, change, self.now(), self.worker_id)
                 if moved is not None and moved.state in (State.APPROVED, State.REFUSED):
