@@ -186,7 +186,8 @@ class KioskServer:
     """``kiosk run`` on a fixed port and instance folder; killed and started again on demand.
 
     The process gets a clean environment (no developer ``KIOSK_*`` settings) plus ``LOAD_ENV``; its
-    stdout and stderr (the console SMS gateway prints every SMS) go to a log file in the instance.
+    stdout and stderr (the console SMS gateway logs every SMS, its code masked) go to a log file in the
+    instance.
     """
 
     def __init__(self, instance: Path, port: int, extra_env: dict[str, str] | None = None) -> None:

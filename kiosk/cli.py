@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from kiosk import create_app, db, logs
 from kiosk.backup import backup_command, restore_command
 from kiosk.catalog import CatalogError, load_catalog
+from kiosk.config import ConfigError
 from kiosk.portal_sim.cli import portal_sim_command
 from kiosk.sync import Worker
 
@@ -23,6 +24,8 @@ def _create_app():  # noqa: ANN202 - FlaskGroup calls this with no arguments
         return create_app()
     except CatalogError as exc:
         raise SystemExit(f"kiosk: the service catalog is broken, not starting: {exc}") from None
+    except ConfigError as exc:
+        raise SystemExit(f"kiosk: not starting: {exc}") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, help="School services kiosk.")

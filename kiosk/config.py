@@ -3,7 +3,16 @@
 Layers on top, in order: ``instance/config.py``, ``KIOSK_*`` environment variables (values are
 parsed as JSON where they can be, so ``KIOSK_RUN_PORT=8081`` is a number), then a test mapping.
 No secret lives here: the secret key is generated into ``instance/`` on the first start.
+
+``settle()`` then fills the settings left at None from the others and refuses what must never
+run: a kiosk on the real central system shows no code on screen and sends none to a console,
+whichever line its site's settings miss.
 """
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
 
 LANGUAGES = ("kk", "ru", "en")
 BABEL_DEFAULT_LOCALE = "kk"
@@ -69,9 +78,10 @@ VISIT_TTL_S = 300
 
 # Which terminal this is: the per-kiosk SMS limit counts per id
 KIOSK_ID = "kiosk-1"
-# DEMO shows a simulated phone on screen with the SMS the visitor's number received,
-# so a newcomer can finish the flow without reading logs. Turn it off on a real terminal.
-DEMO = True
+# DEMO shows a simulated phone on screen with the SMS the visitor's number received, so a newcomer
+# can finish the flow without reading logs. None (the default) follows PORTAL: on with a simulated
+# central system (embedded, demo), off with the real one (http), which refuses to start with it on.
+DEMO = None
 
 # SMS codes (none of these are official eGov figures: the portal's own are not published).
 # The rules are in README, "SMS code rules": a code entered right counts against no limit, so a
@@ -85,13 +95,15 @@ SMS_SENDS_PER_IIN_WINDOW_S = 900
 SMS_MIN_INTERVAL_S = 60  # before a resend of the code for the same identification or application
 SMS_SENDS_PER_KIOSK = 30  # codes never entered right, per terminal in the window
 SMS_SENDS_PER_KIOSK_WINDOW_S = 3600
-# "console" prints each SMS on the server's console (and the demo phone); "portal" asks the
-# central system to deliver it to the phone registered for the IIN
-SMS_GATEWAY = "console"
+# "console" logs each SMS with its code masked (the demo phone shows it whole); "portal" asks the
+# central system to deliver it to the phone registered for the IIN. None follows PORTAL: "portal"
+# with the real central system (which refuses "console"), else "console".
+SMS_GATEWAY = None
 # The central system: "embedded" starts `kiosk portal-sim` inside `kiosk run` (on SIM_PORT) and
 # talks to it over HTTP, as to the real one; "http" talks to PORTAL_URL; "demo" is an in-process
-# stand-in with no HTTP at all (the visitor tests use it).
-PORTAL = "embedded"
+# stand-in with no HTTP at all (the visitor tests use it). None: "http" when PORTAL_URL is set,
+# else "embedded".
+PORTAL = None
 PORTAL_URL = None
 PORTAL_TIMEOUT_S = 10.0
 # hex HMAC key this kiosk signs with; None means instance/portal_key, made on the first start
@@ -121,3 +133,52 @@ STAFF_ALERT_WAITING_S = 3600
 STAFF_ALERT_OFFLINE_S = 600
 # SMS codes that could not be sent within this window raise an alert
 STAFF_ALERT_SMS_S = 3600
+
+
+class ConfigError(Exception):
+    """A setting, or a mix of settings, the kiosk refuses to start with; the message says which."""
+
+
+# lower case: Flask copies only upper-case names of this module into the config
+_yes = ("true", "1", "yes", "on")
+_no = ("false", "0", "no", "off")
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A yes/no setting read strictly: "False" or "no" from an env file must not count as true."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _yes:
+        return True
+    if text in _no:
+        return False
+    raise ConfigError(f"{name}={value!r} is neither true nor false")
+
+
+def settle(config: MutableMapping[str, Any]) -> None:
+    """Fill PORTAL, DEMO and SMS_GATEWAY where nothing set them, then refuse an unsafe mix.
+
+    A clean clone gets the simulated central system, the demo phone and the console; a site that
+    names its real central system (PORTAL_URL, PORTAL=http) gets neither the demo phone nor the
+    console, and a site that asks for them with it does not start.
+    """
+    which = "PORTAL=http"
+    if config.get("PORTAL") is None:
+        config["PORTAL"] = "http" if config.get("PORTAL_URL") else "embedded"
+        which = "PORTAL_URL set (so PORTAL=http)"
+    real = config["PORTAL"] == "http"
+    config["DEMO"] = not real if config.get("DEMO") is None else _flag("DEMO", config["DEMO"])
+    if config.get("SMS_GATEWAY") is None:
+        config["SMS_GATEWAY"] = "portal" if real else "console"
+    if real and config["DEMO"]:
+        raise ConfigError(
+            f"DEMO is on with {which}: the demo phone would show every parent's SMS code on the "
+            "screen. Set DEMO=false (KIOSK_DEMO=false), or leave it out, on a kiosk that talks to the "
+            "real central system."
+        )
+    if real and config["SMS_GATEWAY"] == "console":
+        raise ConfigError(
+            f"SMS_GATEWAY=console with {which}: the codes would go to the server's log, not to the "
+            "parent's phone. Set SMS_GATEWAY=portal (KIOSK_SMS_GATEWAY=portal), or leave it out."
+        )

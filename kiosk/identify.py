@@ -210,7 +210,7 @@ def send_code(
         log.info("sms code refused for %s: %s", mask(iin), refused.reason.value)
         return None, refusal_message(refused)
     try:
-        sms.send(iin, phone, text(issued.code, int(rules.ttl.total_seconds() // 60)))
+        sms.send(iin, phone, text(issued.code, int(rules.ttl.total_seconds() // 60)), secret=issued.code)
     except PortalUnavailable:
         log.warning("sms delivery failed for %s", mask(iin))
         codes.mark_undelivered(s, issued.code_id, utcnow())

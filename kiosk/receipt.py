@@ -258,13 +258,15 @@ def finish() -> ResponseReturnValue:
 
 
 def wipe_visit() -> None:
+    """End the visit: the session and the demo phone first, then the draft's photos (a write that a
+    busy database may refuse; the visit is gone from the screen and the browser all the same)."""
     draft = session.get("draft")
-    if draft:
-        s = db.get_session()
-        s.execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
-        s.commit()
     for key in ("identity", "pending"):
         if session.get(key):
             sms.forget_demo_messages(session[key]["iin"])
     session.destroy()
     g.visit_wiped = True
+    if draft:
+        s = db.get_session()
+        s.execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
+        s.commit()
