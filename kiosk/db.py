@@ -9,14 +9,39 @@ survives power loss: a receipt is a promise) and a busy timeout. PostgreSQL come
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter, ValidationError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Row ids are INTEGER columns: 32 bits on PostgreSQL, 64 on SQLite. A larger number sent to the
+# database fails there (SQLite: OverflowError past 2^63) instead of finding no row, so anything
+# outside this range is known to be no row before a query is made.
+ROW_ID_MAX = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<id:name>`` in a route: a row id the database can hold, else the address matches nothing (404)."""
+
+    def __init__(self, map: Any) -> None:  # noqa: A002 - werkzeug's own parameter name
+        super().__init__(map, min=1, max=ROW_ID_MAX)
+
+    def to_python(self, value: str) -> int:
+        if len(value) > len(str(ROW_ID_MAX)):  # int() refuses 4,300 digits and more with a ValueError
+            raise ValidationError()
+        return super().to_python(value)
+
+
+def row_id(value: str) -> int | None:
+    """A row id from a string outside the address (a query parameter), or None when it cannot be one."""
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(ROW_ID_MAX)):
+        return None
+    return int(value) if 1 <= int(value) <= ROW_ID_MAX else None
 
 
 def database_url(app: Flask) -> str:
@@ -45,6 +70,7 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["id"] = RowIdConverter  # before any route that uses it is added
     engine = make_engine(database_url(app), app.config["SQLITE_BUSY_TIMEOUT_MS"])
     app.extensions["kiosk.db"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
