@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import IntegerConverter, ValidationError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-# Row ids are INTEGER columns: 32 bits on PostgreSQL, 64 on SQLite. A larger number sent to the
-# database fails there (SQLite: OverflowError past 2^63) instead of finding no row, so anything
-# outside this range is known to be no row before a query is made.
+# Row ids are INTEGER columns: 32 bits on PostgreSQL, 64 on SQLite. A larger number in a query
+# fails instead of finding no row (PostgreSQL: "integer out of range" from 2^31, as SQLAlchemy casts
+# the parameter to INTEGER; SQLite: OverflowError from 2^63), so a number outside this range is
+# known to be no row before any query is made.
 ROW_ID_MAX = 2**31 - 1
 
 
