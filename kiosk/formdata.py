@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from flask import Flask, Request
+from werkzeug.datastructures import FileStorage
 from werkzeug.formparser import FormDataParser
 
 
@@ -28,6 +29,9 @@ class NamedPartsParser(FormDataParser):
     def _named(self, data: Any) -> Any:
         if None not in data:
             return data
+        for dropped in data.getlist(None):
+            if isinstance(dropped, FileStorage):  # the request closes only the files it keeps
+                dropped.close()
         return self.cls((key, value) for key, value in data.items(multi=True) if key is not None)
 
 
