@@ -9,9 +9,11 @@ found, each held on every form or route it applies to.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import json
 import re
+import warnings
 
 import pytest
 from flask_babel import force_locale, gettext
@@ -197,6 +199,20 @@ def test_the_named_parts_beside_a_nameless_one_still_arrive(client, app) -> None
     page = soup(response)
     assert not page.select(".field-error"), [e.get_text() for e in page.select(".field-error")]
     assert page.select_one('input[name="reference"]')["value"] == "AAA-AAA-AAA"
+
+
+def test_a_nameless_or_broken_file_part_leaves_no_file_open(client) -> None:
+    """Files the parser opened for parts it then dropped or gave up on were left to the garbage collector."""
+    head = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+    bodies = [NAMELESS, head + b"\xff\xd8\xff" * 1000]  # a part with no name; a body cut off in a file
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for body in bodies:
+            response = client.post("/ru/status", data=body, content_type="multipart/form-data; boundary=B")
+            assert response.status_code == 400
+            response.close()
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 # --- item 19: ids past what the database holds ---------------------------------------------------------------
