@@ -80,6 +80,8 @@ KINDS = (
     "other-type",
 )
 LANGS = ("kk", "ru", "en")
+ENDINGS = (".logout", ".finish", ".reset")  # forms that end the state itself: left to the plain draws
+DEEP_SHARE = 0.2  # of the draws: a form of the state, posted nearly as a person would, then its page again
 STAFF_PASSWORD = "fuzz the forms, not the staff"
 
 HUGE = [2**31 - 1, 2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64, 10**30, 10**400]
@@ -204,9 +206,14 @@ class Harvest:
     query: dict[str, set[str]] = field(default_factory=dict)  # endpoint -> query keys seen in links
     fields: dict[str, set[str]] = field(default_factory=dict)  # endpoint -> form field names
     all_fields: set[str] = field(default_factory=set)
+    # field name -> what a person would put there: the options of a choice, or the kind of text the
+    # input asks for by its attributes (iin, code, decimal, card, text)
+    plausible: dict[str, set[str]] = field(default_factory=dict)
+    # session state -> the forms its pages show: (endpoint, where it posts, the page it is on)
+    forms: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
     pages: int = 0
 
-    def page(self, app: Any, url: str, html: str) -> list[str]:
+    def page(self, app: Any, url: str, html: str, state: str | None = None) -> list[str]:
         """Note what one page links to and asks for; return the GET links to follow."""
         self.pages += 1
         adapter = app.url_map.bind("localhost")
@@ -223,9 +230,32 @@ class Harvest:
             matched = self._match(adapter, action, method)
             names = {el.get("name") for el in form.select("[name]")} - {None}
             self.all_fields |= names
+            for el in form.select("input[name], textarea[name], select[name]"):
+                self.plausible.setdefault(el["name"], set()).update(self._plausible(el))
             if matched is not None:
                 self.fields.setdefault(matched, set()).update(names)
+                if state is not None and method == "POST":
+                    self.forms.setdefault(state, set()).add((matched, urlsplit(action).path, url))
         return follow
+
+    @staticmethod
+    def _plausible(el: Any) -> set[str]:
+        kind = (el.get("type") or "text").lower()
+        if kind in ("radio", "checkbox"):
+            return {el.get("value") or "y"}
+        if kind in ("hidden", "submit", "file"):
+            return set()
+        if el.name == "select":
+            return {o.get("value", "") for o in el.select("option")}
+        if el.name == "textarea":
+            return {":card"}
+        if el.get("maxlength") == "12":
+            return {":iin"}
+        if kind == "tel" or el.get("autocomplete") == "one-time-code":
+            return {":code"}
+        if el.get("data-osk-layout-default") == "digits":
+            return {":decimal"}
+        return {":text"}
 
     def _match(self, adapter: Any, href: str | None, method: str) -> str | None:
         if not href or href.startswith(("http:", "https:", "mailto:", "tel:", "javascript:", "#", "data:")):
@@ -243,7 +273,7 @@ class Harvest:
         return endpoint
 
 
-def crawl(app: Any, client: Any, harvest: Harvest, start: list[str], limit: int) -> None:
+def crawl(app: Any, client: Any, harvest: Harvest, start: list[str], limit: int, state: str | None = None) -> None:
     """Breadth first over the GET links of one state, as far as ``limit`` pages."""
     seen: set[str] = set()
     queue = list(start)
@@ -254,7 +284,7 @@ def crawl(app: Any, client: Any, harvest: Harvest, start: list[str], limit: int)
         seen.add(url)
         response = client.get(url)
         if response.mimetype == "text/html":
-            queue.extend(harvest.page(app, url, response.get_data(as_text=True)))
+            queue.extend(harvest.page(app, url, response.get_data(as_text=True), state))
         response.close()  # a static file's answer holds the file open until closed
 
 
@@ -424,11 +454,11 @@ class States:
         if not self.crawled:  # the routes' arguments and the forms' fields, once per run
             for name, first in pages.items():
                 client = clients.get(name) or self.app.test_client()
-                crawl(self.app, client, self.harvest, first, limit=60 if name == "staff" else 25)
+                crawl(self.app, client, self.harvest, first, limit=60 if name == "staff" else 25, state=name)
             self.crawled = True
         else:  # this build's service form, references, photos and calls
             for name in ("identified", "signing", "receipt", "staff"):
-                crawl(self.app, clients[name], self.harvest, pages[name], limit=4)
+                crawl(self.app, clients[name], self.harvest, pages[name], limit=4, state=name)
 
         states = {"none": State(None, None), "ended": State(cookie, None)}
         for name in ("code", "identified", "signing", "receipt", "staff"):
@@ -459,10 +489,11 @@ class Request:
 class Maker:
     """Turns (route, method, state, kind) into the bytes of one request."""
 
-    def __init__(self, app: Any, rng: random.Random, harvest: Harvest) -> None:
+    def __init__(self, app: Any, rng: random.Random, harvest: Harvest, people: People) -> None:
         self.app = app
         self.rng = rng
         self.harvest = harvest
+        self.people = people
 
     # values
 
@@ -487,6 +518,18 @@ class Maker:
             values = sorted(set().union(*self.harvest.args.values())) if self.harvest.args else ["x"]
             return self.rng.choice(values)
         return "".join(self.rng.choice("0123456789") for _ in range(self.rng.choice((4, 6, 12, 13, 30))))
+
+    def plausible(self, name: str) -> bytes:
+        """A value as a person would type or choose it, for a field the pages showed."""
+        value = self.rng.choice(sorted(self.harvest.plausible.get(name) or {":text"}))
+        made = {
+            ":iin": lambda: self.people.child()["child_iin"],
+            ":card": self.people.card,
+            ":code": lambda: f"{self.rng.randrange(10**6):06d}",
+            ":decimal": lambda: self.rng.choice(["12.5", "12,5", "3", "0.5", "250"]),
+            ":text": lambda: self.rng.choice(["Иванова Мария", "Омаров Әлихан", "Аксу", "Школа № 12"]),
+        }
+        return (made[value]() if value in made else value).encode()
 
     def raw_value(self) -> bytes:
         """A value as bytes: mostly UTF-8 text, sometimes broken UTF-8 inside it."""
@@ -555,12 +598,19 @@ class Maker:
 
     # the body
 
-    def body(self, kind: str, endpoint: str, token: str | None) -> tuple[bytes, str | None, bool]:
+    def body(self, kind: str, endpoint: str, token: str | None, deep: bool = False) -> tuple[bytes, str | None, bool]:
         """(body, content type, whether the token went into the body)."""
-        names = self.names(endpoint)
-        with_token = token is not None and self.rng.random() < 0.85
-        token_value = token if self.rng.random() < 0.95 else (token or "x")[:-3] + "abc"
-        fields: list[tuple[str, bytes]] = [(n, self.raw_value()) for n in names]
+        known = sorted(self.harvest.fields.get(endpoint, set()) - {"csrf_token"})
+        if known and (deep or self.rng.random() < 0.5):  # what a person would send, one or two answers hostile
+            fields = [(n, self.plausible(n)) for n in known]
+            for at in {self.rng.randrange(len(fields)) for _ in range(self.rng.randrange(0, 3))}:
+                name = fields[at][0]
+                value = self.rng.choice(NUMBERS) if self.rng.random() < 0.5 else self.text()
+                fields[at] = (name, value.encode())
+        else:
+            fields = [(n, self.raw_value()) for n in self.names(endpoint)]
+        with_token = token is not None and (deep or self.rng.random() < 0.85)
+        token_value = token if deep or self.rng.random() < 0.95 else (token or "x")[:-3] + "abc"
         if with_token:
             fields.insert(self.rng.randrange(0, len(fields) + 1), ("csrf_token", (token_value or "").encode()))
         if kind == "none":
@@ -726,6 +776,25 @@ class Maker:
             items.append(f"{json.dumps(name)}: {raw}")
         return ("{" + ", ".join(items) + "}").encode()
 
+    def deep(self, state_name: str, state: State) -> list[Request]:
+        """A form its state's pages show, posted as a person would but for one or two answers, then its page again.
+
+        The page after the post shows what was saved (Back, Change, a reload): an answer that was
+        saved but cannot be shown again is found here.
+        """
+        forms = [f for f in sorted(self.harvest.forms[state_name]) if not f[0].endswith(ENDINGS)]
+        endpoint = self.rng.choice(sorted({f[0] for f in forms}))  # each form alike, however many pages show it
+        endpoint, action, page = self.rng.choice([f for f in forms if f[0] == endpoint])
+        kind = self.rng.choice(["urlencoded", "multipart", "multipart-files-in-text", "multipart-nameless"])
+        self.boundary = None
+        body, ctype, _in_body = self.body(kind, endpoint, state.token, deep=True)
+        if kind.startswith("multipart"):
+            ctype = f"multipart/form-data; boundary={self.boundary}"
+        cookie = [("Cookie", f"kiosk_visit={state.cookie}")] if state.cookie else []
+        post = Request("POST", action, [("Content-Type", ctype or ""), *cookie], body, kind, state_name, endpoint)
+        again = Request("GET", urlsplit(page).path, cookie, b"", "none", state_name, f"{endpoint} (page again)")
+        return [post, again]
+
     def make(self, rule: Any, method: str, state_name: str, state: State, kind: str) -> Request:
         self.boundary = None
         path = self.path(rule)
@@ -790,6 +859,7 @@ class Report:
     traceback_kinds: Counter = field(default_factory=Counter)
     error_logs: list[str] = field(default_factory=list)
     routes: int = 0
+    deep: int = 0
     pages_crawled: int = 0
     state_builds: int = 0
     seconds: float = 0.0
@@ -809,6 +879,7 @@ class Report:
             "by_kind": dict(self.by_kind),
             "by_state": dict(self.by_state),
             "routes": self.routes,
+            "deep_form_posts": self.deep,
             "endpoints_hit": len({key.split()[1] for key in self.endpoints}),
             "pages_crawled": self.pages_crawled,
             "state_builds": self.state_builds,
@@ -844,7 +915,7 @@ def run(requests: int, seed: int, instance: Path, database_url: str | None = Non
         app = make_app(instance, database_url, clock)
         harvest = Harvest()
         builder = States(app, clock, rng, harvest)
-        maker = Maker(app, rng, harvest)
+        maker = Maker(app, rng, harvest, builder.people)
         states = builder.build()  # the first crawl tells which routes take forms
         plan = [
             (rule, method, state, kind)
@@ -858,28 +929,41 @@ def run(requests: int, seed: int, instance: Path, database_url: str | None = Non
         with ServerThread(app, threads=4) as served:
             host, port = "127.0.0.1", int(served.url.rsplit(":", 1)[1])
             order: list[int] = []
-            for i in range(requests):
-                if i and i % rebuild_every == 0:
-                    states = builder.build()
-                if not order:
-                    order = list(range(len(plan)))
-                    rng.shuffle(order)
-                rule, method, state_name, kind = plan[order.pop()]
-                request = maker.make(rule, method, state_name, states[state_name], kind)
-                before = len(trap.tracebacks)
-                status = send(host, port, request)
-                report.requests += 1
-                report.statuses[status if status is not None else "no answer"] += 1
-                report.by_kind[kind] += 1
-                report.by_state[state_name] += 1
-                report.endpoints[f"{method} {rule.endpoint} {status}"] += 1
-                if status is None:
-                    report.no_answer.append(request.summary())
-                elif status >= 500:
-                    report.server_errors.append(f"{status} {request.summary()}")
-                for record in trap.tracebacks[before:]:  # what broke, where: one line per kind
-                    last = record.rstrip().splitlines()[-1][:160]
-                    report.traceback_kinds[f"{last} ({request.method} {request.endpoint}, {request.kind})"] += 1
+            since_build = 0
+            while report.requests < requests:
+                if since_build >= rebuild_every:
+                    states, since_build = builder.build(), 0
+                deep_states = sorted(
+                    n
+                    for n, forms in harvest.forms.items()
+                    if states[n].token and any(not f[0].endswith(ENDINGS) for f in forms)
+                )
+                if deep_states and rng.random() < DEEP_SHARE:
+                    name = rng.choice(deep_states)
+                    batch = maker.deep(name, states[name])[: requests - report.requests]
+                    report.deep += 1
+                else:
+                    if not order:
+                        order = list(range(len(plan)))
+                        rng.shuffle(order)
+                    rule, method, state_name, kind = plan[order.pop()]
+                    batch = [maker.make(rule, method, state_name, states[state_name], kind)]
+                for request in batch:
+                    since_build += 1
+                    before = len(trap.tracebacks)
+                    status = send(host, port, request)
+                    report.requests += 1
+                    report.statuses[status if status is not None else "no answer"] += 1
+                    report.by_kind[request.kind] += 1
+                    report.by_state[request.state] += 1
+                    report.endpoints[f"{request.method} {request.endpoint} {status}"] += 1
+                    if status is None:
+                        report.no_answer.append(request.summary())
+                    elif status >= 500:
+                        report.server_errors.append(f"{status} {request.summary()}")
+                    for record in trap.tracebacks[before:]:  # what broke, where: one line per kind
+                        last = record.rstrip().splitlines()[-1][:160]
+                        report.traceback_kinds[f"{last} ({request.method} {request.endpoint}, {request.kind})"] += 1
         report.tracebacks = trap.tracebacks
         report.error_logs = trap.errors
         report.pages_crawled = harvest.pages
