@@ -283,8 +283,9 @@ def crawl(app: Any, client: Any, harvest: Harvest, start: list[str], limit: int,
             continue
         seen.add(url)
         response = client.get(url)
+        body = response.get_data()  # whole, as a browser reads it (a streamed CSV to its end)
         if response.mimetype == "text/html":
-            queue.extend(harvest.page(app, url, response.get_data(as_text=True), state))
+            queue.extend(harvest.page(app, url, body.decode(), state))
         response.close()  # a static file's answer holds the file open until closed
 
 

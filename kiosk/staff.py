@@ -292,13 +292,11 @@ def queue_csv() -> ResponseReturnValue:
                 Submission.attempts,
                 Submission.portal_reference,
             ).order_by(Submission.id)
-            # closed with the session even when the download stops half-way (its cursor is server-side on PostgreSQL)
-            with stream.execute(query.execution_options(yield_per=500)) as result:
-                for row in result:
-                    writer.writerow([display(row[0]), *row[1:]])
-                    yield out.getvalue()
-                    out.seek(0)
-                    out.truncate()
+            for row in stream.execute(query.execution_options(yield_per=500)):
+                writer.writerow([display(row[0]), *row[1:]])
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
 
     response = Response(rows(), mimetype="text/csv")
     response.headers["Content-Disposition"] = "attachment; filename=queue.csv"
