@@ -19,6 +19,11 @@ state and one body kind, walked as a shuffled product so that every combination 
 - values: the hostile ones below, huge numbers, dates, real IINs and codes; ids in the address
   from the rows that exist up to 2^64 and beyond; addresses with broken percent-encodings.
 
+A fifth of the draws (``DEEP_SHARE``) are deep instead: a form the state's pages show, filled as a
+person would (the options of a choice, a valid IIN, a decimal, a name: learnt from the inputs'
+attributes) but for one or two hostile answers, posted with the token, then its page loaded
+again, so an answer that is saved but cannot be shown again is found too.
+
 The requests go over real HTTP to waitress (the production server, in a thread of this process,
 serving the same app object), one connection per request, so every body arrives as the bytes
 written here. The app's log records are captured: a record with a traceback or at ERROR counts,
