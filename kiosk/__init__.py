@@ -62,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         db,
         display,
         errors,
+        formdata,
         health,
         i18n,
         identify,
@@ -77,6 +78,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kiosk.extensions import csrf, htmx
     from kiosk.sessions import VisitSessionInterface
 
+    formdata.init_app(app)
     keys.init_app(app)
     crypto.init_app(app)
     db.init_app(app)

@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Regexp, Stop
 from wtforms.widgets import TextInput
 
 from kiosk.catalog import Service
+from kiosk.forms import KioskForm
 from kiosk.iin import InvalidIin, parse_iin
 
 # letters of Kazakh, Russian and English, with spaces, hyphens and apostrophes inside a name
@@ -212,7 +213,7 @@ def form_for(service: Service, today: dt.date, lang: str) -> type[FlaskForm]:
         "school_from": _free_text(_l("The school the child is leaving")),
     }
     attrs = {name: fields[name] for name in service.form}
-    return type(f"{service.code.title()}Form", (FlaskForm,), attrs)
+    return type(f"{service.code.title()}Form", (KioskForm,), attrs)
 
 
 def answers_of(form: FlaskForm, service: Service) -> dict[str, str]:

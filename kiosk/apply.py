@@ -168,7 +168,7 @@ def _store_upload(upload: BinaryIO) -> str | None:
     return None
 
 
-@bp.post("/attachments/<int:attachment_id>/remove")
+@bp.post("/attachments/<id:attachment_id>/remove")
 @requires_identity
 def remove_attachment(attachment_id: int) -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit():

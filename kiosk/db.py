@@ -36,8 +36,33 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter, ValidationError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Row ids are INTEGER columns: 32 bits on PostgreSQL, 64 on SQLite. A larger number in a query
+# fails instead of finding no row (PostgreSQL: "integer out of range" from 2^31, as SQLAlchemy casts
+# the parameter to INTEGER; SQLite: OverflowError from 2^63), so a number outside this range is
+# known to be no row before any query is made.
+ROW_ID_MAX = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<id:name>`` in a route: a row id the database can hold, else the address matches nothing (404)."""
+
+    def __init__(self, map: Any) -> None:  # noqa: A002 - werkzeug's own parameter name
+        super().__init__(map, min=1, max=ROW_ID_MAX)
+
+    def to_python(self, value: str) -> int:
+        if len(value) > len(str(ROW_ID_MAX)):  # int() refuses 4,300 digits and more with a ValueError
+            raise ValidationError()
+        return super().to_python(value)
+
+
+def row_id(value: str) -> int | None:
+    """A row id from a string outside the address (a query parameter), or None when it cannot be one."""
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(ROW_ID_MAX)):
+        return None
+    return int(value) if 1 <= int(value) <= ROW_ID_MAX else None
 
 
 def database_url(app: Flask) -> str:
@@ -217,6 +242,7 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["id"] = RowIdConverter  # before any route that uses it is added
     engine = make_engine(database_url(app), app.config["SQLITE_BUSY_TIMEOUT_MS"])
     app.extensions["kiosk.db"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)

@@ -224,6 +224,9 @@ def print_escpos(reference: str) -> ResponseReturnValue:
     if context is None or not ConfirmForm().validate_on_submit():
         return redirect(url_for("visitor.services"))
     target = current_app.config.get("RECEIPT_PRINTER")
+    if not target:  # the page shows no print button then: a stray request, not a printer fault
+        flash(_("The printer does not answer. Please ask the school office to print your receipt."))
+        return redirect(url_for("receipt.show", reference=reference))
     try:
         send_to_printer(target, escpos_bytes(context["parts"], context["status_url"]))
         flash(_("The receipt is being printed."))

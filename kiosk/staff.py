@@ -243,7 +243,7 @@ def dashboard() -> ResponseReturnValue:
     return render_page_or_partial("staff/dashboard.html", "staff/_alerts.html", states=states, **parts)
 
 
-@bp.post("/calls/<int:call_id>/answer")
+@bp.post("/calls/<id:call_id>/answer")
 def answer_call(call_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -374,9 +374,11 @@ def _cursor() -> tuple[dt.datetime, int] | None:
     raw = request.args.get("after", "")
     at, _, last = raw.rpartition("_")
     try:
-        return dt.datetime.fromisoformat(at), int(last)
+        after = dt.datetime.fromisoformat(at)
     except ValueError:
         return None
+    last_id = db.row_id(last)
+    return (after, last_id) if last_id is not None else None
 
 
 @bp.get("/queue")
@@ -435,7 +437,7 @@ def submission(reference: str) -> ResponseReturnValue:
     )
 
 
-@bp.get("/submissions/<reference>/attachments/<int:attachment_id>")
+@bp.get("/submissions/<reference>/attachments/<id:attachment_id>")
 def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
     """One photo or scan, opened for staff only; every look is in the audit log."""
     s = db.get_session()
