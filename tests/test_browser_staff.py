@@ -76,14 +76,14 @@ WORDS = {
         "queue": "Кезек",
         "show": "Көрсету",
         "reconcile": "Салыстыру",
-        "seen": "Түпнұсқа көрілді",
+        "seen": "Белгілеу: түпнұсқа көрілді",
     },
     "ru": {
         "sign_in": "Войти",
         "queue": "Очередь",
         "show": "Показать",
         "reconcile": "Сверка",
-        "seen": "Оригинал проверен",
+        "seen": "Отметить: оригинал проверен",
     },
 }
 
@@ -125,7 +125,7 @@ def test_the_console_in_chromium_reads_as_staff_read(chromium, app, live_server,
     assert page.locator("[data-answer]").count() == 4  # every answer the parent gave
     assert "Иванова Мария" in page.locator('[data-answer="child_name"]').inner_text()
 
-    # every control in the page: at least 44 x 44 CSS px, the "original seen" button first of all
+    # every control in the page: at least 44 x 44 CSS px, the "Mark: original seen" button first of all
     seen = page.get_by_role("button", name=words["seen"]).first
     box = seen.bounding_box()
     assert box and box["width"] >= 44 and box["height"] >= 44, box
