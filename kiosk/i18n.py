@@ -90,7 +90,7 @@ MB = 1024 * 1024
 
 
 def megabytes(size: int, places: int = 2) -> str:
-    """A size as the visitor reads it: "0,01 МБ" in Kazakh and Russian, "0.01 MB" in English."""
+    """A size as visitors and staff read it: "1,12 МБ" in Kazakh and Russian, "1.12 MB" in English."""
     return _("%(num)s MB", num=format_decimal(size / MB, format="#,##0." + "0" * places if places else "#,##0"))
 
 
