@@ -75,3 +75,15 @@ def test_staff_read_file_sizes_as_parents_do(client, app, staff, clock, lang, un
     shown = soup(client.get(f"/staff/submissions/{ref}")).select_one("[data-attachment] [data-size]").get_text()
     assert shown == f"{size / 1024 / 1024:.2f}".replace(".", point) + f" {unit}", shown
     assert "KB" not in shown
+
+
+@pytest.mark.parametrize(
+    ("lang", "state", "service"),
+    [("ru", "любое", "любая"), ("kk", "кез келген", "кез келген"), ("en", "any state", "any service")],
+)
+def test_the_queue_filters_any_agrees_with_its_noun(client, staff, lang, state, service) -> None:  # noqa: F811
+    """Состояние: любое, Услуга: любая; not one "любой" for both."""
+    sign_in(client, "bolat", lang=lang)
+    page = soup(client.get("/staff/queue"))
+    assert page.select_one('select[name="state"] option[value=""]').get_text(strip=True) == state
+    assert page.select_one('select[name="service"] option[value=""]').get_text(strip=True) == service
