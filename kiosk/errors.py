@@ -1,4 +1,4 @@
-"""Error pages in the visitor's language; no input ever ends in a bare 500.
+"""Error pages in the visitor's language (staff pages under /staff/); no input ever ends in a bare 500.
 
 A database in the way is not a bug: a busy one (another writer held it past the busy timeout)
 answers 503 "try again" with ``Retry-After``, and one the server cannot use (its schema behind the
@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -58,14 +60,14 @@ def database_page(exc: BaseException) -> HTTPException | None:
     return None
 
 
-def _again() -> str:
-    """Where "Try again" goes: this page, or for a form the page it was sent from."""
+def _again(fallback: str = "visitor.services") -> str:
+    """Where "Try again" goes: this page, or for a form the page it was sent from (else ``fallback``)."""
     if request.method == "GET":
         return request.full_path.rstrip("?")
     came_from = urlsplit(request.referrer or "")
     if came_from.netloc == request.host and came_from.path:
         return came_from.path + (f"?{came_from.query}" if came_from.query else "")
-    return url_for("visitor.services")
+    return url_for(fallback)
 
 
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
@@ -74,12 +76,84 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else {}
     if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
         return {"status": exc.code, "title": exc.name}, code, headers
+    if _in_console():
+        return _staff_error(code, kind), code, headers
     # a file refused as too large goes back to the form it came from, where the draft is still waiting
     back = request.path if exc.code == 413 and is_upload() else None
     if back:
         g.page_endpoint = request.endpoint  # the language buttons lead back there too
     again = _again() if kind else None
     return render_template("errors/error.html", code=exc.code, back=back, kind=kind, again=again), code, headers
+
+
+# What staff read for each error: a title and what to do; the way back is the page's links
+STAFF_PAGES = {
+    "busy": (
+        _l("The kiosk is busy"),
+        _l(
+            "The database was busy and this step was not done. Nothing saved before is lost. "
+            "Try again in a few seconds."
+        ),
+    ),
+    "out_of_service": (
+        _l("The kiosk is out of service"),
+        _l("The database cannot serve the console now. The server's log says why; tell the administrator."),
+    ),
+    400: (
+        _l("This request cannot be handled"),
+        _l("The form was out of date or incomplete. Open the page again and repeat what you did."),
+    ),
+    403: (_l("Not for your role"), _l("This page is for administrators. Ask an administrator if you need it.")),
+    404: (
+        _l("Page not found"),
+        _l("The console has no such page or application. Look the application up in the queue by its reference."),
+    ),
+    405: (
+        _l("This request cannot be handled"),
+        _l("This address is not opened that way. Use the console's own links and buttons."),
+    ),
+    413: (
+        _l("Too large to send"),
+        _l("What was sent is larger than the console takes. Open the page again and repeat what you did."),
+    ),
+    415: (
+        _l("This request cannot be handled"),
+        _l("The console does not take what was sent. Use the console's own forms."),
+    ),
+    503: (_l("The console cannot answer now"), _l("Try again in a moment. If it goes on, tell the administrator.")),
+    500: (
+        _l("Something went wrong"),
+        _l("Nothing saved before is lost. Try again; if it happens again, tell the administrator."),
+    ),
+}
+
+
+def _in_console() -> bool:
+    """Whether the request was for the staff console: its errors are staff pages, whatever the route."""
+    return request.path == "/staff" or request.path.startswith("/staff/")
+
+
+def _staff_error(code: int, kind: str | None) -> str:
+    """The error in the staff layout and language, with the way back into the console (never the
+    visitor's "choose a service")."""
+    from kiosk.forms import ConfirmForm
+
+    try:
+        signed_in = bool(current_user.is_authenticated)
+    except SQLAlchemyError:  # the database that failed the page cannot tell who is signed in either
+        db.get_session().rollback()
+        signed_in = False
+    title, said = STAFF_PAGES.get(kind or code) or STAFF_PAGES[400 if code < 500 else 500]
+    return render_template(
+        "errors/staff.html",
+        code=code,
+        kind=kind,
+        title=title,
+        said=said,
+        again=_again("staff.dashboard") if kind else None,
+        staff_signed_in=signed_in,
+        logout_form=ConfirmForm(formdata=None),
+    )
 
 
 def _server_error(exc: InternalServerError) -> ResponseReturnValue:
