@@ -20,6 +20,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest
@@ -32,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/http_pages.py
 
 clean:
-	rm -rf $(VENV) tests/artifacts
+	rm -rf $(VENV) tests/artifacts .mypy_cache

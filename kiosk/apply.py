@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from kiosk import applications, codes, db, sms, submissions
+from kiosk import applications, codes, db, sessions, sms, submissions
 from kiosk.attachments import TOTAL_BUDGET, Refused, prepare
 from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog
@@ -329,5 +329,5 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
     session.pop("draft", None)
     receipts = [r for r in session.get("receipts", []) if r["reference"] != submission.reference]
     session["receipts"] = [*receipts, {"reference": submission.reference, "token": queued.status_token}]
-    session.regenerate()
+    sessions.current().regenerate()
     return redirect(url_for("receipt.show", reference=submission.reference))

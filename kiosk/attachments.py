@@ -66,7 +66,7 @@ def _open_image(raw: bytes) -> Image.Image:
             if probe.width * probe.height > MAX_PIXELS:
                 raise Refused("too_large")
             probe.verify()
-            image = Image.open(io.BytesIO(raw))
+            image: Image.Image = Image.open(io.BytesIO(raw))
             image.load()
     except Refused:
         raise

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -60,7 +61,7 @@ def run_command(host: str | None, port: int | None) -> None:
     serve(app, host=host, port=port, **waitress_options(app))
 
 
-def waitress_options(app: Flask) -> dict[str, object]:
+def waitress_options(app: Flask) -> dict[str, Any]:
     """waitress's own limits, the same as Flask's, so an oversized request is refused before it is read."""
     return {
         "threads": app.config["RUN_THREADS"],
@@ -85,7 +86,7 @@ def _say(app: Flask, text: str) -> None:
 
 def start_embedded_simulator(app: Flask) -> str:
     """The embedded default: the central system's simulator in a thread, on its own port and database."""
-    from waitress.server import create_server
+    from waitress.server import TcpWSGIServer, create_server
 
     from kiosk.portal import portal_key
     from kiosk.portal_sim import create_sim_app
@@ -97,8 +98,9 @@ def start_embedded_simulator(app: Flask) -> str:
         }
     )
     server = create_server(sim, host="127.0.0.1", port=app.config["SIM_PORT"], threads=4, ident="portal-sim")
+    assert isinstance(server, TcpWSGIServer)  # one host and port: one socket, not a MultiSocketServer
     threading.Thread(target=server.run, name="portal-sim", daemon=True).start()
-    return f"http://127.0.0.1:{server.effective_port}/"
+    return f"http://127.0.0.1:{server.getsockname()[1]}/"
 
 
 def make_worker(app: Flask, worker_id: str) -> Worker:

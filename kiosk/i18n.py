@@ -63,8 +63,9 @@ def current_language() -> str:
     if lang:
         return lang
     chosen = session.get("lang") if request else None
-    languages = current_app.config["LANGUAGES"]
-    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    if isinstance(chosen, str) and chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def compile_translations(root: Path = TRANSLATIONS) -> None:

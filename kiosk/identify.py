@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from kiosk import codes, db, sms
+from kiosk import codes, db, sessions, sms
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.forms import CardForm, CodeForm, ConfirmForm, IinForm
@@ -326,7 +326,7 @@ def _confirm(pending: dict[str, Any], *, method: str) -> ResponseReturnValue:
         "method": method,
         "at": utcnow().isoformat(),
     }
-    session.regenerate()  # a new token once the identity is confirmed
+    sessions.current().regenerate()  # a new token once the identity is confirmed
     return redirect(url_for("identify.done"))
 
 

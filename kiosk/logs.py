@@ -120,7 +120,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """The developer's format: readable, still in UTC and still masked."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def __init__(self) -> None:
         super().__init__("%(asctime)sZ %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")

@@ -29,7 +29,7 @@ from flask_babel import force_locale, format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from kiosk import db, sms
+from kiosk import db, sessions, sms
 from kiosk.catalog import Catalog, Service
 from kiosk.catalog_ext import get_catalog
 from kiosk.crypto import keyring
@@ -266,5 +266,5 @@ def wipe_visit() -> None:
     for key in ("identity", "pending"):
         if session.get(key):
             sms.forget_demo_messages(session[key]["iin"])
-    session.destroy()
+    sessions.current().destroy()
     g.visit_wiped = True

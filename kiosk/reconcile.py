@@ -55,14 +55,12 @@ def compare(session: Session, listing: list[dict[str, Any]], start: dt.date, end
                 )
             )
     for key, item in theirs.items():
-        submission = ours.get(key) or session.scalars(select(Submission).where(Submission.uuid == key)).first()
-        if submission is None:
+        known = ours.get(key) or session.scalars(select(Submission).where(Submission.uuid == key)).first()
+        if known is None:
             out.append(Difference("unknown_here", key, None, None, item["status"], item["reference"]))
-        elif FEED_STATES.get(item["status"]) != submission.state:
+        elif FEED_STATES.get(item["status"]) != known.state:
             out.append(
-                Difference(
-                    "status_differs", key, submission.reference, submission.state, item["status"], item["reference"]
-                )
+                Difference("status_differs", key, known.reference, known.state, item["status"], item["reference"])
             )
     return out
 

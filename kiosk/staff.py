@@ -34,7 +34,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk import accounts, audit, codes, db, helpcalls, staffqueue, sync
+from kiosk import accounts, audit, codes, db, helpcalls, sessions, staffqueue, sync
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import utcnow
 from kiosk.crypto import keyring
@@ -133,7 +133,7 @@ def _end_session(action: str) -> None:
         s.commit()
     logout_user()
     lang = session.get("lang")
-    session.destroy()
+    sessions.current().destroy()
     if lang:
         session["lang"] = lang
 
@@ -150,7 +150,7 @@ def login() -> ResponseReturnValue:
         result, user = accounts.authenticate(s, form.username.data, form.password.data, utcnow(), rules)
         s.commit()
         if result is accounts.SignIn.OK and user is not None:
-            session.regenerate()  # a new session id at sign-in
+            sessions.current().regenerate()  # a new session id at sign-in
             login_user(StaffPrincipal(user))
             now = utcnow().isoformat()
             session["staff_since"] = session["staff_seen"] = now
@@ -335,7 +335,7 @@ def _cursor() -> tuple[dt.datetime, int] | None:
 def queue() -> ResponseReturnValue:
     filters = _filters()
     rows, following = staffqueue.queue_page(db.get_session(), filters, _cursor())
-    args = {k: v for k, v in request.args.items() if k != "after"}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     next_url = url_for("staff.queue", **args, after=f"{following[0].isoformat()}_{following[1]}") if following else None
     moving = any(r.state in staffqueue.MOVING for r in rows)
     if htmx and not moving:
@@ -471,7 +471,8 @@ def reconcile_view() -> ResponseReturnValue:
                 reconcile.resolve(s, chosen, staff=current_user.username, now=utcnow())
                 s.commit()
                 flash(_("Done."))
-            return redirect(url_for("staff.reconcile_view", **{"from": start.isoformat(), "to": end.isoformat()}))
+            days: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat()}
+            return redirect(url_for("staff.reconcile_view", **days))
     return render_template(
         "staff/reconcile.html",
         start=start,
