@@ -19,11 +19,13 @@ from kiosk.portal_sim.cli import portal_sim_command
 from kiosk.sync import Worker
 
 
-def _create_app():  # noqa: ANN202 - FlaskGroup calls this with no arguments
+def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
     try:
         return create_app()
     except CatalogError as exc:
         raise SystemExit(f"kiosk: the service catalog is broken, not starting: {exc}") from None
+    except db.DriverMissing as exc:
+        raise SystemExit(f"kiosk: not starting: {exc}") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, help="School services kiosk.")
@@ -95,6 +97,7 @@ def start_embedded_simulator(app: Flask) -> str:
         {
             "SIM_KIOSK_KEYS": {app.config["KIOSK_ID"]: portal_key(app).hex()},
             "SIM_INSTANCE_PATH": str(Path(app.instance_path) / "portal_sim"),
+            "SIM_CONTRACT_AT_START": False,
         }
     )
     server = create_server(sim, host="127.0.0.1", port=app.config["SIM_PORT"], threads=4, ident="portal-sim")

@@ -9,12 +9,14 @@ survives power loss: a receipt is a promise) and a busy timeout. PostgreSQL come
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:  # Alembic is imported by the commands that migrate, not by every start (0.8 s)
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -26,13 +28,25 @@ def database_url(app: Flask) -> str:
     return "sqlite:///" + str(Path(app.instance_path) / "kiosk.sqlite3")
 
 
+class DriverMissing(RuntimeError):
+    """DATABASE_URL names a database whose Python driver is not installed."""
+
+
 def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
     """An engine with the durability settings this kiosk relies on."""
+    try:
+        return _make_engine(url, busy_timeout_ms)
+    except ModuleNotFoundError as exc:  # SQLAlchemy imports the driver when the engine is made
+        hint = " pip install -e '.[postgres]' (README.md, Dependencies)" if url.startswith("postgres") else ""
+        raise DriverMissing(f"DATABASE_URL needs the Python package {exc.name}, which is not installed:{hint}") from exc
+
+
+def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # DB-API objects
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
@@ -79,11 +93,13 @@ def ping(app: Flask | None = None) -> bool:
         with engine(app).connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not answering"
+    except Exception:  # any failure means "not answering"
         return False
 
 
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -92,6 +108,8 @@ def alembic_config(url: str) -> AlembicConfig:
 
 def upgrade(app: Flask, revision: str = "head") -> None:
     """Bring the schema to the given revision through the migrations, never create_all."""
+    from alembic import command
+
     with engine(app).begin() as conn:
         cfg = alembic_config(database_url(app))
         cfg.attributes["connection"] = conn

@@ -300,7 +300,7 @@ def resend() -> ResponseReturnValue:
 
 @bp.get("/help")
 @requires_pending
-def help() -> ResponseReturnValue:  # noqa: A001 - the URL reads best as /help
+def help() -> ResponseReturnValue:  # the URL reads best as /help
     reason = request.args.get("reason")
     if reason not in ("no_phone", "offline"):
         reason = "no_phone"

@@ -125,7 +125,7 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)sZ %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's own name
+    def formatException(self, ei: Any) -> str:  # logging's own name
         return mask_personal(super().formatException(ei))
 
 

@@ -227,7 +227,7 @@ def print_escpos(reference: str) -> ResponseReturnValue:
     try:
         send_to_printer(target, escpos_bytes(context["parts"], context["status_url"]))
         flash(_("The receipt is being printed."))
-    except Exception:  # noqa: BLE001 - a printer fault must not lose the receipt on screen
+    except Exception:  # a printer fault must not lose the receipt on screen
         log.exception("receipt printer failed")
         flash(_("The printer does not answer. Please ask the school office to print your receipt."))
     return redirect(url_for("receipt.show", reference=reference))

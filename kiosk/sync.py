@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kiosk import audit, db
-from kiosk.clock import aware
+from kiosk.clock import aware, utcnow
 from kiosk.crypto import Keyring
 from kiosk.models import State, Submission, SubmissionEvent, SyncState
 from kiosk.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
@@ -132,8 +132,7 @@ class Worker:
         self.keyring: Keyring = self.app.extensions["kiosk.keyring"]
 
     def now(self) -> dt.datetime:
-        clock = self.app.config.get("CLOCK")
-        return clock() if clock else dt.datetime.now(dt.UTC)
+        return utcnow(self.app)
 
     def push(self) -> int:
         """Claim, send and record one batch; returns how many were sent."""
@@ -281,7 +280,7 @@ class Worker:
             try:
                 sent = self.push()
                 pulled = self.pull()
-            except Exception:  # noqa: BLE001 - a bad moment must not end the worker
+            except Exception:  # a bad moment must not end the worker
                 log.exception("sync worker %s: a round failed; trying again", self.worker_id)
                 sent = pulled = 0
             if sent == 0 and pulled == 0:
