@@ -189,7 +189,7 @@ def check() -> ResponseReturnValue:
     form = ConsentForm()
     error = None
     if form.validate_on_submit():
-        _payload_dict, payload_hash = _payload()
+        payload_hash = _payload()[1]
         _update_draft(payload_hash=payload_hash, subject=f"application:{payload_hash}")
         if session["identity"]["method"] != "sms":
             return _queue(payload_hash)
@@ -264,7 +264,7 @@ def sign() -> ResponseReturnValue:
     form = CodeForm()
     error = None
     if request.method == "POST" and form.validate_on_submit():
-        _payload_dict, payload_hash = _payload()
+        payload_hash = _payload()[1]
         if f"application:{payload_hash}" != draft["subject"]:
             # the application changed after the code was sent: the code signs the old one only
             _update_draft(subject=None, payload_hash=None)

@@ -128,11 +128,13 @@ def qr_svg(url: str) -> str:
 
 
 def escpos_bytes(parts: list[ReceiptPart], url: str) -> bytes:
-    """The receipt for a USB thermal printer: a 576-dot-wide picture, then the QR code, then a cut."""
+    """The receipt for a USB thermal printer: a 512-dot-wide picture, then the QR code, then a cut."""
     from escpos.printer import Dummy
     from PIL import Image, ImageDraw, ImageFont
 
-    width = 512  # the printable dots of an 80 mm head at 180-203 dpi, as python-escpos's profile says
+    # the printable dots of an 80 mm head at 180 dpi (python-escpos's TM-T88 profiles: 512); a 203 dpi
+    # head has 576 and prints the same picture a little narrower, never cut off
+    width = 512
     font = ImageFont.truetype(str(FONT), 22) if FONT.exists() else ImageFont.load_default()
     bold = ImageFont.truetype(str(FONT), 28) if FONT.exists() else font
     lines: list[tuple[str, Any]] = []
