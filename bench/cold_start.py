@@ -10,7 +10,11 @@ and again on the same folder (a restart: everything exists). Each figure is the 
 ```sh
 .venv/bin/python bench/cold_start.py                      # 7 rounds, about a minute on 2 cores
 .venv/bin/python bench/cold_start.py --runs 5 --port 8190 --sim-port 8191 --json /tmp/cold.json
+# before and after: another checkout's kiosk too, the two taking turns in every round
+.venv/bin/python bench/cold_start.py --kiosk /tmp/old/.venv/bin/kiosk --kiosk .venv/bin/kiosk --runs 15
 ```
+
+Taking turns matters on a shared machine: what the neighbours do then weighs on both alike.
 
 Each process gets a clean environment (no developer ``KIOSK_*`` settings) and its own temporary
 instance folder; `kiosk run` is the embedded default (simulator and worker in the process), i.e.
@@ -39,11 +43,11 @@ def clean_env(instance: Path, extra: dict[str, str] | None = None) -> dict[str, 
     return env
 
 
-def time_help(instance: Path) -> float:
+def time_help(kiosk: list[str], instance: Path) -> float:
     """Seconds from spawning `kiosk --help` to its exit (which must be 0)."""
     started = time.perf_counter()
     subprocess.run(
-        [*kiosk_command(), "--help"],
+        [*kiosk, "--help"],
         env=clean_env(instance),
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
@@ -65,12 +69,12 @@ def answers(port: int) -> bool:
         conn.close()
 
 
-def time_run(instance: Path, port: int, sim_port: int, log: Path, timeout: float = 120.0) -> float:
+def time_run(kiosk: list[str], instance: Path, port: int, sim_port: int, log: Path, timeout: float = 120.0) -> float:
     """Seconds from spawning `kiosk run` to the first 200 on `GET /`; the server is stopped after."""
     with log.open("ab") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [*kiosk_command(), "run", "--port", str(port)],
+            [*kiosk, "run", "--port", str(port)],
             env=clean_env(instance, {"KIOSK_SIM_PORT": str(sim_port)}),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
@@ -95,6 +99,9 @@ def time_run(instance: Path, port: int, sim_port: int, log: Path, timeout: float
                 process.wait()
 
 
+WHAT = ("kiosk --help", "kiosk run, new instance", "kiosk run, restart")
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "median_s": round(statistics.median(values), 3),
@@ -109,26 +116,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="rounds; each figure is their median")
     parser.add_argument("--port", type=int, default=0, help="the kiosk's port (default: a free one)")
     parser.add_argument("--sim-port", type=int, default=0, help="the embedded simulator's port (default: a free one)")
+    parser.add_argument(
+        "--kiosk",
+        action="append",
+        type=Path,
+        help="a kiosk console script to measure (repeat to compare; default: this environment's)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
     port = args.port or free_port()
     sim_port = args.sim_port or free_port()
+    kiosks = {str(k): [str(k.absolute())] for k in args.kiosk} if args.kiosk else {"kiosk": kiosk_command()}
 
-    results: dict[str, list[float]] = {"kiosk --help": [], "kiosk run, new instance": [], "kiosk run, restart": []}
+    results: dict[str, dict[str, list[float]]] = {label: {name: [] for name in WHAT} for label in kiosks}
     with tempfile.TemporaryDirectory(prefix="kiosk-cold-") as tmp:
-        time_help(Path(tmp) / "warm-up")  # the first call after an install also fills the OS's file cache
+        for kiosk in kiosks.values():  # the first call after an install also fills the file cache
+            time_help(kiosk, Path(tmp) / "warm-up")
         for round_ in range(args.runs):
-            instance = Path(tmp) / f"instance-{round_}"
-            results["kiosk --help"].append(time_help(instance))
-            log = Path(tmp) / f"run-{round_}.log"
-            results["kiosk run, new instance"].append(time_run(instance, port, sim_port, log))
-            results["kiosk run, restart"].append(time_run(instance, port, sim_port, log))
-            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in results.items()), flush=True)
+            for n, (label, kiosk) in enumerate(kiosks.items()):
+                instance = Path(tmp) / f"instance-{round_}-{n}"
+                log = Path(tmp) / f"run-{round_}-{n}.log"
+                mine = results[label]
+                mine[WHAT[0]].append(time_help(kiosk, instance))
+                mine[WHAT[1]].append(time_run(kiosk, instance, port, sim_port, log))
+                mine[WHAT[2]].append(time_run(kiosk, instance, port, sim_port, log))
+                print(f"round {round_ + 1}, {label}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in mine.items()))
 
-    figures = {name: summary(values) for name, values in results.items()}
-    print(f"\n{'what':<26} {'median':>8} {'min':>8} {'max':>8}")
-    for name, fig in figures.items():
-        print(f"{name:<26} {fig['median_s']:>7.2f}s {fig['min_s']:>7.2f}s {fig['max_s']:>7.2f}s")
+    figures = {label: {name: summary(values) for name, values in times.items()} for label, times in results.items()}
+    for label, table in figures.items():
+        print(f"\n{label}\n{'what':<26} {'median':>8} {'min':>8} {'max':>8}")
+        for name, fig in table.items():
+            print(f"{name:<26} {fig['median_s']:>7.2f}s {fig['min_s']:>7.2f}s {fig['max_s']:>7.2f}s")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
