@@ -143,7 +143,9 @@ def make_handler(fmt: str = "text", stream: TextIO | None = None) -> logging.Han
     return handler
 
 
-QUIET_LOGGERS = ("httpx", "httpcore")
+# alembic.runtime.plugins: a line per plugin each time Alembic is first imported, which is now
+# after logging is set up (kiosk.db imports it when it migrates)
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic.runtime.plugins")
 
 
 def configure(fmt: str = "text", level: int | str = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
