@@ -81,6 +81,7 @@ def append(
 class Problem:
     entry_id: int | None
     what: str
+    kind: str  # broken_link, changed or head: the staff console words it in the reader's language
 
 
 def verify(session: Session) -> list[Problem]:
@@ -90,12 +91,16 @@ def verify(session: Session) -> list[Problem]:
     last_hash = GENESIS
     for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
         if entry.prev_hash != prev:
-            problems.append(Problem(entry.id, "does not follow the entry before it (one was removed or changed)"))
+            problems.append(
+                Problem(entry.id, "does not follow the entry before it (one was removed or changed)", "broken_link")
+            )
         if _digest(entry.prev_hash, entry.at, entry.actor, entry.action, entry.target, entry.detail) != entry.hash:
-            problems.append(Problem(entry.id, "its content was changed after it was written"))
+            problems.append(Problem(entry.id, "its content was changed after it was written", "changed"))
         prev = entry.hash
         last_hash = entry.hash
     head = session.get(SyncState, HEAD_KEY)
     if (head.value if head else GENESIS) != last_hash:
-        problems.append(Problem(None, "the newest entry is not the one on record (entries were removed at the end)"))
+        problems.append(
+            Problem(None, "the newest entry is not the one on record (entries were removed at the end)", "head")
+        )
     return problems

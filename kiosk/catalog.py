@@ -109,6 +109,7 @@ class Service:
     register_code: str | None
     form: tuple[str, ...] = ()
     child_age_by_year_end: int | None = None  # grade 1: six, or turning six this calendar year
+    child_max_age: int | None = None  # grade 1: and seven-year-olds; the two hold for a grade 1 answer only
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
@@ -253,10 +254,12 @@ def _build(raw: dict[str, Any]) -> Catalog:
         if "category" in form and not cats:
             raise CatalogError(f"{where}: field 'form': 'category' needs the service's categories")
         min_age = s.get("child_age_by_year_end")
-        if min_age is not None and (
-            not isinstance(min_age, int) or isinstance(min_age, bool) or not 0 <= min_age <= 18
-        ):
-            raise CatalogError(f"{where}: field 'child_age_by_year_end': must be a whole number of years")
+        max_age = s.get("child_max_age")
+        for key, age in (("child_age_by_year_end", min_age), ("child_max_age", max_age)):
+            if age is not None and (not isinstance(age, int) or isinstance(age, bool) or not 0 <= age <= 18):
+                raise CatalogError(f"{where}: field '{key}': must be a whole number of years")
+        if min_age is not None and max_age is not None and max_age < min_age:
+            raise CatalogError(f"{where}: field 'child_max_age': must not be below 'child_age_by_year_end'")
         services[code] = Service(
             code=code,
             group=groups[group_code],
@@ -272,6 +275,7 @@ def _build(raw: dict[str, Any]) -> Catalog:
             register_code=register_code,
             form=form,
             child_age_by_year_end=min_age,
+            child_max_age=max_age,
         )
     return Catalog(version, tuple(groups.values()), tuple(services.values()), tuple(categories.values()), documents)
 

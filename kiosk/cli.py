@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from kiosk import create_app, db, logs
 from kiosk.backup import backup_command, restore_command
 from kiosk.catalog import CatalogError, load_catalog
+from kiosk.config import ConfigError
 from kiosk.portal_sim.cli import portal_sim_command
 from kiosk.sync import Worker
 
@@ -24,7 +25,7 @@ def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
         return create_app()
     except CatalogError as exc:
         raise SystemExit(f"kiosk: the service catalog is broken, not starting: {exc}") from None
-    except db.DriverMissing as exc:
+    except (ConfigError, db.DriverMissing) as exc:
         raise SystemExit(f"kiosk: not starting: {exc}") from None
 
 
@@ -64,11 +65,16 @@ def run_command(host: str | None, port: int | None) -> None:
 
 
 def waitress_options(app: Flask) -> dict[str, Any]:
-    """waitress's own limits, the same as Flask's, so an oversized request is refused before it is read."""
+    """waitress's own limits; its body limit is above Flask's, so Flask's page in the visitor's language answers."""
+    if app.config["RUN_MAX_BODY"] <= app.config["MAX_CONTENT_LENGTH"]:
+        raise click.UsageError(
+            f"RUN_MAX_BODY ({app.config['RUN_MAX_BODY']}) must be larger than MAX_UPLOAD_SIZE + MAX_FORM_BODY "
+            f"({app.config['MAX_CONTENT_LENGTH']}): a larger upload would get waitress's page in English"
+        )
     return {
         "threads": app.config["RUN_THREADS"],
         "ident": "kiosk",
-        "max_request_body_size": app.config["MAX_CONTENT_LENGTH"],
+        "max_request_body_size": app.config["RUN_MAX_BODY"],
         "max_request_header_size": app.config["RUN_MAX_HEADER_BYTES"],
         "channel_timeout": app.config["RUN_CHANNEL_TIMEOUT_S"],
         "connection_limit": app.config["RUN_CONNECTION_LIMIT"],

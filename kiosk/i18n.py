@@ -16,7 +16,8 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, abort, current_app, g, request, session, url_for
-from flask_babel import format_date, format_datetime, format_time
+from flask_babel import format_date, format_datetime, format_decimal, format_time
+from flask_babel import gettext as _
 
 from kiosk.extensions import babel
 
@@ -35,7 +36,12 @@ def init_app(app: Flask) -> None:
     app.url_defaults(_add_lang)
     app.context_processor(_template_context)
     # globals, not context: macros imported with {% from %} see these too
-    app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime, format_time=format_time)
+    app.jinja_env.globals.update(
+        format_date=format_date,
+        format_datetime=format_datetime,
+        format_time=format_time,
+        megabytes=megabytes,
+    )
 
 
 def _pull_lang(_endpoint: str | None, values: dict[str, Any] | None) -> None:
@@ -95,6 +101,14 @@ def _mo_bytes(po_path: Path, _mtime_ns: int, _size: int) -> bytes:
     out = io.BytesIO()
     write_mo(out, catalog)
     return out.getvalue()
+
+
+MB = 1024 * 1024
+
+
+def megabytes(size: int, places: int = 2) -> str:
+    """A size as the visitor reads it: "0,01 МБ" in Kazakh and Russian, "0.01 MB" in English."""
+    return _("%(num)s MB", num=format_decimal(size / MB, format="#,##0." + "0" * places if places else "#,##0"))
 
 
 def url_in(lang: str) -> str:

@@ -226,6 +226,9 @@ def print_escpos(reference: str) -> ResponseReturnValue:
     if context is None or not ConfirmForm().validate_on_submit():
         return redirect(url_for("visitor.services"))
     target = current_app.config.get("RECEIPT_PRINTER")
+    if not target:  # the page shows no print button then: a stray request, not a printer fault
+        flash(_("The printer does not answer. Please ask the school office to print your receipt."))
+        return redirect(url_for("receipt.show", reference=reference))
     try:
         send_to_printer(target, escpos_bytes(context["parts"], context["status_url"]))
         flash(_("The receipt is being printed."))
@@ -260,13 +263,15 @@ def finish() -> ResponseReturnValue:
 
 
 def wipe_visit() -> None:
+    """End the visit: the session and the demo phone first, then the draft's photos (a write that a
+    busy database may refuse; the visit is gone from the screen and the browser all the same)."""
     draft = session.get("draft")
-    if draft:
-        s = db.get_session()
-        s.execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
-        s.commit()
     for key in ("identity", "pending"):
         if session.get(key):
             sms.forget_demo_messages(session[key]["iin"])
     sessions.current().destroy()
     g.visit_wiped = True
+    if draft:
+        s = db.get_session()
+        s.execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
+        s.commit()

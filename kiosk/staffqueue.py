@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from kiosk import audit
+from kiosk.clock import local_day_bounds
 from kiosk.models import State, Submission
 from kiosk.references import normalise
 from kiosk.submissions import iin_hash, transition
@@ -37,11 +38,10 @@ def queue_page(
         query = query.where(Submission.state == filters.state)
     if filters.service:
         query = query.where(Submission.service_code == filters.service)
-    if filters.day_from:
-        query = query.where(Submission.created_at >= dt.datetime.combine(filters.day_from, dt.time(), dt.UTC))
+    if filters.day_from:  # days are Almaty days, as the school and the visitor's screens count them
+        query = query.where(Submission.created_at >= local_day_bounds(filters.day_from, filters.day_from)[0])
     if filters.day_to:
-        end = dt.datetime.combine(filters.day_to + dt.timedelta(days=1), dt.time(), dt.UTC)
-        query = query.where(Submission.created_at < end)
+        query = query.where(Submission.created_at < local_day_bounds(filters.day_to, filters.day_to)[1])
     if filters.search:
         text = "".join(filters.search.split())
         reference = normalise(text)

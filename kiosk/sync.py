@@ -231,6 +231,7 @@ class Worker:
             return 0
         notices: list[tuple[str, str, str, str]] = []
         with self.app.app_context(), db.new_session(self.app) as s:
+            audit.lock(s)  # each change is audited: the chain's lock before any row, as in _send_one
             for change in changes:
                 moved = apply_change(s, change, self.now(), self.worker_id)
                 if moved is not None and moved.state in (State.APPROVED, State.REFUSED):

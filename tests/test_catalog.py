@@ -492,6 +492,14 @@ def _form_without_child(raw):
     _service(raw, "grade1")["form"].remove("child_iin")
 
 
+def _max_age_not_a_number(raw):
+    _service(raw, "grade1")["child_max_age"] = "seven"
+
+
+def _max_age_below_min(raw):
+    _service(raw, "grade1")["child_max_age"] = 5
+
+
 def _code_with_spaces(raw):
     _service(raw, "externat")["group"] = " school"
 
@@ -512,6 +520,8 @@ def _code_with_spaces(raw):
         (_code_with_spaces, ["service 'externat'", "'group'", "spaces"]),
         (_unknown_form_field, ["service 'meals'", "'form'", "shoe_size"]),
         (_form_without_child, ["service 'grade1'", "'form'", "child_iin"]),
+        (_max_age_not_a_number, ["service 'grade1'", "'child_max_age'", "whole number"]),
+        (_max_age_below_min, ["service 'grade1'", "'child_max_age'", "child_age_by_year_end"]),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else None,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -21,6 +22,98 @@ def test_defaults_give_the_embedded_kiosk(instance: Path) -> None:
     assert app.config["BABEL_DEFAULT_LOCALE"] == "kk"
     assert app.config["RUN_HOST"] == "127.0.0.1" and app.config["RUN_PORT"] == 8080
     assert db.database_url(app) == f"sqlite:///{instance / 'kiosk.sqlite3'}"
+    # a clean clone's `make run`: the simulator, the demo phone on screen, the console gateway
+    assert app.config["PORTAL"] == "embedded" and app.config["DEMO"] is True
+    assert app.config["SMS_GATEWAY"] == "console"
+
+
+REAL = {"KIOSK_PORTAL": "http", "KIOSK_PORTAL_URL": "https://portal.example.kz/"}
+UNSAFE = [({"KIOSK_DEMO": "true"}, "DEMO"), ({"KIOSK_SMS_GATEWAY": "console"}, "SMS_GATEWAY=console")]
+
+
+def test_the_real_central_system_alone_turns_off_the_demo_phone_and_the_console(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in REAL.items():
+        monkeypatch.setenv(key, value)
+    app = create_app()
+    assert app.config["DEMO"] is False and app.config["SMS_GATEWAY"] == "portal"
+    monkeypatch.delenv("KIOSK_PORTAL")  # the address alone names the real central system
+    app = create_app()
+    assert app.config["PORTAL"] == "http" and app.config["DEMO"] is False
+
+
+@pytest.mark.parametrize("layer", ["instance file", "environment", "mapping"])
+@pytest.mark.parametrize(("unsafe", "named"), UNSAFE)
+def test_the_real_central_system_refuses_the_demo_phone_and_the_console(
+    instance: Path, monkeypatch: pytest.MonkeyPatch, layer: str, unsafe: dict[str, str], named: str
+) -> None:
+    from kiosk.config import ConfigError
+
+    settings = {**REAL, **unsafe}
+    mapping = None
+    if layer == "instance file":
+        instance.mkdir(parents=True)
+        lines = [f"{key.removeprefix('KIOSK_')} = {value!r}" for key, value in settings.items()]
+        (instance / "config.py").write_text("\n".join(lines).replace("'true'", "True") + "\n")
+    elif layer == "environment":
+        for key, value in settings.items():
+            monkeypatch.setenv(key, value)
+    else:
+        mapping = {key.removeprefix("KIOSK_"): value for key, value in settings.items()}
+    with pytest.raises(ConfigError) as refused:
+        create_app(mapping)
+    assert named in str(refused.value) and "PORTAL=http" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("written", "demo"), [("false", False), ("False", False), ("no", False), ("0", False), ("TRUE", True)]
+)
+def test_demo_is_read_strictly_from_an_env_file(
+    instance: Path, monkeypatch: pytest.MonkeyPatch, written: str, demo: bool
+) -> None:
+    monkeypatch.setenv("KIOSK_DEMO", written)  # "False" is not JSON: it arrives as a string
+    assert create_app().config["DEMO"] is demo
+
+
+def test_a_demo_setting_that_is_neither_yes_nor_no_stops_the_start(instance: Path, monkeypatch) -> None:
+    from kiosk.config import ConfigError
+
+    monkeypatch.setenv("KIOSK_DEMO", "off-on-weekdays")
+    with pytest.raises(ConfigError, match="DEMO"):
+        create_app()
+
+
+def _refused_start(command: list[str], instance: Path, settings: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update({"KIOSK_INSTANCE_PATH": str(instance), **settings})
+    # were the start not refused, the server would serve until the timeout fails the test
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("unsafe", "named"), UNSAFE)
+@pytest.mark.parametrize("how", ["kiosk run", "kiosk sync", "waitress-serve --call kiosk:create_app"])
+def test_every_way_to_start_refuses_an_unsafe_real_kiosk_with_the_reason(
+    instance: Path, how: str, unsafe: dict[str, str], named: str
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    command = {
+        "kiosk run": [sys.executable, "-m", "kiosk.cli", "run", "--port", port],
+        "kiosk sync": [sys.executable, "-m", "kiosk.cli", "sync"],
+        "waitress-serve --call kiosk:create_app": [
+            sys.executable,
+            "-m",
+            "waitress",
+            f"--port={port}",
+            "--call",
+            "kiosk:create_app",
+        ],
+    }[how]
+    done = _refused_start(command, instance, {**REAL, **unsafe})
+    assert done.returncode != 0
+    assert named in done.stderr and "PORTAL=http" in done.stderr, done.stderr[-2000:]
 
 
 def test_instance_file_then_environment_then_test_mapping(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,7 +239,7 @@ def test_an_unknown_name_is_still_checked_against_a_hash(app) -> None:
     """The dummy hash is made on first use, and verifying against it is a real argon2 check."""
     from kiosk import accounts
 
-    with db.new_session(app) as s:
+    with app.app_context(), db.new_session(app) as s:  # the name's throttle is keyed with the app's hash key
         result, user = accounts.authenticate(s, "nobody", "not the password", dt.datetime(2026, 5, 4, tzinfo=dt.UTC))
     assert (result, user) == (accounts.SignIn.WRONG, None)
     assert accounts._dummy_hash().startswith("$argon2id$")
