@@ -10,10 +10,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kiosk import audit
@@ -25,8 +27,16 @@ ROLES = ("operator", "admin")
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 12
 _hasher = PasswordHasher()
-# a hash to check against when the user does not exist, so timing does not tell names apart
-_DUMMY = _hasher.hash("not a password of anyone")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check against when the user does not exist, so timing does not tell names apart.
+
+    Made on the first such sign-in, not at import: hashing costs as much as a sign-in (about 0.4 s
+    here), which every CLI call and every start would otherwise pay.
+    """
+    return _hasher.hash("not a password of anyone")
 
 
 class AccountError(ValueError):
@@ -79,7 +89,7 @@ def authenticate(
     if counter.locked_until is not None and aware(counter.locked_until) > now:
         audit.append(session, actor="anonymous", action="staff.sign_in_locked", target=target, now=now)
         return SignIn.LOCKED, None
-    if _password_matches(account.password_hash if account else _DUMMY, password) and account is not None:
+    if _password_matches(account.password_hash if account else _dummy_hash(), password) and account is not None:
         if _hasher.check_needs_rehash(account.password_hash):
             account.password_hash = _hasher.hash(password)
         account.failed_logins = 0
@@ -106,11 +116,11 @@ def _password_matches(password_hash: str, password: str) -> bool:
 def _throttle(session: Session, username: str) -> SignInThrottle:
     """The counter of a name that is no account; made at its first failure (two at once make one)."""
     name_hash = keyed_hash("staff-name", username)
+    row = {"name_hash": name_hash, "failed_logins": 0}
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        session.execute(postgresql.insert(SignInThrottle).values(row).on_conflict_do_nothing())
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(SignInThrottle).values(name_hash=name_hash, failed_logins=0).on_conflict_do_nothing())
+        session.execute(sqlite.insert(SignInThrottle).values(row).on_conflict_do_nothing())
     throttle = session.get(SignInThrottle, name_hash)
     assert throttle is not None
     return throttle

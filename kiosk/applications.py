@@ -115,6 +115,8 @@ class DecimalCommaField(Field):
 
     def answer(self) -> str:
         """The checked value as the draft and the payload keep it: "12.5" (half up, as people round)."""
+        if self.data is None:  # pre_validate refuses an empty answer before anyone asks for it
+            raise ValueError("answer() of a field that did not validate")
         return str(self.data.quantize(decimal.Decimal(1).scaleb(-self.places), rounding=decimal.ROUND_HALF_UP))
 
     def _local(self, value: decimal.Decimal) -> str:

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from kiosk import applications, codes, db, sms, submissions
+from kiosk import applications, codes, db, sessions, sms, submissions
 from kiosk.attachments import TOTAL_BUDGET, Refused, prepare
 from kiosk.bodies import takes_upload
 from kiosk.catalog import window_state
@@ -202,7 +202,7 @@ def check() -> ResponseReturnValue:
     form = ConsentForm()
     error = None
     if form.validate_on_submit():
-        _payload_dict, payload_hash = _payload()
+        payload_hash = _payload()[1]
         if session["identity"]["method"] != "sms":
             _update_draft(payload_hash=payload_hash)
             return _queue(payload_hash)
@@ -285,7 +285,7 @@ def sign() -> ResponseReturnValue:
     form = CodeForm()
     error = None
     if request.method == "POST" and form.validate_on_submit():
-        _payload_dict, payload_hash = _payload()
+        payload_hash = _payload()[1]
         if f"application:{payload_hash}" != draft["subject"]:
             # the application changed after the code was sent: the code signs the old one only
             _update_draft(subject=None, payload_hash=None)
@@ -362,5 +362,5 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
     session.pop("draft", None)
     receipts = [r for r in session.get("receipts", []) if r["reference"] != submission.reference]
     session["receipts"] = [*receipts, {"reference": submission.reference, "token": queued.status_token}]
-    session.regenerate()
+    sessions.current().regenerate()
     return redirect(url_for("receipt.show", reference=submission.reference))

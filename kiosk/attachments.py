@@ -73,7 +73,7 @@ def _open_image(upload: BinaryIO) -> Image.Image:
             probe = Image.open(upload)
             probe.verify()
             upload.seek(0)
-            image = Image.open(upload)
+            image: Image.Image = Image.open(upload)
             if image.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 while still over LONG_SIDE: a 48 MP photo fits
                 scale = LONG_SIDE / max(image.size)
                 image.draft(None, (round(image.width * scale), round(image.height * scale)))

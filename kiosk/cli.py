@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -19,12 +20,12 @@ from kiosk.portal_sim.cli import portal_sim_command
 from kiosk.sync import Worker
 
 
-def _create_app():  # noqa: ANN202 - FlaskGroup calls this with no arguments
+def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
     try:
         return create_app()
     except CatalogError as exc:
         raise SystemExit(f"kiosk: the service catalog is broken, not starting: {exc}") from None
-    except ConfigError as exc:
+    except (ConfigError, db.DriverMissing) as exc:
         raise SystemExit(f"kiosk: not starting: {exc}") from None
 
 
@@ -63,7 +64,7 @@ def run_command(host: str | None, port: int | None) -> None:
     serve(app, host=host, port=port, **waitress_options(app))
 
 
-def waitress_options(app: Flask) -> dict[str, object]:
+def waitress_options(app: Flask) -> dict[str, Any]:
     """waitress's own limits; its body limit is above Flask's, so Flask's page in the visitor's language answers."""
     if app.config["RUN_MAX_BODY"] <= app.config["MAX_CONTENT_LENGTH"]:
         raise click.UsageError(
@@ -93,7 +94,7 @@ def _say(app: Flask, text: str) -> None:
 
 def start_embedded_simulator(app: Flask) -> str:
     """The embedded default: the central system's simulator in a thread, on its own port and database."""
-    from waitress.server import create_server
+    from waitress.server import TcpWSGIServer, create_server
 
     from kiosk.portal import portal_key
     from kiosk.portal_sim import create_sim_app
@@ -102,11 +103,13 @@ def start_embedded_simulator(app: Flask) -> str:
         {
             "SIM_KIOSK_KEYS": {app.config["KIOSK_ID"]: portal_key(app).hex()},
             "SIM_INSTANCE_PATH": str(Path(app.instance_path) / "portal_sim"),
+            "SIM_CONTRACT_AT_START": False,
         }
     )
     server = create_server(sim, host="127.0.0.1", port=app.config["SIM_PORT"], threads=4, ident="portal-sim")
+    assert isinstance(server, TcpWSGIServer)  # one host and port: one socket, not a MultiSocketServer
     threading.Thread(target=server.run, name="portal-sim", daemon=True).start()
-    return f"http://127.0.0.1:{server.effective_port}/"
+    return f"http://127.0.0.1:{server.getsockname()[1]}/"
 
 
 def make_worker(app: Flask, worker_id: str) -> Worker:

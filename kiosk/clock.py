@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import Flask, current_app
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
-def utcnow() -> dt.datetime:
-    clock: Callable[[], dt.datetime] | None = current_app.config.get("CLOCK")
+def utcnow(app: Flask | None = None) -> dt.datetime:
+    """Now, in UTC: the app's ``CLOCK`` if it has one (the current app's, unless one is given)."""
+    clock: Callable[[], dt.datetime] | None = (app or current_app).config.get("CLOCK")
     return clock() if clock else dt.datetime.now(dt.UTC)
 
 

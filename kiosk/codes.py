@@ -21,9 +21,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.orm import Session
 
 from kiosk.clock import aware
@@ -252,7 +252,8 @@ def check_code(session: Session, *, iin: str, subject: str, code: str, now: dt.d
     unused = (SmsCode.id == row.id) & SmsCode.used_at.is_(None)
     if live and hmac.compare_digest(row.code_hash, _code_hash(row.id, iin, subject, typed)):
         # conditional update: of two requests racing with the right code, only one gets OK
-        if session.execute(update(SmsCode).where(unused).values(used_at=now)).rowcount == 1:
+        # Session.execute is typed as Result; DML without RETURNING gives a CursorResult (SQLAlchemy's own advice)
+        if cast(CursorResult[Any], session.execute(update(SmsCode).where(unused).values(used_at=now))).rowcount == 1:
             return Check.OK
         return Check.WRONG
     # a used code stays used: replaying it is not a new failure to count

@@ -22,14 +22,8 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError as AlembicError
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -37,6 +31,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.routing import IntegerConverter, ValidationError
+
+if TYPE_CHECKING:  # Alembic is imported where it is used: migrating, and a server's first schema check
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # Row ids are INTEGER columns: 32 bits on PostgreSQL, 64 on SQLite. A larger number in a query
@@ -49,7 +47,7 @@ ROW_ID_MAX = 2**31 - 1
 class RowIdConverter(IntegerConverter):
     """``<id:name>`` in a route: a row id the database can hold, else the address matches nothing (404)."""
 
-    def __init__(self, map: Any) -> None:  # noqa: A002 - werkzeug's own parameter name
+    def __init__(self, map: Any) -> None:  # `map`: werkzeug's own parameter name
         super().__init__(map, min=1, max=ROW_ID_MAX)
 
     def to_python(self, value: str) -> int:
@@ -70,6 +68,10 @@ def database_url(app: Flask) -> str:
     if url:
         return url
     return "sqlite:///" + str(Path(app.instance_path) / "kiosk.sqlite3")
+
+
+class DriverMissing(RuntimeError):
+    """DATABASE_URL names a database whose Python driver is not installed."""
 
 
 class WriteQueue:
@@ -130,14 +132,14 @@ SQLITE_BUSY = 5
 
 
 class _QueuedCursor(sqlite3.Cursor):
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
         self.connection._before(sql)  # type: ignore[attr-defined]
         try:
             return super().execute(sql, parameters)
         finally:
             self.connection._after()  # type: ignore[attr-defined]
 
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Self:
         self.connection._before(sql)  # type: ignore[attr-defined]
         try:
             return super().executemany(sql, seq_of_parameters)
@@ -169,7 +171,7 @@ class _QueuedConnection(sqlite3.Connection):
             return  # its other connection holds the turn: SQLite's busy timeout decides, no deadlock
         if not self.queue.acquire(self, self.wait_s):
             busy = sqlite3.OperationalError("database is locked (waited for the other writers)")
-            busy.sqlite_errorcode = SQLITE_BUSY  # type: ignore[attr-defined]
+            busy.sqlite_errorcode = SQLITE_BUSY
             raise busy
         self._holding = True
 
@@ -217,6 +219,14 @@ def is_busy(exc: BaseException) -> bool:
 
 def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
     """An engine with the durability settings this kiosk relies on."""
+    try:
+        return _make_engine(url, busy_timeout_ms)
+    except ModuleNotFoundError as exc:  # SQLAlchemy imports the driver when the engine is made
+        hint = " pip install -e '.[postgres]' (README.md, Dependencies)" if url.startswith("postgres") else ""
+        raise DriverMissing(f"DATABASE_URL needs the Python package {exc.name}, which is not installed:{hint}") from exc
+
+
+def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
     if url.startswith("sqlite"):
         queued = type(
             "QueuedConnection",
@@ -229,7 +239,7 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # DB-API objects
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
@@ -277,7 +287,7 @@ def ping(app: Flask | None = None) -> bool:
         with engine(app).connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not answering"
+    except Exception:  # any failure means "not answering"
         return False
 
 
@@ -285,6 +295,8 @@ def _code_heads(app: Flask) -> tuple[str, ...]:
     """The newest revisions in migrations/: the schema this code was written for (read once)."""
     heads = app.extensions.get("kiosk.db.heads")
     if heads is None:
+        from alembic.script import ScriptDirectory
+
         heads = tuple(sorted(ScriptDirectory.from_config(alembic_config(database_url(app))).get_heads()))
         app.extensions["kiosk.db.heads"] = heads
     return heads
@@ -300,6 +312,9 @@ def schema_problem(app: Flask | None = None) -> str | None:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     if app.extensions.get("kiosk.db.schema_ok"):
         return None
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     code = _code_heads(app)
     try:
         with engine(app).connect() as conn:
@@ -323,6 +338,9 @@ def schema_problem(app: Flask | None = None) -> str | None:
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError as AlembicError
+
     try:
         return script.get_revision(revision) is not None
     except (AlembicError, RevisionError):
@@ -330,6 +348,8 @@ def _known(script: ScriptDirectory, revision: str) -> bool:
 
 
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -338,6 +358,8 @@ def alembic_config(url: str) -> AlembicConfig:
 
 def upgrade(app: Flask, revision: str = "head") -> None:
     """Bring the schema to the given revision through the migrations, never create_all."""
+    from alembic import command
+
     with engine(app).begin() as conn:
         cfg = alembic_config(database_url(app))
         cfg.attributes["connection"] = conn

@@ -73,7 +73,8 @@ def _again(fallback: str = "visitor.services") -> str:
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
     code = exc.code or 500
     kind = getattr(exc, "kind", None)
-    headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else {}
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
         return {"status": exc.code, "title": exc.name}, code, headers
     if _in_console():

@@ -1,11 +1,15 @@
 """Languages: Kazakh first, Russian and English; the visit's language comes from the URL.
 
-Translations are kept as .po files in the package and compiled to .mo when the app starts and a
-.po is newer, so a fresh clone needs no separate compile step.
+Translations are kept as .po files in the package and compiled to .mo in the instance folder
+(``translations/``) when the app starts and a .po is newer than its .mo, so a fresh clone needs no
+compile step and the package itself is never written to (a deployed code tree is read-only).
 """
 
 from __future__ import annotations
 
+import io
+import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,9 @@ NATIVE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 
 def init_app(app: Flask) -> None:
-    compile_translations()
+    compiled = Path(app.instance_path) / "translations"
+    compile_translations(compiled)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     babel.init_app(app, locale_selector=current_language)
     app.url_value_preprocessor(_pull_lang)
     app.url_defaults(_add_lang)
@@ -69,21 +75,32 @@ def current_language() -> str:
     if lang:
         return lang
     chosen = session.get("lang") if request else None
-    languages = current_app.config["LANGUAGES"]
-    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    if isinstance(chosen, str) and chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def compile_translations(root: Path = TRANSLATIONS) -> None:
-    for po_path in root.glob("*/LC_MESSAGES/messages.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+def compile_translations(dest: Path, source: Path = TRANSLATIONS) -> None:
+    """Write ``dest/<lang>/LC_MESSAGES/messages.mo`` for each .po in ``source`` that is newer."""
+    for po_path in source.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = dest / po_path.relative_to(source).with_suffix(".mo")
+        po_stat = po_path.stat()
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_stat.st_mtime:
             continue
-        with po_path.open("rb") as f:
-            catalog = read_po(f, locale=po_path.parent.parent.name)
-        tmp = mo_path.with_suffix(".mo.tmp")
-        with tmp.open("wb") as f:
-            write_mo(f, catalog)
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mo_path.with_suffix(f".mo.{uuid.uuid4().hex}.tmp")
+        tmp.write_bytes(_mo_bytes(po_path, po_stat.st_mtime_ns, po_stat.st_size))
         tmp.replace(mo_path)  # atomic, so two processes starting at once never read half a file
+
+
+@lru_cache(maxsize=8)
+def _mo_bytes(po_path: Path, _mtime_ns: int, _size: int) -> bytes:
+    """A .po compiled, once per version of it in this process (the tests make many instance folders)."""
+    with po_path.open("rb") as f:
+        catalog = read_po(f, locale=po_path.parent.parent.name)
+    out = io.BytesIO()
+    write_mo(out, catalog)
+    return out.getvalue()
 
 
 MB = 1024 * 1024

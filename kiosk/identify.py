@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_time, ngettext
 from flask_babel import gettext as _
 
-from kiosk import codes, db, sms
+from kiosk import codes, db, sessions, sms
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.forms import CardForm, CodeForm, ConfirmForm, IinForm
@@ -166,7 +166,9 @@ def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
 
 def code_still_valid(expires_at: str | None) -> bool:
     """A code sent in this visit (its expiry as kept in the session) can still be entered."""
-    return bool(expires_at) and dt.datetime.fromisoformat(expires_at) > utcnow()
+    if not expires_at:
+        return False
+    return dt.datetime.fromisoformat(expires_at) > utcnow()
 
 
 def _send_code(iin: str, phone: Any) -> str | None:
@@ -355,7 +357,7 @@ def resend() -> ResponseReturnValue:
 
 @bp.get("/help")
 @requires_pending
-def help() -> ResponseReturnValue:  # noqa: A001 - the URL reads best as /help
+def help() -> ResponseReturnValue:  # the URL reads best as /help
     reason = request.args.get("reason")
     if reason not in ("no_phone", "offline"):
         reason = "no_phone"
@@ -381,7 +383,7 @@ def _confirm(pending: dict[str, Any], *, method: str) -> ResponseReturnValue:
         "method": method,
         "at": utcnow().isoformat(),
     }
-    session.regenerate()  # a new token once the identity is confirmed
+    sessions.current().regenerate()  # a new token once the identity is confirmed
     return redirect(url_for("identify.done"))
 
 

@@ -29,7 +29,7 @@ from flask_babel import force_locale, format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from kiosk import db, sms
+from kiosk import db, sessions, sms
 from kiosk.catalog import Catalog, Service
 from kiosk.catalog_ext import get_catalog
 from kiosk.crypto import keyring
@@ -128,11 +128,13 @@ def qr_svg(url: str) -> str:
 
 
 def escpos_bytes(parts: list[ReceiptPart], url: str) -> bytes:
-    """The receipt for a USB thermal printer: a 576-dot-wide picture, then the QR code, then a cut."""
+    """The receipt for a USB thermal printer: a 512-dot-wide picture, then the QR code, then a cut."""
     from escpos.printer import Dummy
     from PIL import Image, ImageDraw, ImageFont
 
-    width = 512  # the printable dots of an 80 mm head at 180-203 dpi, as python-escpos's profile says
+    # the printable dots of an 80 mm head at 180 dpi (python-escpos's TM-T88 profiles: 512); a 203 dpi
+    # head has 576 and prints the same picture a little narrower, never cut off
+    width = 512
     font = ImageFont.truetype(str(FONT), 22) if FONT.exists() else ImageFont.load_default()
     bold = ImageFont.truetype(str(FONT), 28) if FONT.exists() else font
     lines: list[tuple[str, Any]] = []
@@ -230,7 +232,7 @@ def print_escpos(reference: str) -> ResponseReturnValue:
     try:
         send_to_printer(target, escpos_bytes(context["parts"], context["status_url"]))
         flash(_("The receipt is being printed."))
-    except Exception:  # noqa: BLE001 - a printer fault must not lose the receipt on screen
+    except Exception:  # a printer fault must not lose the receipt on screen
         log.exception("receipt printer failed")
         flash(_("The printer does not answer. Please ask the school office to print your receipt."))
     return redirect(url_for("receipt.show", reference=reference))
@@ -267,7 +269,7 @@ def wipe_visit() -> None:
     for key in ("identity", "pending"):
         if session.get(key):
             sms.forget_demo_messages(session[key]["iin"])
-    session.destroy()
+    sessions.current().destroy()
     g.visit_wiped = True
     if draft:
         s = db.get_session()

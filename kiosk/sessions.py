@@ -11,11 +11,12 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, Response
+from flask import session as request_session
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
@@ -51,6 +52,13 @@ class VisitSession(CallbackDict, SessionMixin):
         self.modified = True
 
 
+def current() -> VisitSession:
+    """The request's session, typed as what VisitSessionInterface opens (``destroy``, ``regenerate``)."""
+    if not isinstance(request_session, VisitSession):
+        raise RuntimeError("the app's session interface is not VisitSessionInterface")
+    return request_session
+
+
 # a visit that only reads is still noted as alive, at most this often (one small UPDATE)
 TOUCH_AFTER_S = 20
 
@@ -58,7 +66,8 @@ TOUCH_AFTER_S = 20
 def purge_stale(session: Session, now: dt.datetime, ttl_s: float) -> int:
     """Delete the visits nobody ended (their data is sealed, but it need not be kept at all)."""
     cutoff = now - dt.timedelta(seconds=ttl_s)
-    return session.execute(delete(Visit).where(Visit.last_seen_at < cutoff)).rowcount or 0
+    deleted = cast(CursorResult[Any], session.execute(delete(Visit).where(Visit.last_seen_at < cutoff)))
+    return deleted.rowcount or 0
 
 
 def _key(token: str) -> str:

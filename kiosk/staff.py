@@ -35,7 +35,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk import accounts, applications, audit, codes, db, helpcalls, staff_labels, staffqueue, sync
+from kiosk import accounts, applications, audit, codes, db, helpcalls, sessions, staff_labels, staffqueue, sync
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_time, local_today, utcnow
 from kiosk.crypto import keyring
@@ -136,7 +136,7 @@ def _end_session(action: str) -> None:
         s.commit()
     logout_user()
     lang = session.get("lang")
-    session.destroy()
+    sessions.current().destroy()
     if lang:
         session["lang"] = lang
 
@@ -153,7 +153,7 @@ def login() -> ResponseReturnValue:
         result, user = accounts.authenticate(s, form.username.data, form.password.data, utcnow(), rules)
         s.commit()
         if result is accounts.SignIn.OK and user is not None:
-            session.regenerate()  # a new session id at sign-in
+            sessions.current().regenerate()  # a new session id at sign-in
             login_user(StaffPrincipal(user))
             now = utcnow().isoformat()
             session["staff_since"] = session["staff_seen"] = now
@@ -386,7 +386,7 @@ def queue() -> ResponseReturnValue:
     problems: list[str] = []
     filters, typed = _filters(problems)
     rows, following = staffqueue.queue_page(db.get_session(), filters, _cursor()) if not problems else ([], None)
-    args = {k: v for k, v in request.args.items() if k != "after"}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     next_url = url_for("staff.queue", **args, after=f"{following[0].isoformat()}_{following[1]}") if following else None
     moving = any(r.state in staffqueue.MOVING for r in rows)
     if htmx and not moving:
@@ -516,7 +516,8 @@ def reconcile_view() -> ResponseReturnValue:
                 reconcile.resolve(s, chosen, staff=current_user.username, now=utcnow())
                 s.commit()
                 flash(_("Done."))
-            return redirect(url_for("staff.reconcile_view", **{"from": first.isoformat(), "to": last.isoformat()}))
+            days: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat()}
+            return redirect(url_for("staff.reconcile_view", **days))
     return render_template(
         "staff/reconcile.html",
         start=first,

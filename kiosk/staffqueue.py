@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from kiosk import audit
@@ -33,7 +33,7 @@ def queue_page(
     session: Session, filters: Filters, after: tuple[dt.datetime, int] | None, page: int = PAGE
 ) -> tuple[list[Submission], tuple[dt.datetime, int] | None]:
     """One page, newest first, and the cursor of the next: (created_at, id) keeps it fast at any depth."""
-    query: Select[tuple[Submission]] = select(Submission)
+    query = select(Submission)
     if filters.state:
         query = query.where(Submission.state == filters.state)
     if filters.service:
