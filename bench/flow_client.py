@@ -95,9 +95,9 @@ def shown_reference(page: str) -> str | None:
 
 
 def duplicate_reference(page: str) -> str | None:
-    """The reference the form's refusal names, when this child already has an application."""
+    """The earlier reference, as stored, that the refusal names to the parent who applied (shown ABC-DEF-GHJ)."""
     match = _DUPLICATE.search(page)
-    return html.unescape(match.group(1)) if match else None
+    return html.unescape(match.group(1)).replace("-", "") or None if match else None
 
 
 def page_problem(page: str) -> str:

@@ -90,6 +90,10 @@ def test_8_mb_of_any_kind_is_refused_before_it_is_parsed(client, parsed, route: 
         page = soup(answer)
         assert page.html["lang"] == _lang(route), (route, kind)
         title = page.select_one("main h1").get_text()
+        if route.startswith("/staff/"):  # the console's own page, its way back into the console
+            assert title == {413: "Жіберу үшін тым үлкен", 415: "Бұл сұрауды орындау мүмкін емес"}[expected], title
+            assert page.select_one('main a[href^="/staff/"]') is not None, (route, kind)
+            continue
         assert (
             title == {"ru": "Этот запрос не может быть выполнен", "kk": "Бұл сұрауды орындау мүмкін емес"}[_lang(route)]
         ), (route, kind, title)
