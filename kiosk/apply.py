@@ -109,6 +109,10 @@ def attachments() -> ResponseReturnValue:
     upload = UploadForm()
     error = None
     if request.method == "POST":
+        # "Continue" submits the upload form too, so a file chosen and not yet added is never lost
+        going_on = request.form.get("next") == "check"
+        if going_on and not request.files.get("file"):
+            return redirect(url_for("apply.check"))
         if upload.validate_on_submit():
             try:
                 error = _store_upload(upload.file.data.stream)
@@ -117,7 +121,7 @@ def attachments() -> ResponseReturnValue:
         else:
             error = _("Choose a photo or a PDF file.")
         if error is None:
-            return redirect(url_for("apply.attachments"))
+            return redirect(url_for("apply.check" if going_on else "apply.attachments"))
     files = _attachments()
     used = sum(a.size for a in files)
     return render_template(
