@@ -102,6 +102,43 @@ def test_every_field_is_checked_on_the_server(client, clock, answers, field, mes
     assert error is not None and message in error.get_text()
 
 
+MIXED_ALPHABETS = {
+    "kk": "бір әліпбимен",
+    "ru": "одним алфавитом",
+    "en": "in one alphabet",
+}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Aлия Саpова",  # a Latin A and p among Cyrillic letters: looks right, matches no record
+        "Ivanов Иван",
+        "Иванова Maria",  # each word in one alphabet, the name in two
+        "Сәрсенова-Smith Әсел",
+        "Іңкәр Нурланкызы".replace("І", "I"),  # a Latin I for the Kazakh І
+    ],
+)
+def test_a_name_mixing_cyrillic_and_latin_letters_is_refused_in_the_visitors_language(
+    client, clock, lang, name
+) -> None:
+    identify(client, lang, "meals", clock=clock)
+    response = fill_form(client, lang, {"child_iin": CHILD10, "child_name": name, "grade": "4", "category": "asp"})
+    assert response.status_code == 200
+    error = soup(response).select_one("#field-child_name .field-error")
+    assert error is not None and MIXED_ALPHABETS[lang] in error.get_text()
+
+
+@pytest.mark.parametrize(
+    "name", ["Нұрлан Әлібек", "Іңкәр Һадиша", "Семёнова-Ли Алёна", "O'Brien Aruzhan", "Smith-Jones Ann"]
+)
+def test_a_name_in_one_alphabet_is_taken(client, clock, name) -> None:
+    identify(client, "kk", "meals", clock=clock)
+    response = fill_form(client, "kk", {"child_iin": CHILD10, "child_name": name, "grade": "4", "category": "asp"})
+    assert response.status_code == 302, soup(response).select(".field-error")
+
+
 def test_transport_distance_and_camp_choices(client, app, clock) -> None:
     identify(client, "en", "transport", clock=clock)
     response = fill_form(
