@@ -58,6 +58,11 @@ def requires_identity(view: Callable[..., ResponseReturnValue]) -> Callable[...,
             return redirect(url_for("identify.start", service=service.code))
         draft = session.get("draft")
         if not draft or draft.get("service") != service.code:
+            sent = session.get("sent", {}).get(service.code)
+            if sent is not None:
+                # Back after signing: this application was sent, its receipt says so (not an empty form);
+                # "Apply here" on the service page starts the next one (identify.start forgets this)
+                return redirect(url_for("receipt.show", reference=sent))
             session["draft"] = {"service": service.code, "id": secrets.token_hex(16), "answers": {}}
         g.service = service
         return view(*args, **kwargs)
@@ -366,5 +371,6 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
     session.pop("draft", None)
     receipts = [r for r in session.get("receipts", []) if r["reference"] != submission.reference]
     session["receipts"] = [*receipts, {"reference": submission.reference, "token": queued.status_token}]
+    session["sent"] = {**session.get("sent", {}), g.service.code: submission.reference}
     session.regenerate()
     return redirect(url_for("receipt.show", reference=submission.reference))

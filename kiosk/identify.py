@@ -90,8 +90,11 @@ def locked_message(until: dt.datetime) -> str:
 @bp.get("")
 def start() -> ResponseReturnValue:
     service = request.args.get("service")
-    if service and get_catalog().service(service) and session.get("apply_for") != service:
-        session["apply_for"] = service
+    if service and get_catalog().service(service):
+        if session.get("apply_for") != service:
+            session["apply_for"] = service
+        if service in session.get("sent", {}):  # "Apply here" again: a new application (a second child)
+            session["sent"] = {code: ref for code, ref in session["sent"].items() if code != service}
     if session.get("identity"):
         # identified once per visit (Finish and the idle reset end it): the next application goes on
         chosen = get_catalog().service(session.get("apply_for") or "")

@@ -422,3 +422,29 @@ def test_personal_data_is_not_in_the_database_files_or_the_logs(client, app, ins
         assert secret.encode() not in raw, secret
         assert secret.encode("utf-16-le") not in raw
         assert secret not in logs, secret
+
+
+def test_back_after_signing_shows_the_receipt_not_an_empty_form(client, clock) -> None:
+    """Back (or a reload) after the receipt reaches the steps of the application just sent: each
+    shows its receipt, never Step 1 of an empty form; "Apply here" again starts the next one."""
+    answers = {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    receipt = apply(client, "ru", "meals", answers, clock=clock)
+    reference = soup(client.get(receipt)).select_one("[data-reference]").get_text()
+    for step in ("form", "attachments", "check", "sign"):
+        response = client.get(f"/ru/apply/{step}")
+        assert response.status_code == 302 and response.headers["Location"] == receipt, step
+    # a tap on the page Back showed from the browser's memory sends nothing again
+    response = client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, receipt)})
+    assert response.headers["Location"] == receipt
+    page = soup(client.get(receipt, follow_redirects=True))
+    assert page.select_one("[data-reference]").get_text() == reference and page.select_one("[data-another]")
+
+    # the second child: "Apply here" on the service page starts a new application of the service
+    response = client.get("/ru/identify?service=meals")
+    assert response.headers["Location"].endswith("/ru/apply/form")
+    form = client.get("/ru/apply/form")
+    assert form.status_code == 200 and not soup(form).select_one('input[name="child_iin"]').get("value")
+    answers = {**answers, "child_iin": child_iin(dt.date(2017, 2, 2)), "child_name": "Иванов Пётр"}
+    assert fill_form(client, "ru", answers).status_code == 302
+    second = sign(client, "ru", clock)
+    assert second != receipt and client.get("/ru/apply/form").headers["Location"] == second
