@@ -27,6 +27,7 @@ from wtforms.widgets import TextInput
 
 from kiosk.catalog import Service
 from kiosk.forms import KioskForm
+from kiosk.identify import iin_message
 from kiosk.iin import InvalidIin, parse_iin
 
 CYRILLIC = "А-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі"  # Russian and Kazakh (І and Һ are the Cyrillic ones)
@@ -170,8 +171,8 @@ def form_for(service: Service, today: dt.date, lang: str) -> type[FlaskForm]:
     def check_child(form: FlaskForm, field: Field) -> None:
         try:
             child = parse_iin(field.data or "")
-        except InvalidIin:
-            raise ValidationError(_l("This is not a valid IIN. Check the digits and try again.")) from None
+        except InvalidIin as invalid:
+            raise ValidationError(iin_message(invalid.problem, whose="child")) from None
         if child.birth_date > today or child.age_on(today) >= CHILD_MAX_AGE:
             raise ValidationError(_l("This IIN is not a child's: the child must be under 18."))
         min_age = service.child_age_by_year_end

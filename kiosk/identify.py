@@ -11,7 +11,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -58,8 +58,12 @@ def card_message(problem: CardProblem) -> str:
     }[problem]
 
 
-def iin_message(problem: IinProblem) -> str:
+def iin_message(problem: IinProblem, whose: Literal["own", "child"] = "own") -> str:
+    """Why a typed IIN is refused: the one message for every IIN field (the parent's, the child's,
+    the status look-up's), so one mistake reads the same on every screen."""
     if problem is IinProblem.BIN:
+        if whose == "child":
+            return _("This is a business identification number (BIN), not a personal IIN. Type the child's IIN.")
         return _("This is a business identification number (BIN), not a personal IIN. Type your own IIN.")
     if problem is IinProblem.NOT_12_DIGITS:
         return _("An IIN has exactly 12 digits.")

@@ -448,3 +448,55 @@ def test_back_after_signing_shows_the_receipt_not_an_empty_form(client, clock) -
     assert fill_form(client, "ru", answers).status_code == 302
     second = sign(client, "ru", clock)
     assert second != receipt and client.get("/ru/apply/form").headers["Location"] == second
+
+
+def _bin() -> str:
+    """A company's BIN: registration year and month, then the entity type (4) in the 5th digit."""
+    from kiosk.iin import check_digit
+
+    return next(f"0405400{s:04d}{d}" for s in range(50) if (d := check_digit(f"0405400{s:04d}")) is not None)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        (_bin(), "bin"),
+        ("12345678901a", "not_12_digits"),  # a letter among the digits
+        ("abcdefghijkl", "not_12_digits"),
+        ("12345", "not_12_digits"),
+        (CHILD10[:11] + str((int(CHILD10[11]) + 1) % 10), "checksum"),
+    ],
+)
+def test_a_wrong_iin_reads_the_same_on_every_screen(client, clock, lang, typed, problem) -> None:
+    """The parent's field, the child's and the status look-up's say one message for one mistake
+    (a BIN names itself as a BIN in each, and asks for the IIN the field wants)."""
+    from kiosk.identify import iin_message
+    from kiosk.iin import IinProblem
+
+    with client.application.test_request_context(f"/{lang}/"):
+        from flask import g
+
+        g.lang = lang
+        own = iin_message(IinProblem(problem))
+        child = iin_message(IinProblem(problem), whose="child")
+    if problem != "bin":
+        assert own == child
+
+    def error(response, field: str) -> str:
+        assert response.status_code == 200
+        return (
+            soup(response).select_one(f"#{field} ~ .field-error, #field-{field} .field-error").get_text(" ", strip=True)
+        )
+
+    status = client.post(
+        f"/{lang}/status",
+        data={"reference": "KSK-2026-000001", "iin": typed, "csrf_token": token(client, f"/{lang}/status")},
+    )
+    assert error(status, "iin") == own
+    client.get(f"/{lang}/identify?service=meals")
+    parent = client.post(f"/{lang}/identify/iin", data={"iin": typed, "csrf_token": token(client, f"/{lang}/identify")})
+    assert error(parent, "iin") == own
+    identify(client, lang, "meals", clock=clock)
+    answers = {"child_iin": typed, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    assert error(fill_form(client, lang, answers), "child_iin") == child
