@@ -167,7 +167,8 @@ def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
     if refused is not None:
         if codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=_rules()) is not None:
             return redirect(url_for("identify.code"))  # the locked page: only what can be done next
-        return _render_start(CardForm(formdata=None), IinForm(formdata=None), refused)
+        # a send limit: typing or reading the card again cannot help until it ends
+        return next_steps_page(_("No code can be sent now"), refused, offers_assisted=True)
     return redirect(url_for("identify.code"))
 
 
@@ -265,9 +266,16 @@ def locked_page(iin: str, *, offers_assisted: bool) -> ResponseReturnValue | Non
     until = codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=_rules())
     if until is None:
         return None
+    return next_steps_page(_("The code is locked"), locked_message(until), offers_assisted=offers_assisted)
+
+
+def next_steps_page(title: str, message: str, *, offers_assisted: bool) -> ResponseReturnValue:
+    """No code can be sent or entered for now (a lock, a send limit): no keypad, no card reader,
+    only what the parent can do next (the office's path, staff, Finish)."""
     return render_template(
         "identify/locked.html",
-        message=locked_message(until),
+        title=title,
+        message=message,
         finish_form=ConfirmForm(formdata=None),
         assisted_form=ConfirmForm(formdata=None) if offers_assisted else None,
     )
