@@ -27,10 +27,13 @@ from wtforms.widgets import TextInput
 
 from kiosk.catalog import Service
 from kiosk.forms import KioskForm
+from kiosk.identify import iin_message
 from kiosk.iin import InvalidIin, parse_iin
 
+CYRILLIC = "А-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі"  # Russian and Kazakh (І and Һ are the Cyrillic ones)
+LATIN = "A-Za-z"
 # letters of Kazakh, Russian and English, with spaces, hyphens and apostrophes inside a name
-NAME = re.compile(r"^[A-Za-zА-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі]+(?:[ '\-][A-Za-zА-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі]+)*$")
+NAME = re.compile(rf"^[{LATIN}{CYRILLIC}]+(?:[ '\-][{LATIN}{CYRILLIC}]+)*$")
 CHILD_MAX_AGE = 18
 
 
@@ -42,6 +45,19 @@ def _digits(value: Any) -> Any:
     return "".join(value.split()) if isinstance(value, str) else value
 
 
+def one_alphabet(_form: Any, field: Field) -> None:
+    """A name as a document has it is written in one alphabet: "Aлия Саpова" with a Latin A and p
+    looks right on screen but matches no record, so a name mixing the two is refused."""
+    value = field.data if isinstance(field.data, str) else ""
+    if re.search(f"[{LATIN}]", value) and re.search(f"[{CYRILLIC}]", value):
+        raise ValidationError(
+            _l(
+                "Type the whole name in one alphabet: Cyrillic letters only or Latin letters only. "
+                "Some letters look alike (А and A, р and p): check the keyboard layout."
+            )
+        )
+
+
 def _name_field(label: Any, max_len: int = 100) -> StringField:
     return StringField(
         label,
@@ -50,6 +66,7 @@ def _name_field(label: Any, max_len: int = 100) -> StringField:
             DataRequired(_l("This answer is needed.")),
             Length(min=2, max=max_len, message=_l("Between %(min)d and %(max)d letters.")),
             Regexp(NAME, message=_l("Use letters only, with spaces or hyphens between words.")),
+            one_alphabet,
         ],
     )
 
@@ -156,8 +173,8 @@ def form_for(service: Service, today: dt.date, lang: str) -> type[FlaskForm]:
     def check_child(form: FlaskForm, field: Field) -> None:
         try:
             child = parse_iin(field.data or "")
-        except InvalidIin:
-            raise ValidationError(_l("This is not a valid IIN. Check the digits and try again.")) from None
+        except InvalidIin as invalid:
+            raise ValidationError(iin_message(invalid.problem, whose="child")) from None
         if child.birth_date > today or child.age_on(today) >= CHILD_MAX_AGE:
             raise ValidationError(_l("This IIN is not a child's: the child must be under 18."))
         min_age = service.child_age_by_year_end

@@ -58,6 +58,11 @@ def requires_identity(view: Callable[..., ResponseReturnValue]) -> Callable[...,
             return redirect(url_for("identify.start", service=service.code))
         draft = session.get("draft")
         if not draft or draft.get("service") != service.code:
+            sent = session.get("sent", {}).get(service.code)
+            if sent is not None:
+                # Back after signing: this application was sent, its receipt says so (not an empty form);
+                # "Apply here" on the service page starts the next one (identify.start forgets this)
+                return redirect(url_for("receipt.show", reference=sent))
             session["draft"] = {"service": service.code, "id": secrets.token_hex(16), "answers": {}}
         g.service = service
         return view(*args, **kwargs)
@@ -109,6 +114,10 @@ def attachments() -> ResponseReturnValue:
     upload = UploadForm()
     error = None
     if request.method == "POST":
+        # "Continue" submits the upload form too, so a file chosen and not yet added is never lost
+        going_on = request.form.get("next") == "check"
+        if going_on and not request.files.get("file"):
+            return redirect(url_for("apply.check"))
         if upload.validate_on_submit():
             try:
                 error = _store_upload(upload.file.data.stream)
@@ -117,7 +126,7 @@ def attachments() -> ResponseReturnValue:
         else:
             error = _("Choose a photo or a PDF file.")
         if error is None:
-            return redirect(url_for("apply.attachments"))
+            return redirect(url_for("apply.check" if going_on else "apply.attachments"))
     files = _attachments()
     used = sum(a.size for a in files)
     return render_template(
@@ -362,5 +371,6 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
     session.pop("draft", None)
     receipts = [r for r in session.get("receipts", []) if r["reference"] != submission.reference]
     session["receipts"] = [*receipts, {"reference": submission.reference, "token": queued.status_token}]
+    session["sent"] = {**session.get("sent", {}), g.service.code: submission.reference}
     sessions.current().regenerate()
     return redirect(url_for("receipt.show", reference=submission.reference))

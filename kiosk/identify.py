@@ -11,7 +11,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -58,8 +58,12 @@ def card_message(problem: CardProblem) -> str:
     }[problem]
 
 
-def iin_message(problem: IinProblem) -> str:
+def iin_message(problem: IinProblem, whose: Literal["own", "child"] = "own") -> str:
+    """Why a typed IIN is refused: the one message for every IIN field (the parent's, the child's,
+    the status look-up's), so one mistake reads the same on every screen."""
     if problem is IinProblem.BIN:
+        if whose == "child":
+            return _("This is a business identification number (BIN), not a personal IIN. Type the child's IIN.")
         return _("This is a business identification number (BIN), not a personal IIN. Type your own IIN.")
     if problem is IinProblem.NOT_12_DIGITS:
         return _("An IIN has exactly 12 digits.")
@@ -90,8 +94,11 @@ def locked_message(until: dt.datetime) -> str:
 @bp.get("")
 def start() -> ResponseReturnValue:
     service = request.args.get("service")
-    if service and get_catalog().service(service) and session.get("apply_for") != service:
-        session["apply_for"] = service
+    if service and get_catalog().service(service):
+        if session.get("apply_for") != service:
+            session["apply_for"] = service
+        if service in session.get("sent", {}):  # "Apply here" again: a new application (a second child)
+            session["sent"] = {code: ref for code, ref in session["sent"].items() if code != service}
     if session.get("identity"):
         # identified once per visit (Finish and the idle reset end it): the next application goes on
         chosen = get_catalog().service(session.get("apply_for") or "")
@@ -160,7 +167,8 @@ def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
     if refused is not None:
         if codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=_rules()) is not None:
             return redirect(url_for("identify.code"))  # the locked page: only what can be done next
-        return _render_start(CardForm(formdata=None), IinForm(formdata=None), refused)
+        # a send limit: typing or reading the card again cannot help until it ends
+        return next_steps_page(_("No code can be sent now"), refused, offers_assisted=True)
     return redirect(url_for("identify.code"))
 
 
@@ -260,9 +268,16 @@ def locked_page(iin: str, *, offers_assisted: bool) -> ResponseReturnValue | Non
     until = codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=_rules())
     if until is None:
         return None
+    return next_steps_page(_("The code is locked"), locked_message(until), offers_assisted=offers_assisted)
+
+
+def next_steps_page(title: str, message: str, *, offers_assisted: bool) -> ResponseReturnValue:
+    """No code can be sent or entered for now (a lock, a send limit): no keypad, no card reader,
+    only what the parent can do next (the office's path, staff, Finish)."""
     return render_template(
         "identify/locked.html",
-        message=locked_message(until),
+        title=title,
+        message=message,
         finish_form=ConfirmForm(formdata=None),
         assisted_form=ConfirmForm(formdata=None) if offers_assisted else None,
     )

@@ -13,6 +13,8 @@ from flask_babel import gettext as _
 from kiosk import db
 from kiosk.catalog_ext import get_catalog
 from kiosk.forms import StatusForm
+from kiosk.identify import iin_message
+from kiosk.iin import InvalidIin, parse_iin
 from kiosk.models import State, Submission
 from kiosk.receipt import state_label
 from kiosk.references import display
@@ -26,7 +28,7 @@ FOUND = "status_found"  # the reference this visit looked up with its IIN; the v
 def lookup() -> ResponseReturnValue:
     form = StatusForm()
     error = None
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _valid_iin(form):
         session.pop(FOUND, None)  # a new look-up: the last one's status is no longer on offer
         submission = find_by_reference(db.get_session(), form.reference.data, form.iin.data)
         if submission is not None:
@@ -35,6 +37,16 @@ def lookup() -> ResponseReturnValue:
             return redirect(url_for("status.found"))
         error = _("No application was found with this reference and IIN. Check both and try again.")
     return render_template("status/lookup.html", form=form, error=error)
+
+
+def _valid_iin(form: StatusForm) -> bool:
+    """A mistyped IIN is told as on every IIN field, not as "no application found"."""
+    try:
+        parse_iin(form.iin.data)
+    except InvalidIin as invalid:
+        form.iin.errors = [iin_message(invalid.problem)]
+        return False
+    return True
 
 
 # The QR code's page opens on the parent's own phone, not at the terminal: no idle reset sending

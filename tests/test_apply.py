@@ -102,6 +102,43 @@ def test_every_field_is_checked_on_the_server(client, clock, answers, field, mes
     assert error is not None and message in error.get_text()
 
 
+MIXED_ALPHABETS = {
+    "kk": "бір әліпбимен",
+    "ru": "одним алфавитом",
+    "en": "in one alphabet",
+}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Aлия Саpова",  # a Latin A and p among Cyrillic letters: looks right, matches no record
+        "Ivanов Иван",
+        "Иванова Maria",  # each word in one alphabet, the name in two
+        "Сәрсенова-Smith Әсел",
+        "Іңкәр Нурланкызы".replace("І", "I"),  # a Latin I for the Kazakh І
+    ],
+)
+def test_a_name_mixing_cyrillic_and_latin_letters_is_refused_in_the_visitors_language(
+    client, clock, lang, name
+) -> None:
+    identify(client, lang, "meals", clock=clock)
+    response = fill_form(client, lang, {"child_iin": CHILD10, "child_name": name, "grade": "4", "category": "asp"})
+    assert response.status_code == 200
+    error = soup(response).select_one("#field-child_name .field-error")
+    assert error is not None and MIXED_ALPHABETS[lang] in error.get_text()
+
+
+@pytest.mark.parametrize(
+    "name", ["Нұрлан Әлібек", "Іңкәр Һадиша", "Семёнова-Ли Алёна", "O'Brien Aruzhan", "Smith-Jones Ann"]
+)
+def test_a_name_in_one_alphabet_is_taken(client, clock, name) -> None:
+    identify(client, "kk", "meals", clock=clock)
+    response = fill_form(client, "kk", {"child_iin": CHILD10, "child_name": name, "grade": "4", "category": "asp"})
+    assert response.status_code == 302, soup(response).select(".field-error")
+
+
 def test_transport_distance_and_camp_choices(client, app, clock) -> None:
     identify(client, "en", "transport", clock=clock)
     response = fill_form(
@@ -385,3 +422,81 @@ def test_personal_data_is_not_in_the_database_files_or_the_logs(client, app, ins
         assert secret.encode() not in raw, secret
         assert secret.encode("utf-16-le") not in raw
         assert secret not in logs, secret
+
+
+def test_back_after_signing_shows_the_receipt_not_an_empty_form(client, clock) -> None:
+    """Back (or a reload) after the receipt reaches the steps of the application just sent: each
+    shows its receipt, never Step 1 of an empty form; "Apply here" again starts the next one."""
+    answers = {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    receipt = apply(client, "ru", "meals", answers, clock=clock)
+    reference = soup(client.get(receipt)).select_one("[data-reference]").get_text()
+    for step in ("form", "attachments", "check", "sign"):
+        response = client.get(f"/ru/apply/{step}")
+        assert response.status_code == 302 and response.headers["Location"] == receipt, step
+    # a tap on the page Back showed from the browser's memory sends nothing again
+    response = client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, receipt)})
+    assert response.headers["Location"] == receipt
+    page = soup(client.get(receipt, follow_redirects=True))
+    assert page.select_one("[data-reference]").get_text() == reference and page.select_one("[data-another]")
+
+    # the second child: "Apply here" on the service page starts a new application of the service
+    response = client.get("/ru/identify?service=meals")
+    assert response.headers["Location"].endswith("/ru/apply/form")
+    form = client.get("/ru/apply/form")
+    assert form.status_code == 200 and not soup(form).select_one('input[name="child_iin"]').get("value")
+    answers = {**answers, "child_iin": child_iin(dt.date(2017, 2, 2)), "child_name": "Иванов Пётр"}
+    assert fill_form(client, "ru", answers).status_code == 302
+    second = sign(client, "ru", clock)
+    assert second != receipt and client.get("/ru/apply/form").headers["Location"] == second
+
+
+def _bin() -> str:
+    """A company's BIN: registration year and month, then the entity type (4) in the 5th digit."""
+    from kiosk.iin import check_digit
+
+    return next(f"0405400{s:04d}{d}" for s in range(50) if (d := check_digit(f"0405400{s:04d}")) is not None)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        (_bin(), "bin"),
+        ("12345678901a", "not_12_digits"),  # a letter among the digits
+        ("abcdefghijkl", "not_12_digits"),
+        ("12345", "not_12_digits"),
+        (CHILD10[:11] + str((int(CHILD10[11]) + 1) % 10), "checksum"),
+    ],
+)
+def test_a_wrong_iin_reads_the_same_on_every_screen(client, clock, lang, typed, problem) -> None:
+    """The parent's field, the child's and the status look-up's say one message for one mistake
+    (a BIN names itself as a BIN in each, and asks for the IIN the field wants)."""
+    from kiosk.identify import iin_message
+    from kiosk.iin import IinProblem
+
+    with client.application.test_request_context(f"/{lang}/"):
+        from flask import g
+
+        g.lang = lang
+        own = iin_message(IinProblem(problem))
+        child = iin_message(IinProblem(problem), whose="child")
+    if problem != "bin":
+        assert own == child
+
+    def error(response, field: str) -> str:
+        assert response.status_code == 200
+        return (
+            soup(response).select_one(f"#{field} ~ .field-error, #field-{field} .field-error").get_text(" ", strip=True)
+        )
+
+    status = client.post(
+        f"/{lang}/status",
+        data={"reference": "KSK-2026-000001", "iin": typed, "csrf_token": token(client, f"/{lang}/status")},
+    )
+    assert error(status, "iin") == own
+    client.get(f"/{lang}/identify?service=meals")
+    parent = client.post(f"/{lang}/identify/iin", data={"iin": typed, "csrf_token": token(client, f"/{lang}/identify")})
+    assert error(parent, "iin") == own
+    identify(client, lang, "meals", clock=clock)
+    answers = {"child_iin": typed, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    assert error(fill_form(client, lang, answers), "child_iin") == child

@@ -138,3 +138,32 @@ def test_a_big_phone_photo_is_decoded_smaller_but_a_bomb_is_refused(monkeypatch:
     with pytest.raises(attachments.Refused) as refused:
         attachments.prepare(png, TOTAL_BUDGET)
     assert refused.value.reason == "too_many_pixels"
+
+
+def test_continue_with_a_chosen_file_adds_it_before_going_on(app, client, clock) -> None:
+    """ "Continue" sends the upload form: a file chosen and not yet added is added, not dropped; with
+    no file chosen it goes on; a file refused keeps the parent on the step with the reason."""
+    identify(client, "ru", "meals", clock=clock)
+    fill_form(client, "ru", ANSWERS)
+    page = soup(client.get("/ru/apply/attachments"))
+    button = page.select_one("[data-next]")
+    assert button.name == "button" and button["form"] == page.select_one("form[data-upload]")["id"]
+    go_on = {"csrf_token": token(client, "/ru/apply/attachments"), button["name"]: button["value"]}
+
+    answer = client.post(
+        "/ru/apply/attachments",
+        data={**go_on, "file": (io.BytesIO(documents.phone_photo(0.3)), "IMG_0001.jpg", "image/jpeg")},
+    )
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/ru/apply/check")
+    assert [kind for kind, _data in _stored(app)] == ["image/jpeg"]
+    photos = [a for a in soup(client.get("/ru/apply/check")).select(".answer") if "Фотографии" in a.dt.get_text()]
+    assert photos[0].dd.get_text() == "1"  # the check page counts it
+
+    answer = client.post("/ru/apply/attachments", data={**go_on, "file": (io.BytesIO(b""), "")})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/ru/apply/check")
+    assert len(_stored(app)) == 1
+
+    answer = client.post("/ru/apply/attachments", data={**go_on, "file": (io.BytesIO(b"not a picture"), "a.jpg")})
+    assert answer.status_code == 200
+    assert "не фотография" in soup(answer).select_one("[data-upload-error]").get_text()
+    assert len(_stored(app)) == 1

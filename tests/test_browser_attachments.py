@@ -90,11 +90,41 @@ def test_the_file_button_speaks_the_visitors_language_and_takes_real_scans(
     assert page.url.endswith("/kk/apply/attachments")
     assert "сыймайды" in page.locator(".alert:not([hidden])").inner_text()
     assert page.locator("[data-file]").count() == 2
-    assert page.locator("a[data-next]").is_visible() and page.get_by_role("link", name="Артқа").is_visible()
+    assert page.locator("[data-next]").is_visible() and page.get_by_role("link", name="Артқа").is_visible()
     page.screenshot(path=str(artifacts / "2-refused-by-the-budget.png"), full_page=True)
     page.locator("#file").set_input_files(_file(tmp_path, "IMG_0002.jpg", documents.phone_photo(0.3)))
     assert page.locator("[data-upload-error]").count() == 0  # the message was about the file before
     assert page.locator("[data-file-chosen]").inner_text() == "IMG_0002.jpg"
+
+
+def test_continue_after_choosing_a_file_adds_it_and_goes_on(visit_page, live_server, tmp_path, artifacts) -> None:
+    """The parent chooses a file and taps the big "Continue" instead of "Add this file": the file is
+    added, then the check page counts it; the same with the page's script gone (no JS)."""
+    page = visit_page
+    page.goto(live_server + "/kk/apply/attachments")
+    box = page.locator('label[for="file"]').bounding_box()
+    with page.expect_file_chooser() as chooser:
+        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    chooser.value.set_files(str(_file(tmp_path, "IMG_0001.jpg", documents.phone_photo(0.3))))
+    with page.expect_navigation():
+        page.locator("[data-next]").tap()
+    assert page.url.endswith("/kk/apply/check")
+    page.screenshot(path=str(artifacts / "1-check-counts-the-file.png"), full_page=True)
+    photos = page.locator(".answer", has_text="Құжаттардың фотосуреттері").locator("dd").first
+    assert photos.inner_text() == "1"
+
+    page.goto(live_server + "/kk/apply/attachments")
+    page.locator("#file").evaluate("i => i.replaceWith(i.cloneNode())")  # no script's listeners
+    page.locator("#file").set_input_files(str(_file(tmp_path, "scan.pdf", documents.scanned_pdf(1))))
+    with page.expect_navigation():
+        page.locator("[data-next]").tap()
+    assert page.url.endswith("/kk/apply/check")
+    assert photos.inner_text() == "2"
+
+    page.goto(live_server + "/kk/apply/attachments")  # nothing chosen: Continue just goes on
+    with page.expect_navigation():
+        page.locator("[data-next]").tap()
+    assert page.url.endswith("/kk/apply/check") and photos.inner_text() == "2"
 
 
 def test_a_file_over_the_limit_is_refused_in_the_visitors_language(

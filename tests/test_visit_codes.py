@@ -365,3 +365,31 @@ def test_two_terminals_at_once_the_later_one_is_told_by_the_same_rule(app, clock
         notice = soup(response).select_one("[data-duplicate]")
         assert notice["data-duplicate"] == "own" and reference in notice.get_text()
     assert len(submissions(app)) == 1
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_after_a_send_limit_the_page_shows_only_what_to_do_next(client, app, clock, lang) -> None:
+    """Too many codes for this IIN: no card reader, no keypad (reading the card again cannot help),
+    but the office's path, staff and Finish, as on the locked page."""
+    for _ in range(4):
+        client.post("/reset")
+        client.get(f"/{lang}/identify?service=meals")
+        response = client.post(
+            f"/{lang}/identify/iin", data={"iin": PARENT, "csrf_token": token(client, f"/{lang}/identify")}
+        )
+        clock.now += 5 * S
+    assert len(sms_rows(app)) == 3
+    page = soup(response)
+    assert page.select_one("[data-locked]") is not None
+    assert (
+        page.select_one("h1").get_text()
+        == {"kk": "Қазір код жіберу мүмкін емес", "ru": "Сейчас код отправить нельзя"}[lang]
+    )
+    assert page.select_one("[data-mrz-form]") is None and page.select_one("[data-keypad-input]") is None
+    assert page.select_one("[data-locked] .alert").get_text()  # the rule's message, with its time
+    assert page.select_one("[data-finish]") is not None
+    # the office's path goes on: the application waits for staff to see the ID card
+    assisted = page.select_one("[data-assisted]").find_parent("form")
+    response = client.post(assisted["action"], data={"csrf_token": assisted.select_one("[name=csrf_token]")["value"]})
+    assert response.headers["Location"].endswith(f"/{lang}/identify/done")
+    assert client.get(f"/{lang}/apply/form").status_code == 200
