@@ -99,7 +99,9 @@ def form_for(service: Service, today: dt.date, lang: str) -> type[FlaskForm]:
         "language": _choice(
             _l("Language of instruction"), [("kk", _l("Kazakh")), ("ru", _l("Russian")), ("en", _l("English"))]
         ),
-        "category": _choice(_l("Your family's situation"), [(c.code, c.name.get(lang)) for c in service.categories]),
+        "category": _choice(
+            _l("Your family's situation"), [(c.code, c.name.get(lang)) for c in service.kiosk_categories]
+        ),
         "settlement": _free_text(_l("Village or settlement where the child lives"), 100),
         "distance_km": DecimalField(
             _l("Distance from home to school, km"),
