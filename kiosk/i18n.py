@@ -12,8 +12,9 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, abort, current_app, g, request, session, url_for
-from flask_babel import format_date, format_datetime, format_time
+from flask_babel import format_date, format_datetime, format_time, get_locale
 
+from kiosk import kazakh
 from kiosk.extensions import babel
 
 TRANSLATIONS = Path(__file__).with_name("translations")
@@ -30,6 +31,12 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_context)
     # globals, not context: macros imported with {% from %} see these too
     app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime, format_time=format_time)
+    # the Kazakh ending a date, time or number takes from the words after it ("%(date)s дейін": dative)
+    app.jinja_env.filters.update(
+        kk_dative=lambda value: kk_case(value, "dative"),
+        kk_locative=lambda value: kk_case(value, "locative"),
+        kk_ablative=lambda value: kk_case(value, "ablative"),
+    )
 
 
 def _pull_lang(_endpoint: str | None, values: dict[str, Any] | None) -> None:
@@ -55,6 +62,16 @@ def _template_context() -> dict[str, object]:
         "native_names": NATIVE_NAMES,
         "url_in": url_in,
     }
+
+
+def kk_case(value: str, case: str) -> str:
+    """``value`` with its Kazakh case ending when the message is in Kazakh; other languages need none.
+
+    The English message says the meaning ("until %(date)s", "after %(time)s", "on %(date)s", "since %(when)s"),
+    and each meaning takes one case in Kazakh: until -> dative + дейін, after or since -> ablative + кейін or
+    бастап, on a day -> locative. The caller names the case, the helper attaches the right ending.
+    """
+    return kazakh.inflect(str(value), case) if str(get_locale()) == "kk" else value
 
 
 def current_language() -> str:

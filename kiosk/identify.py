@@ -21,6 +21,7 @@ from kiosk import codes, db, sms
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.forms import CardForm, CodeForm, ConfirmForm, IinForm
+from kiosk.i18n import kk_case
 from kiosk.iin import IinProblem, InvalidIin, mask, parse_iin
 from kiosk.mrz import CardProblem, CardRefused, check_holder, parse_td1
 from kiosk.portal import PortalUnavailable, get_portal
@@ -70,7 +71,7 @@ def refusal_message(refused: codes.SendRefused) -> str:
     seconds = max(1, int((refused.retry_at - now).total_seconds()))
     from flask_babel import format_time
 
-    at = format_time(refused.retry_at, "HH:mm")
+    at = kk_case(format_time(refused.retry_at, "HH:mm"), "ablative")  # "09:50-ден кейін"
     return {
         codes.Refusal.TOO_SOON: _("You can ask for a new code in %(num)d seconds.", num=seconds),
         codes.Refusal.IIN_LIMIT: _("Too many codes were sent for this IIN. Try again after %(time)s.", time=at),

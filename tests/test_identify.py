@@ -98,7 +98,7 @@ def test_typed_iin_on_the_keypad_works_the_same(client) -> None:
         (
             compose_td1("043218765", make_iin(dt.date(2010, 3, 3), "M", 12), dt.date(2031, 1, 1), "A", "B"),
             "kk",
-            "18 жастан",
+            "18 жасқа толған",
         ),
         ("garbage", "ru", "Карта не прочитана"),
         ("", "ru", "Карта не прочитана"),
