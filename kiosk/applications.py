@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, Field, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
@@ -34,13 +35,20 @@ def _digits(value: Any) -> Any:
     return "".join(value.split()) if isinstance(value, str) else value
 
 
+def _letters(most: int) -> Any:
+    """ "Between 2 and 60 letters", with the noun agreeing with the larger number in each language."""
+    return lazy_ngettext(
+        "Between %(min)d and %(max)d letter.", "Between %(min)d and %(max)d letters.", most, min=2, max=most
+    )
+
+
 def _name_field(label: Any, max_len: int = 100) -> StringField:
     return StringField(
         label,
         filters=[_squash],
         validators=[
             DataRequired(_l("This answer is needed.")),
-            Length(min=2, max=max_len, message=_l("Between %(min)d and %(max)d letters.")),
+            Length(min=2, max=max_len, message=_letters(max_len)),
             Regexp(NAME, message=_l("Use letters only, with spaces or hyphens between words.")),
         ],
     )
@@ -52,7 +60,7 @@ def _free_text(label: Any, max_len: int = 200) -> StringField:
         filters=[_squash],
         validators=[
             DataRequired(_l("This answer is needed.")),
-            Length(min=2, max=max_len, message=_l("Between %(min)d and %(max)d letters.")),
+            Length(min=2, max=max_len, message=_letters(max_len)),
             Regexp(r"^[^<>{}\[\]\\|`~^$]*$", message=_l("Use letters, digits and ordinary punctuation.")),
         ],
     )
@@ -86,7 +94,13 @@ def form_for(service: Service, today: dt.date, lang: str) -> type[FlaskForm]:
             raise ValidationError(_l("This IIN is not a child's: the child must be under 18."))
         min_age = service.child_age_by_year_end
         if min_age is not None and child.age_on(dt.date(today.year, 12, 31)) < min_age:
-            raise ValidationError(_l("The child must be %(num)d by 31 December of this year.", num=min_age))
+            raise ValidationError(
+                lazy_ngettext(
+                    "The child must be %(num)d year old by 31 December of this year.",
+                    "The child must be %(num)d years old by 31 December of this year.",
+                    min_age,
+                )
+            )
 
     fields: dict[str, Field] = {
         "child_iin": StringField(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, abort, current_app, g, request, session, url_for
@@ -61,6 +62,7 @@ def _template_context() -> dict[str, object]:
         "lang": current_language(),
         "native_names": NATIVE_NAMES,
         "url_in": url_in,
+        "plural_samples": plural_samples,
     }
 
 
@@ -72,6 +74,17 @@ def kk_case(value: str, case: str) -> str:
     бастап, on a day -> locative. The caller names the case, the helper attaches the right ending.
     """
     return kazakh.inflect(str(value), case) if str(get_locale()) == "kk" else value
+
+
+def plural_samples(lang: str) -> dict[str, int]:
+    """One whole number for each plural form of ``lang`` (CLDR's tags): a page that counts in the browser
+    renders each form once and the browser picks one with Intl.PluralRules ("1 секунду", "3 секунды", "5 секунд").
+    """
+    rule = Locale.parse(lang).plural_form
+    samples: dict[str, int] = {}
+    for n in range(200):
+        samples.setdefault(rule(n), n)
+    return samples
 
 
 def current_language() -> str:

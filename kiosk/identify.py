@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from kiosk import codes, db, sms
 from kiosk.catalog_ext import get_catalog
@@ -73,7 +74,9 @@ def refusal_message(refused: codes.SendRefused) -> str:
 
     at = kk_case(format_time(refused.retry_at, "HH:mm"), "ablative")  # "09:50-ден кейін"
     return {
-        codes.Refusal.TOO_SOON: _("You can ask for a new code in %(num)d seconds.", num=seconds),
+        codes.Refusal.TOO_SOON: ngettext(
+            "You can ask for a new code in %(num)d second.", "You can ask for a new code in %(num)d seconds.", seconds
+        ),
         codes.Refusal.IIN_LIMIT: _("Too many codes were sent for this IIN. Try again after %(time)s.", time=at),
         codes.Refusal.KIOSK_LIMIT: _("This kiosk has sent too many codes this hour. Please ask the school office."),
         codes.Refusal.LOCKED: _("Too many wrong codes. Try again after %(time)s or ask the school office.", time=at),
@@ -150,10 +153,11 @@ def _send_code(iin: str, phone: Any) -> str | None:
         iin,
         phone,
         session["pending"]["subject"],
-        lambda code, minutes: _(
+        lambda code, minutes: ngettext(
+            "School services kiosk. Your code: %(code)s. It is valid for %(num)d minute. Do not tell it to anyone.",
             "School services kiosk. Your code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
+            minutes,
             code=code,
-            num=minutes,
         ),
     )
     if issued is not None:
