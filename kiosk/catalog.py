@@ -162,6 +162,7 @@ class Service:
     legal_basis_sources: tuple[Source, ...] = ()
     portal_title: Text | None = None  # the title of the service's page on egov.kz, where it differs
     portal_title_sources: tuple[Source, ...] = ()
+    to_confirm: tuple[str, ...] = ()  # for the reviewers (docs/services.md), never on screen
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
@@ -354,6 +355,7 @@ def _build(raw: dict[str, Any]) -> Catalog:
             legal_basis_sources=_sources(s, "legal_basis_source", where, sources),
             portal_title=portal_title,
             portal_title_sources=_sources(s, "portal_title_source", where, sources, needed=portal_title is not None),
+            to_confirm=tuple(_list(s, "to_confirm", where, of=str)),
         )
     return Catalog(
         version, tuple(groups.values()), tuple(services.values()), tuple(categories.values()), documents, sources

@@ -835,3 +835,13 @@ def test_literals_are_quoted_from_the_seeds():
     fragments |= {f for alternatives in CATEGORY_FRAGMENTS.values() for f in alternatives}
     for fragment in fragments:
         assert fragment.lower() in folded, fragment
+
+
+def test_seed_typos_are_fixed_and_declared(catalog):
+    """Any change from the seed's Kazakh wording is declared beside it in the catalog file [issue 12, item 5]."""
+    raw = BUNDLED_CATALOG.read_text(encoding="utf-8")
+    texts = " ".join(text.kk for _path, text in _texts(catalog))
+    assert "түрлерлерінен" not in texts and "түрлерінен" in catalog.documents["status_low_income"].name.kk
+    assert not re.search(r"(?<!\w)коса(?!\w)", texts) and "қоса" in catalog.documents["vkk_conclusion_e"].name.kk
+    assert '"түрлерлерінен" written "түрлерінен"' in raw.split("[documents.status_low_income]")[1].split("\n")[0]
+    assert '"коса" written "қоса"' in raw.split("[documents.vkk_conclusion_e]")[1].split("\n")[0]
