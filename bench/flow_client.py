@@ -60,7 +60,8 @@ _INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
 _SMS = re.compile(r"<(\w+)\b[^>]*\bdata-sms\b[^>]*>(.*?)</\1>", re.DOTALL)
 _REFERENCE = re.compile(r"<(\w+)\b[^>]*\bdata-reference\b[^>]*>(.*?)</\1>", re.DOTALL)
-_DUPLICATE = re.compile(r'\bdata-duplicate="([^"]*)"')
+# only the parent who applied is told the earlier reference (anyone else: "ask at the office")
+_DUPLICATE = re.compile(r'\bdata-earlier="([^"]*)"')
 _TAG = re.compile(r"<[^>]+>")
 _CODE = re.compile(r"\b(\d{6})\b")
 RECEIPT_PATH = re.compile(r"/receipt/([0-9A-Z]{9})$")
@@ -188,7 +189,8 @@ class KioskServer:
     """``kiosk run`` on a fixed port and instance folder; killed and started again on demand.
 
     The process gets a clean environment (no developer ``KIOSK_*`` settings) plus ``LOAD_ENV``; its
-    stdout and stderr (the console SMS gateway prints every SMS) go to a log file in the instance.
+    stdout and stderr (the console SMS gateway logs every SMS, its code masked) go to a log file in the
+    instance.
     """
 
     def __init__(self, instance: Path, port: int, extra_env: dict[str, str] | None = None) -> None:

@@ -107,6 +107,7 @@ STEPS = (
     "finish: post",
     "status page",
     "status: look up",
+    "status page (found)",
 )
 BASELINE_IDLE = "GET /healthz, idle (baseline)"
 BASELINE_LOADED = "GET /healthz, under the load (baseline)"
@@ -370,10 +371,11 @@ class Terminal:
         self.think()
         _page, token = self.page("status page", f"/{lang}/status")
         self.think()  # types the reference and the IIN
-        data = {"reference": display(reference), "iin": parent_iin, "csrf_token": token}
-        response = self.call("status: look up", "POST", f"/{lang}/status", data=data)
-        if response.status_code != 200 or display(reference) not in response.text or "data-state" not in response.text:
-            self.fail("status: look up", f"{response.status_code}: {page_problem(response.text)}")
+        data = {"reference": display(reference), "iin": parent_iin}
+        self.post("status: look up", f"/{lang}/status", data, token, f"/{lang}/status/found")
+        response = self.get("status page (found)", f"/{lang}/status/found")
+        if display(reference) not in response.text or "data-state" not in response.text:
+            self.fail("status page (found)", page_problem(response.text))
         self.record.status_lookups += 1
         self.client.cookies.clear()  # the kiosk's idle timeout: the next visitor starts afresh
 

@@ -8,12 +8,37 @@ from typing import Any
 
 from flask import Flask
 
+from kiosk.config import settle
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class Kiosk(Flask):
+    """Flask, but a database error that is the database's state, not a bug, gets no traceback.
+
+    Flask logs an error raised while the visit is loaded or saved with its traceback before
+    kiosk/errors.py answers it; a busy database or one behind the migrations gets "try again" or
+    "out of service" there, and one warning line (errors.database_page).
+    """
+
+    def log_exception(self, exc_info: Any) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from kiosk import db
+
+        exc = exc_info[1]
+        if isinstance(exc, SQLAlchemyError) and (db.is_busy(exc) or db.schema_problem(self)):
+            return
+        super().log_exception(exc_info)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: config layers, extensions, the catalog, blueprints, CLI."""
-    app = Flask(
+    """Build the app: config layers, extensions, the catalog, blueprints, CLI.
+
+    Raises ``ConfigError`` (kiosk.config) for settings it must not run with, ``CatalogError`` for a
+    broken catalog: ``kiosk run``, ``kiosk sync`` and ``waitress-serve --call`` all refuse to start.
+    """
+    app = Kiosk(
         __name__,
         instance_path=os.environ.get("KIOSK_INSTANCE_PATH") or str(ROOT / "instance"),
         instance_relative_config=True,
@@ -25,16 +50,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("KIOSK")
     if test_config:
         app.config.from_mapping(test_config)
+    settle(app.config)  # ConfigError: the start refuses, with the reason
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from kiosk import (
         apply,
         assets,
+        bodies,
         catalog_ext,
         crypto,
         db,
         display,
         errors,
+        formdata,
         health,
         i18n,
         identify,
@@ -50,10 +78,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kiosk.extensions import csrf, htmx
     from kiosk.sessions import VisitSessionInterface
 
+    formdata.init_app(app)
     keys.init_app(app)
     crypto.init_app(app)
     db.init_app(app)
     app.session_interface = VisitSessionInterface()
+    bodies.init_app(app)  # before the CSRF check, which parses the form
     csrf.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)

@@ -10,7 +10,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -18,17 +18,20 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 
-from kiosk import applications, codes, db, sms, submissions
+from kiosk import applications, codes, db, sessions, sms, submissions
 from kiosk.attachments import TOTAL_BUDGET, Refused, prepare
+from kiosk.bodies import takes_upload
 from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.crypto import keyring
 from kiosk.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
-from kiosk.identify import check_message, render_code_page, send_code
+from kiosk.i18n import megabytes
+from kiosk.identify import check_message, code_still_valid, locked_page, render_code_page, send_code
 from kiosk.iin import mask
 from kiosk.models import Attachment
 from kiosk.portal import PortalUnavailable, get_portal
+from kiosk.references import display
 
 bp = Blueprint("apply", __name__, url_prefix="/<lang>/apply")
 log = logging.getLogger(__name__)
@@ -83,7 +86,7 @@ def form() -> ResponseReturnValue:
     today = local_today()
     form_class = applications.form_for(service, today, g.lang)
     answers = _draft()["answers"]
-    form = form_class(data=answers) if request.method == "GET" else form_class()
+    form = applications.with_answers(form_class, answers) if request.method == "GET" else form_class()
     duplicate = None
     if form.validate_on_submit():
         answers = applications.answers_of(form, service)
@@ -94,11 +97,12 @@ def form() -> ResponseReturnValue:
             return redirect(
                 url_for("apply.attachments") if request.args.get("back") != "check" else url_for("apply.check")
             )
-        duplicate = existing.reference
+        duplicate = _duplicate_notice(submissions.AlreadyApplied(existing))
     return render_template("apply/form.html", form=form, service=service, duplicate=duplicate)
 
 
 @bp.route("/attachments", methods=["GET", "POST"])
+@takes_upload
 @requires_identity
 def attachments() -> ResponseReturnValue:
     if not _draft().get("answers"):
@@ -108,7 +112,7 @@ def attachments() -> ResponseReturnValue:
     if request.method == "POST":
         if upload.validate_on_submit():
             try:
-                error = _store_upload(upload.file.data.read(TOTAL_BUDGET * 4 + 1))
+                error = _store_upload(upload.file.data.stream)
             finally:
                 upload.file.data.close()
         else:
@@ -129,17 +133,26 @@ def attachments() -> ResponseReturnValue:
     )
 
 
-def _store_upload(raw: bytes) -> str | None:
+def _store_upload(upload: BinaryIO) -> str | None:
     """Keep the prepared file, or say why not; the upload itself is never stored."""
     s = db.get_session()
     used = s.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.visit_id == _draft()["id"]))
+    left = TOTAL_BUDGET - int(used or 0)
     try:
-        prepared = prepare(raw, TOTAL_BUDGET - int(used or 0))
+        prepared = prepare(upload, left)
     except Refused as refused:
         return {
             "not_document": _("This file is not a photo or a PDF document."),
             "damaged": _("This file is damaged and cannot be opened."),
-            "too_large": _("This file does not fit in the 5 MB left for this application."),
+            "too_many_pixels": _(
+                "This picture has too many pixels to open. Scan the page again at 300 dpi, "
+                "or take a photo of the document instead."
+            ),
+            "too_large": _(
+                "This file does not fit in the %(left)s left of %(total)s for this application.",
+                left=megabytes(left),
+                total=megabytes(TOTAL_BUDGET, 0),
+            ),
         }[refused.reason]
     s.add(
         Attachment(
@@ -156,7 +169,7 @@ def _store_upload(raw: bytes) -> str | None:
     return None
 
 
-@bp.post("/attachments/<int:attachment_id>/remove")
+@bp.post("/attachments/<id:attachment_id>/remove")
 @requires_identity
 def remove_attachment(attachment_id: int) -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit():
@@ -190,21 +203,25 @@ def check() -> ResponseReturnValue:
     form = ConsentForm()
     error = None
     if form.validate_on_submit():
-        _payload_dict, payload_hash = _payload()
-        _update_draft(payload_hash=payload_hash, subject=f"application:{payload_hash}")
+        payload_hash = _payload()[1]
         if session["identity"]["method"] != "sms":
+            _update_draft(payload_hash=payload_hash)
             return _queue(payload_hash)
-        error = _send_signing_code()
+        subject = f"application:{payload_hash}"
+        if draft.get("subject") == subject and draft.get("phone") and code_still_valid(draft.get("expires_at")):
+            return redirect(url_for("apply.sign"))  # Back, then Sign again: the code sent still signs it
+        error = _send_signing_code(subject)
         if error is None:
+            _update_draft(payload_hash=payload_hash)
             return redirect(url_for("apply.sign"))
+        locked = locked_page(session["identity"]["iin"], offers_assisted=False)
+        if locked is not None:
+            return locked
     service = g.service
-    rows = [(name, applications.answer_label(service, name, value, g.lang)) for name, value in draft["answers"].items()]
-    labels = {name: applications.form_for(service, local_today(), g.lang)()[name].label.text for name in service.form}
     return render_template(
         "apply/check.html",
         form=form,
-        rows=rows,
-        labels=labels,
+        rows=applications.answer_rows(service, draft["answers"], g.lang),
         service=service,
         files=_attachments(),
         error=error,
@@ -213,7 +230,8 @@ def check() -> ResponseReturnValue:
     )
 
 
-def _send_signing_code() -> str | None:
+def _send_signing_code(subject: str) -> str | None:
+    """Send a code that signs this subject; the draft keeps it only once it was sent."""
     iin = session["identity"]["iin"]
     try:
         phone = get_portal().phone_for(iin)
@@ -224,7 +242,7 @@ def _send_signing_code() -> str | None:
     issued, error = send_code(
         iin,
         phone,
-        _draft()["subject"],
+        subject,
         lambda code, minutes: ngettext(
             "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minute. "
             "Do not tell it to anyone.",
@@ -236,7 +254,10 @@ def _send_signing_code() -> str | None:
     )
     if issued is not None:
         _update_draft(
-            phone=phone.masked, expires_at=issued.expires_at.isoformat(), resend_at=issued.resend_at.isoformat()
+            subject=subject,
+            phone=phone.masked,
+            expires_at=issued.expires_at.isoformat(),
+            resend_at=issued.resend_at.isoformat(),
         )
     return error
 
@@ -267,7 +288,7 @@ def sign() -> ResponseReturnValue:
     form = CodeForm()
     error = None
     if request.method == "POST" and form.validate_on_submit():
-        _payload_dict, payload_hash = _payload()
+        payload_hash = _payload()[1]
         if f"application:{payload_hash}" != draft["subject"]:
             # the application changed after the code was sent: the code signs the old one only
             _update_draft(subject=None, payload_hash=None)
@@ -294,10 +315,19 @@ def sign() -> ResponseReturnValue:
 @requires_identity
 def resend() -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit() and _draft().get("subject"):
-        error = _send_signing_code()
+        error = _send_signing_code(_draft()["subject"])
         if error is not None:
             return _render_sign(CodeForm(formdata=None), error)
     return redirect(url_for("apply.sign"))
+
+
+def _duplicate_notice(already: submissions.AlreadyApplied) -> dict[str, str | None]:
+    """What the "already applied" notice may say: the reference only to the parent who applied,
+    proved by an SMS code in this visit (an IIN typed on the office's path proves nobody).
+    """
+    identity = session["identity"]
+    own = already.reference_for(identity["iin"]) if identity["method"] == "sms" else None
+    return {"reference": display(own) if own else None}
 
 
 def _queue(payload_hash: str) -> ResponseReturnValue:
@@ -320,11 +350,14 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
         s.commit()
     except submissions.AlreadyApplied as already:
         s.rollback()
+        g.page_endpoint = "apply.form"  # the form shown again has its own address
         return render_template(
             "apply/form.html",
-            form=applications.form_for(g.service, local_today(), g.lang)(data=_draft()["answers"]),
+            form=applications.with_answers(
+                applications.form_for(g.service, local_today(), g.lang), _draft()["answers"]
+            ),
             service=g.service,
-            duplicate=already.reference,
+            duplicate=_duplicate_notice(already),
         )
     submission = queued.submission
     log.info("submission %s queued (%s, %s)", submission.reference, submission.service_code, submission.state)
@@ -332,5 +365,5 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
     session.pop("draft", None)
     receipts = [r for r in session.get("receipts", []) if r["reference"] != submission.reference]
     session["receipts"] = [*receipts, {"reference": submission.reference, "token": queued.status_token}]
-    session.regenerate()
+    sessions.current().regenerate()
     return redirect(url_for("receipt.show", reference=submission.reference))

@@ -37,14 +37,26 @@ def _digest(prev: str, at: dt.datetime, actor: str, action: str, target: str | N
     return hashlib.sha256(f"{prev}|{body}".encode()).hexdigest()
 
 
+def lock(session: Session) -> None:
+    """Take the chain's lock for the rest of the transaction; taking it again is free.
+
+    It must come before any row the transaction changes: a transaction that updated a submission
+    and then waited here, while the holder waited for that submission's row, would deadlock. So
+    the pending changes are not flushed first, and a caller that writes rows with explicit
+    statements before it appends takes the lock before them.
+    """
+    with session.no_autoflush:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit'))"))
+        else:  # take SQLite's write lock before reading the head, so two writers never fork the chain
+            session.execute(text("UPDATE sync_state SET value = value WHERE key = 'audit-lock'"))
+
+
 def append(
     session: Session, *, actor: str, action: str, now: dt.datetime, target: str | None = None, **detail: Any
 ) -> AuditEntry:
     """Add an entry at the end of the chain, in the caller's transaction (the caller commits)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit'))"))
-    else:  # take SQLite's write lock before reading the head, so two writers never fork the chain
-        session.execute(text("UPDATE sync_state SET value = value WHERE key = 'audit-lock'"))
+    lock(session)
     head = session.get(SyncState, HEAD_KEY)
     prev = head.value if head else GENESIS
     entry = AuditEntry(
@@ -69,6 +81,7 @@ def append(
 class Problem:
     entry_id: int | None
     what: str
+    kind: str  # broken_link, changed or head: the staff console words it in the reader's language
 
 
 def verify(session: Session) -> list[Problem]:
@@ -78,12 +91,16 @@ def verify(session: Session) -> list[Problem]:
     last_hash = GENESIS
     for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
         if entry.prev_hash != prev:
-            problems.append(Problem(entry.id, "does not follow the entry before it (one was removed or changed)"))
+            problems.append(
+                Problem(entry.id, "does not follow the entry before it (one was removed or changed)", "broken_link")
+            )
         if _digest(entry.prev_hash, entry.at, entry.actor, entry.action, entry.target, entry.detail) != entry.hash:
-            problems.append(Problem(entry.id, "its content was changed after it was written"))
+            problems.append(Problem(entry.id, "its content was changed after it was written", "changed"))
         prev = entry.hash
         last_hash = entry.hash
     head = session.get(SyncState, HEAD_KEY)
     if (head.value if head else GENESIS) != last_hash:
-        problems.append(Problem(None, "the newest entry is not the one on record (entries were removed at the end)"))
+        problems.append(
+            Problem(None, "the newest entry is not the one on record (entries were removed at the end)", "head")
+        )
     return problems

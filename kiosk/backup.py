@@ -215,7 +215,7 @@ def _pg_has_tables(url: str) -> bool:
     try:
         with engine.connect() as conn:
             query = "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-            return conn.execute(text(query)).scalar() > 0
+            return (conn.execute(text(query)).scalar() or 0) > 0
     finally:
         engine.dispose()
 

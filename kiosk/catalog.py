@@ -163,6 +163,7 @@ class Service:
     portal_title: Text | None = None  # the title of the service's page on egov.kz, where it differs
     portal_title_sources: tuple[Source, ...] = ()
     to_confirm: tuple[str, ...] = ()  # for the reviewers (docs/services.md), never on screen
+    child_max_age: int | None = None  # grade 1: and seven-year-olds; the two hold for a grade 1 answer only
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
@@ -331,10 +332,12 @@ def _build(raw: dict[str, Any]) -> Catalog:
         if "category" in form and not (kiosk_channel and kiosk_channel.categories):
             raise CatalogError(f"{where}: field 'form': 'category' needs categories on the kiosk's channel")
         min_age = s.get("child_age_by_year_end")
-        if min_age is not None and (
-            not isinstance(min_age, int) or isinstance(min_age, bool) or not 0 <= min_age <= 18
-        ):
-            raise CatalogError(f"{where}: field 'child_age_by_year_end': must be a whole number of years")
+        max_age = s.get("child_max_age")
+        for key, age in (("child_age_by_year_end", min_age), ("child_max_age", max_age)):
+            if age is not None and (not isinstance(age, int) or isinstance(age, bool) or not 0 <= age <= 18):
+                raise CatalogError(f"{where}: field '{key}': must be a whole number of years")
+        if min_age is not None and max_age is not None and max_age < min_age:
+            raise CatalogError(f"{where}: field 'child_max_age': must not be below 'child_age_by_year_end'")
         portal_title = _opt_text(s, "portal_title", where)
         services[code] = Service(
             code=code,
@@ -356,6 +359,7 @@ def _build(raw: dict[str, Any]) -> Catalog:
             portal_title=portal_title,
             portal_title_sources=_sources(s, "portal_title_source", where, sources, needed=portal_title is not None),
             to_confirm=tuple(_list(s, "to_confirm", where, of=str)),
+            child_max_age=max_age,
         )
     return Catalog(
         version, tuple(groups.values()), tuple(services.values()), tuple(categories.values()), documents, sources

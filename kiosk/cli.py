@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -14,15 +15,18 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from kiosk import create_app, db, logs
 from kiosk.backup import backup_command, restore_command
 from kiosk.catalog import CatalogError, load_catalog
+from kiosk.config import ConfigError
 from kiosk.portal_sim.cli import portal_sim_command
 from kiosk.sync import Worker
 
 
-def _create_app():  # noqa: ANN202 - FlaskGroup calls this with no arguments
+def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
     try:
         return create_app()
     except CatalogError as exc:
         raise SystemExit(f"kiosk: the service catalog is broken, not starting: {exc}") from None
+    except (ConfigError, db.DriverMissing) as exc:
+        raise SystemExit(f"kiosk: not starting: {exc}") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, help="School services kiosk.")
@@ -60,12 +64,17 @@ def run_command(host: str | None, port: int | None) -> None:
     serve(app, host=host, port=port, **waitress_options(app))
 
 
-def waitress_options(app: Flask) -> dict[str, object]:
-    """waitress's own limits, the same as Flask's, so an oversized request is refused before it is read."""
+def waitress_options(app: Flask) -> dict[str, Any]:
+    """waitress's own limits; its body limit is above Flask's, so Flask's page in the visitor's language answers."""
+    if app.config["RUN_MAX_BODY"] <= app.config["MAX_CONTENT_LENGTH"]:
+        raise click.UsageError(
+            f"RUN_MAX_BODY ({app.config['RUN_MAX_BODY']}) must be larger than MAX_UPLOAD_SIZE + MAX_FORM_BODY "
+            f"({app.config['MAX_CONTENT_LENGTH']}): a larger upload would get waitress's page in English"
+        )
     return {
         "threads": app.config["RUN_THREADS"],
         "ident": "kiosk",
-        "max_request_body_size": app.config["MAX_CONTENT_LENGTH"],
+        "max_request_body_size": app.config["RUN_MAX_BODY"],
         "max_request_header_size": app.config["RUN_MAX_HEADER_BYTES"],
         "channel_timeout": app.config["RUN_CHANNEL_TIMEOUT_S"],
         "connection_limit": app.config["RUN_CONNECTION_LIMIT"],
@@ -85,7 +94,7 @@ def _say(app: Flask, text: str) -> None:
 
 def start_embedded_simulator(app: Flask) -> str:
     """The embedded default: the central system's simulator in a thread, on its own port and database."""
-    from waitress.server import create_server
+    from waitress.server import TcpWSGIServer, create_server
 
     from kiosk.portal import portal_key
     from kiosk.portal_sim import create_sim_app
@@ -94,11 +103,13 @@ def start_embedded_simulator(app: Flask) -> str:
         {
             "SIM_KIOSK_KEYS": {app.config["KIOSK_ID"]: portal_key(app).hex()},
             "SIM_INSTANCE_PATH": str(Path(app.instance_path) / "portal_sim"),
+            "SIM_CONTRACT_AT_START": False,
         }
     )
     server = create_server(sim, host="127.0.0.1", port=app.config["SIM_PORT"], threads=4, ident="portal-sim")
+    assert isinstance(server, TcpWSGIServer)  # one host and port: one socket, not a MultiSocketServer
     threading.Thread(target=server.run, name="portal-sim", daemon=True).start()
-    return f"http://127.0.0.1:{server.effective_port}/"
+    return f"http://127.0.0.1:{server.getsockname()[1]}/"
 
 
 def make_worker(app: Flask, worker_id: str) -> Worker:

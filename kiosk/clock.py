@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import Flask, current_app
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
-def utcnow() -> dt.datetime:
-    clock: Callable[[], dt.datetime] | None = current_app.config.get("CLOCK")
+def utcnow(app: Flask | None = None) -> dt.datetime:
+    """Now, in UTC: the app's ``CLOCK`` if it has one (the current app's, unless one is given)."""
+    clock: Callable[[], dt.datetime] | None = (app or current_app).config.get("CLOCK")
     return clock() if clock else dt.datetime.now(dt.UTC)
 
 
@@ -24,3 +25,20 @@ def aware(moment: dt.datetime) -> dt.datetime:
 def local_today() -> dt.date:
     """Today as the school sees it: windows open and close by Asia/Almaty dates."""
     return utcnow().astimezone(ALMATY).date()
+
+
+def local_day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """From the start of the Almaty day ``first`` to the start of the day after ``last``, in UTC.
+
+    Staff pick days as the school lives them: an application made at 00:30 in Almaty belongs to
+    that day, though it is the evening before in UTC. The bounds are UTC because the database
+    holds UTC times (and SQLite would compare another zone's wall time as if it were UTC).
+    """
+    since = dt.datetime.combine(first, dt.time(), ALMATY).astimezone(dt.UTC)
+    until = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), ALMATY).astimezone(dt.UTC)
+    return since, until
+
+
+def local_time(moment: dt.datetime) -> dt.datetime:
+    """A stored UTC time as the Almaty wall clock read it."""
+    return aware(moment).astimezone(ALMATY)

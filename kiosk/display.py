@@ -33,16 +33,20 @@ def current_modes() -> tuple[str, ...]:
 
 
 def here() -> str:
-    """The address to come back to after a toggle: this page, or the page it stands for."""
+    """This page's own address, or that of the page it stands for.
+
+    A toggle comes back to it, and a page shown in answer to a form (its mistakes to correct)
+    takes it as its place in the browser's history, so Back and reload fetch it again.
+    """
+    query = request.query_string.decode("utf-8", "replace")
     if request.method == "GET":
-        query = request.query_string.decode("utf-8", "replace")
         return request.path + ("?" + query if query else "")
     shown = g.get("page_endpoint")  # a form posted back shows a page that has its own address
     if shown:
         return url_for(shown)
     rule = request.url_rule
     if rule is not None and rule.methods and "GET" in rule.methods:
-        return request.path
+        return request.path + ("?" + query if query else "")
     return url_for("visitor.services") if "lang" in session else url_for("visitor.welcome")
 
 

@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms import FileField as AnyFileField
 from wtforms.validators import DataRequired, Length, Regexp
+
+FROM_REQUEST = object()  # "read the request", as FlaskForm's own default does
+
+
+class KioskForm(FlaskForm):
+    """The base of every form here: a field reads only the kind of part it is made for.
+
+    Flask-WTF gives a form the request's files and text parts in one mapping, and a JSON body as
+    if it were a form. A text field sent as a file part then held a ``FileStorage``, and a JSON
+    value an int, a float or a list, where every filter and validator expects a string: ``len()``
+    raised and the visitor got a 500. Here text fields read the text parts only, file fields the
+    file parts only, and a JSON body is no form at all (the pages post forms; no view reads JSON).
+    What does not fit is missing, and the field says so in its own words.
+    """
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            if formdata is not FROM_REQUEST:
+                return super().wrap_formdata(form, formdata)
+            if not form.is_submitted():
+                return None
+            files = {name for name, field in form._fields.items() if isinstance(field, AnyFileField)}
+            data: MultiDict[str, Any] = MultiDict()
+            for name, values in request.form.lists():
+                if name not in files:
+                    data.setlist(name, values)
+            for name in files:
+                if name in request.files:
+                    data.setlist(name, request.files.getlist(name))
+            return data or None
+
+    def __init__(self, formdata: Any = FROM_REQUEST, **kwargs: Any) -> None:
+        super().__init__(formdata=formdata, **kwargs)
 
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class CardForm(FlaskForm):
+class CardForm(KioskForm):
     """What a keyboard-wedge reader types: three lines of 30 characters."""
 
     mrz = TextAreaField(
@@ -22,14 +60,14 @@ class CardForm(FlaskForm):
     )
 
 
-class IinForm(FlaskForm):
+class IinForm(KioskForm):
     iin = StringField(
         filters=[lambda v: "".join(v.split()) if isinstance(v, str) else v],
         validators=[DataRequired(_l("Type your 12-digit IIN.")), Length(max=40)],
     )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(KioskForm):
     # input type tel with inputmode numeric: phones and tablets show digits only
     code = StringField(
         filters=[lambda v: "".join(v.split()) if isinstance(v, str) else v],
@@ -40,25 +78,25 @@ class CodeForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(KioskForm):
     """A button with nothing to type: only the CSRF token is checked."""
 
     action = HiddenField()
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(KioskForm):
     consent = BooleanField(
         validators=[DataRequired(_l("Tick the box to agree to the processing of your personal data."))]
     )
 
 
-class UploadForm(FlaskForm):
+class UploadForm(KioskForm):
     """A photo from the kiosk's camera or a scanned file; its content is checked, not its name."""
 
     file = FileField(validators=[FileRequired(_l("Choose a photo or a PDF file."))])
 
 
-class StatusForm(FlaskForm):
+class StatusForm(KioskForm):
     reference = StringField(
         filters=[_strip],
         validators=[DataRequired(_l("Type the reference from your receipt.")), Length(max=40)],
@@ -69,6 +107,6 @@ class StatusForm(FlaskForm):
     )
 
 
-class StaffLoginForm(FlaskForm):
+class StaffLoginForm(KioskForm):
     username = StringField(filters=[_strip], validators=[DataRequired(_l("Type your user name.")), Length(max=64)])
     password = StringField(validators=[DataRequired(_l("Type your password.")), Length(max=256)])

@@ -1,26 +1,45 @@
-"""/healthz for the site's monitoring: does the database answer, which catalog is loaded."""
+"""/healthz for the site's monitoring: does the database answer, is its schema the code's, which
+catalog is loaded; and no other page while the schema is not the code's."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from kiosk import db, sync
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import utcnow
+from kiosk.errors import OutOfService
 
 bp = Blueprint("health", __name__)
+
+
+# what a server whose database cannot serve this code still answers: itself, and the files a page needs
+SERVED_WHILE_OUT = frozenset({"health.healthz", "static", "vendor.static"})
+
+
+@bp.before_app_request
+def _refuse_until_migrated() -> None:
+    """Every page but /healthz is "out of service" until the schema is the code's (kiosk db upgrade)."""
+    if request.endpoint in SERVED_WHILE_OUT:
+        return
+    problem = db.schema_problem()
+    if problem:
+        raise OutOfService(problem)
 
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     ok = db.ping()
+    problem = db.schema_problem() if ok else None
     body = {
-        "status": "ok" if ok else "failing",
+        "status": "ok" if ok and not problem else "failing",
         "database": "ok" if ok else "unreachable",
         "catalog_version": get_catalog().version,
     }
-    return jsonify(body), 200 if ok else 503
+    if problem:
+        body["schema"] = problem
+    return jsonify(body), 200 if ok and not problem else 503
 
 
 @bp.get("/metrics")

@@ -19,9 +19,7 @@ def call(
     session: Session, *, kiosk_id: str, visit_id: str | None, screen: str, lang: str, now: dt.datetime
 ) -> HelpCall:
     """Raise this terminal's call, or return the one already open; the caller commits."""
-    existing = session.scalars(
-        select(HelpCall).where(HelpCall.kiosk_id == kiosk_id, HelpCall.answered_at.is_(None))
-    ).first()
+    existing = open_call(session, kiosk_id)
     if existing is not None:
         return existing
     row = HelpCall(kiosk_id=kiosk_id, visit_id=visit_id, screen=screen[:64], lang=lang, created_at=now)
@@ -29,6 +27,13 @@ def call(
     session.flush()
     audit.append(session, actor="visitor", action="visitor.call_staff", target=kiosk_id, now=now, screen=row.screen)
     return row
+
+
+def open_call(session: Session, kiosk_id: str) -> HelpCall | None:
+    """This terminal's call that nobody has answered yet, if any."""
+    return session.scalars(
+        select(HelpCall).where(HelpCall.kiosk_id == kiosk_id, HelpCall.answered_at.is_(None))
+    ).first()
 
 
 def open_calls(session: Session) -> list[HelpCall]:

@@ -1,11 +1,15 @@
 """Languages: Kazakh first, Russian and English; the visit's language comes from the URL.
 
-Translations are kept as .po files in the package and compiled to .mo when the app starts and a
-.po is newer, so a fresh clone needs no separate compile step.
+Translations are kept as .po files in the package and compiled to .mo in the instance folder
+(``translations/``) when the app starts and a .po is newer than its .mo, so a fresh clone needs no
+compile step and the package itself is never written to (a deployed code tree is read-only).
 """
 
 from __future__ import annotations
 
+import io
+import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,8 @@ from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, abort, current_app, g, request, session, url_for
-from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_babel import gettext as _
 
 from kiosk import kazakh
 from kiosk.extensions import babel
@@ -25,13 +30,20 @@ NATIVE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 
 def init_app(app: Flask) -> None:
-    compile_translations()
+    compiled = Path(app.instance_path) / "translations"
+    compile_translations(compiled)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     babel.init_app(app, locale_selector=current_language)
     app.url_value_preprocessor(_pull_lang)
     app.url_defaults(_add_lang)
     app.context_processor(_template_context)
     # globals, not context: macros imported with {% from %} see these too
-    app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime, format_time=format_time)
+    app.jinja_env.globals.update(
+        format_date=format_date,
+        format_datetime=format_datetime,
+        format_time=format_time,
+        megabytes=megabytes,
+    )
     # the Kazakh ending a date, time or number takes from the words after it ("%(date)s дейін": dative)
     app.jinja_env.filters.update(
         kk_dative=lambda value: kk_case(value, "dative"),
@@ -93,21 +105,40 @@ def current_language() -> str:
     if lang:
         return lang
     chosen = session.get("lang") if request else None
-    languages = current_app.config["LANGUAGES"]
-    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    if isinstance(chosen, str) and chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def compile_translations(root: Path = TRANSLATIONS) -> None:
-    for po_path in root.glob("*/LC_MESSAGES/messages.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+def compile_translations(dest: Path, source: Path = TRANSLATIONS) -> None:
+    """Write ``dest/<lang>/LC_MESSAGES/messages.mo`` for each .po in ``source`` that is newer."""
+    for po_path in source.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = dest / po_path.relative_to(source).with_suffix(".mo")
+        po_stat = po_path.stat()
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_stat.st_mtime:
             continue
-        with po_path.open("rb") as f:
-            catalog = read_po(f, locale=po_path.parent.parent.name)
-        tmp = mo_path.with_suffix(".mo.tmp")
-        with tmp.open("wb") as f:
-            write_mo(f, catalog)
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mo_path.with_suffix(f".mo.{uuid.uuid4().hex}.tmp")
+        tmp.write_bytes(_mo_bytes(po_path, po_stat.st_mtime_ns, po_stat.st_size))
         tmp.replace(mo_path)  # atomic, so two processes starting at once never read half a file
+
+
+@lru_cache(maxsize=8)
+def _mo_bytes(po_path: Path, _mtime_ns: int, _size: int) -> bytes:
+    """A .po compiled, once per version of it in this process (the tests make many instance folders)."""
+    with po_path.open("rb") as f:
+        catalog = read_po(f, locale=po_path.parent.parent.name)
+    out = io.BytesIO()
+    write_mo(out, catalog)
+    return out.getvalue()
+
+
+MB = 1024 * 1024
+
+
+def megabytes(size: int, places: int = 2) -> str:
+    """A size as visitors and staff read it: "1,12 МБ" in Kazakh and Russian, "1.12 MB" in English."""
+    return _("%(num)s MB", num=format_decimal(size / MB, format="#,##0." + "0" * places if places else "#,##0"))
 
 
 def url_in(lang: str) -> str:

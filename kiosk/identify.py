@@ -15,10 +15,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_time, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
-from kiosk import codes, db, sms
+from kiosk import codes, db, sessions, sms
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.forms import CardForm, CodeForm, ConfirmForm, IinForm
@@ -68,19 +68,24 @@ def iin_message(problem: IinProblem) -> str:
 
 
 def refusal_message(refused: codes.SendRefused) -> str:
-    now = utcnow()
-    seconds = max(1, int((refused.retry_at - now).total_seconds()))
-    from flask_babel import format_time
-
+    """Why no code was sent, with the time it can be, from the rule that refused it."""
     at = kk_case(format_time(refused.retry_at, "HH:mm"), "ablative")  # "09:50-ден кейін"
     return {
-        codes.Refusal.TOO_SOON: ngettext(
-            "You can ask for a new code in %(num)d second.", "You can ask for a new code in %(num)d seconds.", seconds
+        # a resend only, from the code page, whose countdown shows the same moment
+        codes.Refusal.TOO_SOON: _("A new code can be asked for when the countdown below ends."),
+        codes.Refusal.IIN_LIMIT: _(
+            "Too many codes for this IIN were sent and not entered. A new code can be sent after %(time)s.", time=at
         ),
-        codes.Refusal.IIN_LIMIT: _("Too many codes were sent for this IIN. Try again after %(time)s.", time=at),
         codes.Refusal.KIOSK_LIMIT: _("This kiosk has sent too many codes this hour. Please ask the school office."),
-        codes.Refusal.LOCKED: _("Too many wrong codes. Try again after %(time)s or ask the school office.", time=at),
+        codes.Refusal.LOCKED: locked_message(refused.retry_at),
     }[refused.reason]
+
+
+def locked_message(until: dt.datetime) -> str:
+    return _(
+        "Too many wrong codes. Codes for this IIN are locked until %(time)s. Please ask the school office for help.",
+        time=kk_case(format_time(until, "HH:mm"), "dative"),  # "09:50-ге дейін"
+    )
 
 
 @bp.get("")
@@ -88,6 +93,12 @@ def start() -> ResponseReturnValue:
     service = request.args.get("service")
     if service and get_catalog().service(service) and session.get("apply_for") != service:
         session["apply_for"] = service
+    if session.get("identity"):
+        # identified once per visit (Finish and the idle reset end it): the next application goes on
+        chosen = get_catalog().service(session.get("apply_for") or "")
+        if chosen is not None and chosen.takes_applications:
+            return redirect(url_for("apply.form"))
+        return redirect(url_for("identify.done"))
     return _render_start(CardForm(), IinForm())
 
 
@@ -132,6 +143,11 @@ def typed_iin() -> ResponseReturnValue:
 def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
     """Ask the central system for the phone; send the first code, or offer the assisted path."""
     session.pop("identity", None)
+    previous = session.get("pending") or {}
+    if previous.get("iin") == iin and previous.get("phone") and code_still_valid(previous.get("expires_at")):
+        # the same card again while its code is still on the phone: that code still works
+        session["pending"] = {**previous, "source": source, "name": name}
+        return redirect(url_for("identify.code"))
     session["pending"] = {"iin": iin, "source": source, "name": name, "subject": f"identify:{secrets.token_hex(16)}"}
     try:
         phone = get_portal().phone_for(iin)
@@ -143,8 +159,17 @@ def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
     session["pending"] = {**session["pending"], "phone": phone.masked}
     refused = _send_code(iin, phone)
     if refused is not None:
+        if codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=_rules()) is not None:
+            return redirect(url_for("identify.code"))  # the locked page: only what can be done next
         return _render_start(CardForm(formdata=None), IinForm(formdata=None), refused)
     return redirect(url_for("identify.code"))
+
+
+def code_still_valid(expires_at: str | None) -> bool:
+    """A code sent in this visit (its expiry as kept in the session) can still be entered."""
+    if not expires_at:
+        return False
+    return dt.datetime.fromisoformat(expires_at) > utcnow()
 
 
 def _send_code(iin: str, phone: Any) -> str | None:
@@ -189,7 +214,7 @@ def send_code(
         log.info("sms code refused for %s: %s", mask(iin), refused.reason.value)
         return None, refusal_message(refused)
     try:
-        sms.send(iin, phone, text(issued.code, int(rules.ttl.total_seconds() // 60)))
+        sms.send(iin, phone, text(issued.code, int(rules.ttl.total_seconds() // 60)), secret=issued.code)
     except PortalUnavailable:
         log.warning("sms delivery failed for %s", mask(iin))
         codes.mark_undelivered(s, issued.code_id, utcnow())
@@ -228,6 +253,20 @@ def _render_code(form: CodeForm, error: str | None = None) -> ResponseReturnValu
         resend_url=url_for("identify.resend"),
         title=_("Enter the code from the SMS"),
         back_url=url_for("identify.start"),
+        offers_assisted=True,  # not yet identified: the office's path is still open
+    )
+
+
+def locked_page(iin: str, *, offers_assisted: bool) -> ResponseReturnValue | None:
+    """While too many wrong codes lock this IIN: a page with only what the parent can do next."""
+    until = codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=_rules())
+    if until is None:
+        return None
+    return render_template(
+        "identify/locked.html",
+        message=locked_message(until),
+        finish_form=ConfirmForm(formdata=None),
+        assisted_form=ConfirmForm(formdata=None) if offers_assisted else None,
     )
 
 
@@ -243,11 +282,21 @@ def render_code_page(
     resend_url: str,
     title: str,
     back_url: str,
+    offers_assisted: bool = False,
 ) -> ResponseReturnValue:
-    """The code screen, for identifying and for signing: keypad, countdowns, demo phone."""
+    """The code screen, for identifying and for signing: keypad, countdowns, tries left, demo phone.
+
+    Once too many wrong codes lock this IIN, the screen shows only what the parent can do next.
+    """
+    locked = locked_page(iin, offers_assisted=offers_assisted)
+    if locked is not None:
+        return locked
     now = utcnow()
+    rules = _rules()
+    s = db.get_session()
     expires = dt.datetime.fromisoformat(expires_at) if expires_at else now
     resend = dt.datetime.fromisoformat(resend_at) if resend_at else now
+    left = codes.tries_left(s, iin=iin, now=now, rules=rules)
     return render_template(
         "identify/code.html",
         form=form,
@@ -257,6 +306,11 @@ def render_code_page(
         expires_in=max(0, int((expires - now).total_seconds())),
         resend_in=max(0, int((resend - now).total_seconds())),
         expires_at=expires,
+        tries_left=(
+            ngettext("You have %(num)d try left.", "You have %(num)d tries left.", left)
+            if left < rules.max_failures
+            else None
+        ),
         demo_messages=sms.demo_messages(iin) if current_app.config["DEMO"] else None,
         check_url=check_url,
         resend_url=resend_url,
@@ -305,7 +359,7 @@ def resend() -> ResponseReturnValue:
 
 @bp.get("/help")
 @requires_pending
-def help() -> ResponseReturnValue:  # noqa: A001 - the URL reads best as /help
+def help() -> ResponseReturnValue:  # the URL reads best as /help
     reason = request.args.get("reason")
     if reason not in ("no_phone", "offline"):
         reason = "no_phone"
@@ -331,7 +385,7 @@ def _confirm(pending: dict[str, Any], *, method: str) -> ResponseReturnValue:
         "method": method,
         "at": utcnow().isoformat(),
     }
-    session.regenerate()  # a new token once the identity is confirmed
+    sessions.current().regenerate()  # a new token once the identity is confirmed
     return redirect(url_for("identify.done"))
 
 

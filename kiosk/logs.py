@@ -120,12 +120,12 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """The developer's format: readable, still in UTC and still masked."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def __init__(self) -> None:
         super().__init__("%(asctime)sZ %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's own name
+    def formatException(self, ei: Any) -> str:  # logging's own name
         return mask_personal(super().formatException(ei))
 
 
@@ -143,7 +143,9 @@ def make_handler(fmt: str = "text", stream: TextIO | None = None) -> logging.Han
     return handler
 
 
-QUIET_LOGGERS = ("httpx", "httpcore")
+# alembic.runtime.plugins: a line per plugin each time Alembic is first imported, which is now
+# after logging is set up (kiosk.db imports it when it migrates)
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic.runtime.plugins")
 
 
 def configure(fmt: str = "text", level: int | str = logging.INFO, stream: TextIO | None = None) -> logging.Handler:

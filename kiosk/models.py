@@ -30,8 +30,8 @@ class Visit(Base):
 class SmsCode(Base):
     """One SMS code sent: only its keyed hash is kept, bound to the IIN and to what it signs.
 
-    Each row is also one send, so the send limits (per IIN, per kiosk) count these rows, and the
-    failures of earlier codes still count when a new code is sent.
+    Each row is also one send: the send limits (per IIN, per kiosk) count the rows never entered
+    right (used_at empty), and the failures of earlier codes still count when a new code is sent.
     """
 
     __tablename__ = "sms_codes"
@@ -173,6 +173,20 @@ class StaffUser(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins under a name that is no active account, counted and locked as an account's
+    are (``failed_logins``, ``locked_until``), so the lock tells nobody which names exist.
+
+    Keyed by a keyed hash of the name: a password typed into the name field is not kept here.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    name_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):

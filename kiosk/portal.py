@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from flask import Flask, current_app
 
+from kiosk.config import ConfigError
 from kiosk.iin import make_iin
 from kiosk.signing import sign
 
@@ -94,10 +95,10 @@ def init_app(app: Flask) -> None:
         app.extensions["kiosk.portal"] = DemoPortal()
         return
     if kind not in ("embedded", "http"):
-        raise RuntimeError(f"PORTAL={kind!r}: use embedded, http or demo")
+        raise ConfigError(f"PORTAL={kind!r}: use embedded, http or demo")
     url = app.config["PORTAL_URL"] if kind == "http" else f"http://127.0.0.1:{app.config['SIM_PORT']}"
     if not url:
-        raise RuntimeError("PORTAL=http needs PORTAL_URL")
+        raise ConfigError("PORTAL=http needs PORTAL_URL, the central system's address")
     app.extensions["kiosk.portal"] = HttpPortal(
         url, app.config["KIOSK_ID"], portal_key(app), timeout=app.config["PORTAL_TIMEOUT_S"]
     )

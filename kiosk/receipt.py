@@ -29,7 +29,7 @@ from flask_babel import force_locale, format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from kiosk import db, sms
+from kiosk import db, sessions, sms
 from kiosk.catalog import Catalog, Category, Channel, ChecklistItem, Service
 from kiosk.catalog_ext import channel_place, get_catalog
 from kiosk.crypto import keyring
@@ -166,21 +166,30 @@ def state_label(state: str) -> str:
     return labels.get(state, state)
 
 
-def status_url(token: str) -> str:
+def status_url(token: str, lang: str) -> str:
+    """The status page the QR code opens, in the language of the visit that printed the receipt."""
     base = current_app.config.get("PUBLIC_URL") or request.host_url
-    return base.rstrip("/") + url_for("status.by_token", token=token, lang="kk")
+    return base.rstrip("/") + url_for("status.by_token", token=token, lang=lang)
 
 
 def qr_svg(url: str) -> str:
-    return segno.make(url, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
+    """The QR code as an SVG that scales to whatever box the page gives it.
+
+    A viewBox and no width or height, so CSS sizes the whole symbol instead of cropping it, and
+    the quiet zone of 4 modules that ISO/IEC 18004 asks for, drawn white, so a reader finds the
+    code on any background (the high-contrast mode's black too).
+    """
+    return segno.make(url, error="m").svg_inline(border=4, omitsize=True, dark="#000", light="#fff", svgclass="qr-code")
 
 
 def escpos_bytes(parts: list[ReceiptPart], url: str) -> bytes:
-    """The receipt for a USB thermal printer: a 576-dot-wide picture, then the QR code, then a cut."""
+    """The receipt for a USB thermal printer: a 512-dot-wide picture, then the QR code, then a cut."""
     from escpos.printer import Dummy
     from PIL import Image, ImageDraw, ImageFont
 
-    width = 512  # the printable dots of an 80 mm head at 180-203 dpi, as python-escpos's profile says
+    # the printable dots of an 80 mm head at 180 dpi (python-escpos's TM-T88 profiles: 512); a 203 dpi
+    # head has 576 and prints the same picture a little narrower, never cut off
+    width = 512
     font = ImageFont.truetype(str(FONT), 22) if FONT.exists() else ImageFont.load_default()
     bold = ImageFont.truetype(str(FONT), 28) if FONT.exists() else font
     lines: list[tuple[str, Any]] = []
@@ -236,7 +245,7 @@ def _context(reference: str) -> dict[str, Any] | None:
         return None
     submission, token = found
     payload = open_payload(submission, keyring())
-    url = status_url(token)
+    url = status_url(token, g.lang)
     return {
         "submission": submission,
         "parts": receipt_parts(submission, payload, get_catalog()),
@@ -273,10 +282,13 @@ def print_escpos(reference: str) -> ResponseReturnValue:
     if context is None or not ConfirmForm().validate_on_submit():
         return redirect(url_for("visitor.services"))
     target = current_app.config.get("RECEIPT_PRINTER")
+    if not target:  # the page shows no print button then: a stray request, not a printer fault
+        flash(_("The printer does not answer. Please ask the school office to print your receipt."))
+        return redirect(url_for("receipt.show", reference=reference))
     try:
         send_to_printer(target, escpos_bytes(context["parts"], context["status_url"]))
         flash(_("The receipt is being printed."))
-    except Exception:  # noqa: BLE001 - a printer fault must not lose the receipt on screen
+    except Exception:  # a printer fault must not lose the receipt on screen
         log.exception("receipt printer failed")
         flash(_("The printer does not answer. Please ask the school office to print your receipt."))
     return redirect(url_for("receipt.show", reference=reference))
@@ -307,13 +319,15 @@ def finish() -> ResponseReturnValue:
 
 
 def wipe_visit() -> None:
+    """End the visit: the session and the demo phone first, then the draft's photos (a write that a
+    busy database may refuse; the visit is gone from the screen and the browser all the same)."""
     draft = session.get("draft")
+    for key in ("identity", "pending"):
+        if session.get(key):
+            sms.forget_demo_messages(session[key]["iin"])
+    sessions.current().destroy()
+    g.visit_wiped = True
     if draft:
         s = db.get_session()
         s.execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
         s.commit()
-    for key in ("identity", "pending"):
-        if session.get(key):
-            sms.forget_demo_messages(session[key]["iin"])
-    session.destroy()
-    g.visit_wiped = True

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, Response
+from flask import session as request_session
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
@@ -22,6 +25,8 @@ from kiosk import db
 from kiosk.clock import aware, utcnow
 from kiosk.crypto import CannotDecrypt, keyring
 from kiosk.models import Visit
+
+log = logging.getLogger(__name__)
 
 
 class VisitSession(CallbackDict, SessionMixin):
@@ -47,6 +52,13 @@ class VisitSession(CallbackDict, SessionMixin):
         self.modified = True
 
 
+def current() -> VisitSession:
+    """The request's session, typed as what VisitSessionInterface opens (``destroy``, ``regenerate``)."""
+    if not isinstance(request_session, VisitSession):
+        raise RuntimeError("the app's session interface is not VisitSessionInterface")
+    return request_session
+
+
 # a visit that only reads is still noted as alive, at most this often (one small UPDATE)
 TOUCH_AFTER_S = 20
 
@@ -54,7 +66,8 @@ TOUCH_AFTER_S = 20
 def purge_stale(session: Session, now: dt.datetime, ttl_s: float) -> int:
     """Delete the visits nobody ended (their data is sealed, but it need not be kept at all)."""
     cutoff = now - dt.timedelta(seconds=ttl_s)
-    return session.execute(delete(Visit).where(Visit.last_seen_at < cutoff)).rowcount or 0
+    deleted = cast(CursorResult[Any], session.execute(delete(Visit).where(Visit.last_seen_at < cutoff)))
+    return deleted.rowcount or 0
 
 
 def _key(token: str) -> str:
@@ -72,6 +85,8 @@ class VisitSessionInterface(SessionInterface):
         token = request.cookies.get(self.get_cookie_name(app))
         if not token or len(token) > 100:
             return VisitSession()
+        if db.schema_problem(app):
+            return VisitSession()  # no visit can be read: every page is "out of service" (kiosk/health.py)
         with db.new_session(app) as s:
             visit = s.get(Visit, _key(token))
             if visit is None:
@@ -82,9 +97,8 @@ class VisitSessionInterface(SessionInterface):
                 return VisitSession()
             quiet = (utcnow() - aware(visit.last_seen_at)).total_seconds()
             if quiet > app.config["VISIT_TTL_S"] and "_user_id" not in data:
-                # the terminal's browser never reset this visit (a crash, no script): it is over
-                s.delete(visit)
-                s.commit()
+                # the terminal's browser never reset this visit (a crash, no script): it is over, and
+                # save_session deletes its row and the cookie
                 expired = VisitSession(token=token)
                 expired.destroy()
                 return expired
@@ -93,6 +107,25 @@ class VisitSessionInterface(SessionInterface):
             return session
 
     def save_session(self, app: Flask, session: VisitSession, response: Response) -> None:  # type: ignore[override]
+        """Write the visit; a busy database fails the request ("try again") only when data would be lost."""
+        try:
+            self._save(app, session, response)
+        except SQLAlchemyError as exc:
+            if db.is_busy(exc) and not session.modified:
+                log.info("visit not marked alive, the database is busy: the next request does it")
+                return
+            if db.is_busy(exc) and session.destroyed and not session:
+                # a wipe (Finish, the idle reset): the browser forgets the visit all the same, and the
+                # server refuses its row after VISIT_TTL_S and purges it
+                log.warning("visit row not deleted, the database is busy: it expires")
+                response.delete_cookie(
+                    self.get_cookie_name(app), path=self.get_cookie_path(app), domain=self.get_cookie_domain(app)
+                )
+                return
+            session.modified = session.touch = False  # Flask saves again after the error page: once is enough
+            raise
+
+    def _save(self, app: Flask, session: VisitSession, response: Response) -> None:
         if not session.modified:
             if session.touch and session.token:
                 with db.new_session(app) as s:

@@ -2,18 +2,20 @@
 
 The kiosk makes and checks its codes itself; a gateway only carries the text. The demo phone keeps
 what each visitor's number received so the screen can show it (DEMO mode only), and forgets it
-when the visit ends.
+when the visit ends. A code is a secret: the sender names it (``secret=``), and nothing but the
+phone (the real one, or the demo phone on screen) ever gets it; the console and the log get the
+text with the code masked.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections import defaultdict
 
 from flask import Flask, current_app
 
+from kiosk.config import ConfigError
 from kiosk.keys import keyed_hash
 from kiosk.portal import Phone, get_portal
 
@@ -44,35 +46,46 @@ class DemoPhone:
 
 
 class SmsGateway:
-    def deliver(self, iin: str, phone: Phone, text: str) -> None:
+    def deliver(self, iin: str, phone: Phone, text: str, secret: str | None) -> None:
         raise NotImplementedError
 
 
-class ConsoleSms(SmsGateway):
-    """Development: the text goes to the console (the developer's phone), never to the log."""
+def masked_text(text: str, secret: str | None) -> str:
+    """The text as the log may keep it: the code in it replaced by asterisks."""
+    return text.replace(secret, "*" * len(secret)) if secret else text
 
-    def deliver(self, iin: str, phone: Phone, text: str) -> None:
-        print(f"[console SMS to {phone.masked}] {text}", file=sys.stdout, flush=True)
+
+class ConsoleSms(SmsGateway):
+    """Development: the text goes to the log with its code masked; the demo phone shows it whole.
+
+    The server's output is a log too (journald keeps it), so not even the console gets the code.
+    """
+
+    def deliver(self, iin: str, phone: Phone, text: str, secret: str | None) -> None:
+        log.info("console SMS to %s: %s", phone.masked, masked_text(text, secret))
 
 
 class PortalSms(SmsGateway):
     """Production: the central system delivers to the phone registered for the IIN."""
 
-    def deliver(self, iin: str, phone: Phone, text: str) -> None:
+    def deliver(self, iin: str, phone: Phone, text: str, secret: str | None) -> None:
         get_portal().send_sms(iin, text)
 
 
 def init_app(app: Flask) -> None:
     gateways = {"console": ConsoleSms, "portal": PortalSms}
     if app.config["SMS_GATEWAY"] not in gateways:
-        raise RuntimeError(f"SMS_GATEWAY={app.config['SMS_GATEWAY']!r}: use one of {', '.join(gateways)}")
+        raise ConfigError(f"SMS_GATEWAY={app.config['SMS_GATEWAY']!r}: use one of {', '.join(gateways)}")
     app.extensions["kiosk.sms"] = gateways[app.config["SMS_GATEWAY"]]()
     app.extensions["kiosk.demo_phone"] = DemoPhone()
 
 
-def send(iin: str, phone: Phone, text: str) -> None:
-    """Send through the configured gateway; in DEMO mode the on-screen phone gets it too."""
-    current_app.extensions["kiosk.sms"].deliver(iin, phone, text)
+def send(iin: str, phone: Phone, text: str, *, secret: str | None = None) -> None:
+    """Send through the configured gateway; in DEMO mode the on-screen phone gets it too.
+
+    ``secret`` is the code inside ``text``: only a phone gets it, the console and the log do not.
+    """
+    current_app.extensions["kiosk.sms"].deliver(iin, phone, text, secret)
     if current_app.config["DEMO"]:
         current_app.extensions["kiosk.demo_phone"].receive(iin, text)
     log.info("sms sent to %s", phone.masked)

@@ -28,19 +28,20 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk import accounts, audit, codes, db, helpcalls, staffqueue, sync
+from kiosk import accounts, applications, audit, codes, db, helpcalls, sessions, staff_labels, staffqueue, sync
 from kiosk.catalog_ext import get_catalog
-from kiosk.clock import utcnow
+from kiosk.clock import local_time, local_today, utcnow
 from kiosk.crypto import keyring
 from kiosk.extensions import htmx
 from kiosk.forms import ConfirmForm, StaffLoginForm
+from kiosk.i18n import current_language
 from kiosk.models import Attachment, StaffUser, State, Submission
 from kiosk.receipt import state_label
 from kiosk.references import display
@@ -80,6 +81,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["state_label"] = state_label
+    staff_labels.init_app(app)
 
 
 @bp.context_processor
@@ -134,7 +136,7 @@ def _end_session(action: str) -> None:
         s.commit()
     logout_user()
     lang = session.get("lang")
-    session.destroy()
+    sessions.current().destroy()
     if lang:
         session["lang"] = lang
 
@@ -151,7 +153,7 @@ def login() -> ResponseReturnValue:
         result, user = accounts.authenticate(s, form.username.data, form.password.data, utcnow(), rules)
         s.commit()
         if result is accounts.SignIn.OK and user is not None:
-            session.regenerate()  # a new session id at sign-in
+            sessions.current().regenerate()  # a new session id at sign-in
             login_user(StaffPrincipal(user))
             now = utcnow().isoformat()
             session["staff_since"] = session["staff_seen"] = now
@@ -250,7 +252,7 @@ def dashboard() -> ResponseReturnValue:
     return render_page_or_partial("staff/dashboard.html", "staff/_alerts.html", states=states, **parts)
 
 
-@bp.post("/calls/<int:call_id>/answer")
+@bp.post("/calls/<id:call_id>/answer")
 def answer_call(call_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -303,7 +305,9 @@ def queue_csv() -> ResponseReturnValue:
                 Submission.portal_reference,
             ).order_by(Submission.id)
             for row in stream.execute(query.execution_options(yield_per=500)):
-                writer.writerow([display(row[0]), *row[1:]])
+                # Almaty wall time with its offset, the day the school and the queue filter count
+                created, updated = (local_time(t).isoformat(sep=" ", timespec="seconds") for t in row[4:6])
+                writer.writerow([display(row[0]), *row[1:4], created, updated, *row[6:]])
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
@@ -314,38 +318,84 @@ def queue_csv() -> ResponseReturnValue:
     return response
 
 
-def _filters() -> staffqueue.Filters:
-    def day(name: str) -> dt.date | None:
-        try:
-            return dt.date.fromisoformat(request.args.get(name, ""))
-        except ValueError:
-            return None
+DAY_FORMATS = ("%d.%m.%Y", "%d/%m/%Y", "%Y-%m-%d")  # what staff type, and the ISO the pages link with
+YEARS = range(2000, 2100)  # beyond these a "day" is a typing slip, and would overflow at the day's edges
 
+
+def _parse_day(text: str) -> dt.date | None:
+    for pattern in DAY_FORMATS:
+        try:
+            day = dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+        return day if day.year in YEARS else None
+    return None
+
+
+def _days(problems: list[str]) -> tuple[dt.date | None, dt.date | None, dict[str, str]]:
+    """The address's ``from`` and ``to`` days, as typed (DD.MM.YYYY or ISO) and as understood.
+
+    A value that is not a day, or a range that runs backwards, adds a message to ``problems``
+    instead of being replaced by some other day: staff must never read results for days they did
+    not ask for. Empty means "not given".
+    """
+    typed = {name: (request.values.get(name) or "").strip()[:40] for name in ("from", "to")}
+    days = []
+    for raw in typed.values():
+        day = _parse_day(raw) if raw else None
+        if raw and day is None:
+            problems.append(
+                _(
+                    "“%(value)s” is not a date: type the day as %(format)s, for example %(example)s.",
+                    value=raw,
+                    format=_("DD.MM.YYYY"),
+                    example=format_date(local_today(), "dd.MM.yyyy"),
+                )
+            )
+        days.append(day)
+    first, last = days
+    if first and last and last < first:
+        problems.append(
+            _(
+                "The first day, %(first)s, comes after the last day, %(last)s: put the earlier day first.",
+                first=format_date(first, "dd.MM.yyyy"),
+                last=format_date(last, "dd.MM.yyyy"),
+            )
+        )
+    return first, last, typed
+
+
+def _filters(problems: list[str]) -> tuple[staffqueue.Filters, dict[str, str]]:
+    first, last, typed = _days(problems)
     state = request.args.get("state") or None
     service = request.args.get("service") or None
-    return staffqueue.Filters(
+    filters = staffqueue.Filters(
         state=state if state in set(State) else None,
         service=service if service and get_catalog().service(service) else None,
-        day_from=day("from"),
-        day_to=day("to"),
+        day_from=first,
+        day_to=last,
         search=(request.args.get("q") or "").strip()[:40] or None,
     )
+    return filters, typed
 
 
 def _cursor() -> tuple[dt.datetime, int] | None:
     raw = request.args.get("after", "")
     at, _, last = raw.rpartition("_")
     try:
-        return dt.datetime.fromisoformat(at), int(last)
+        after = dt.datetime.fromisoformat(at)
     except ValueError:
         return None
+    last_id = db.row_id(last)
+    return (after, last_id) if last_id is not None else None
 
 
 @bp.get("/queue")
 def queue() -> ResponseReturnValue:
-    filters = _filters()
-    rows, following = staffqueue.queue_page(db.get_session(), filters, _cursor())
-    args = {k: v for k, v in request.args.items() if k != "after"}
+    problems: list[str] = []
+    filters, typed = _filters(problems)
+    rows, following = staffqueue.queue_page(db.get_session(), filters, _cursor()) if not problems else ([], None)
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     next_url = url_for("staff.queue", **args, after=f"{following[0].isoformat()}_{following[1]}") if following else None
     moving = any(r.state in staffqueue.MOVING for r in rows)
     if htmx and not moving:
@@ -357,6 +407,8 @@ def queue() -> ResponseReturnValue:
         next_url=next_url,
         moving=moving,
         filters=filters,
+        typed=typed,
+        problems=problems,
         states=[(s, state_label(s)) for s in State],
         services=get_catalog().services,
     )
@@ -372,16 +424,11 @@ def submission(reference: str) -> ResponseReturnValue:
     service = get_catalog().service(row.service_code)
     school = next((c for c in service.channels if c.kind == "school"), None) if service else None
     checked = {e.detail.get("document"): e for e in row.events if (e.detail or {}).get("action") == "original_checked"}
-    answers = []
-    if service is not None:
-        from kiosk import applications
-        from kiosk.i18n import current_language
-
-        lang = current_language()
-        form = applications.form_for(service, utcnow().date(), lang)()
-        for name, value in payload["answers"].items():
-            label = form[name].label.text if name in form else name
-            answers.append((label, applications.answer_label(service, name, value, lang)))
+    answers = (
+        applications.answer_rows(service, payload["answers"], current_language())
+        if service is not None
+        else [(name, name, value) for name, value in payload["answers"].items()]
+    )
     attachments = s.scalars(select(Attachment).where(Attachment.submission_id == row.id).order_by(Attachment.id)).all()
     audit.append(s, actor=current_user.username, action="submission.view", target=row.reference, now=utcnow())
     s.commit()
@@ -390,17 +437,16 @@ def submission(reference: str) -> ResponseReturnValue:
         row=row,
         attachments=attachments,
         payload=payload,
+        answers=answers,
         service=service,
         school=school,
         checked=checked,
-        state_label=state_label,
         actions=staffqueue.ACTIONS,
         form=ConfirmForm(formdata=None),
-        display=display,
     )
 
 
-@bp.get("/submissions/<reference>/attachments/<int:attachment_id>")
+@bp.get("/submissions/<reference>/attachments/<id:attachment_id>")
 def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
     """One photo or scan, opened for staff only; every look is in the audit log."""
     s = db.get_session()
@@ -430,6 +476,9 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
     detail: dict[str, str] = {}
     if action == "cancel":
         detail["reason"] = (request.form.get("reason") or "").strip()[:500]
+        if not detail["reason"]:
+            flash(_("Write why the application is cancelled, then cancel it."), "error")
+            return redirect(url_for("staff.submission", reference=reference))
     if action == "original_checked":
         detail["document"] = (request.form.get("document") or "")[:64]
     try:
@@ -437,56 +486,54 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
         s.commit()
     except staffqueue.NotAllowed:
         s.rollback()
-        flash(_("This action does not apply to this application now."))
+        flash(_("This action does not apply to this application now."), "error")
     return redirect(url_for("staff.submission", reference=reference))
-
-
-def _range() -> tuple[dt.date, dt.date]:
-    today = utcnow().date()
-    try:
-        start = dt.date.fromisoformat(request.values.get("from", ""))
-    except ValueError:
-        start = today
-    try:
-        end = dt.date.fromisoformat(request.values.get("to", ""))
-    except ValueError:
-        end = start
-    if end < start or (end - start).days > 31:
-        end = start
-    return start, end
 
 
 @bp.route("/reconcile", methods=["GET", "POST"])
 def reconcile_view() -> ResponseReturnValue:
+    """Reconcile the days staff ask for, whole; a day that is not one or a backward range gets a message."""
     from kiosk import reconcile
     from kiosk.portal import PortalUnavailable, get_portal
 
-    start, end = _range()
-    s = db.get_session()
-    portal = get_portal()
+    problems: list[str] = []
+    first, last, typed = _days(problems)
+    today = local_today()
+    first, last = first or last or today, last or first or today  # one day given: that day
+    if not problems and (last - first).days + 1 > reconcile.MAX_DAYS:
+        problems.append(
+            ngettext(
+                "At most %(num)d day can be checked at once: choose a shorter range.",
+                "At most %(num)d days can be checked at once: choose a shorter range.",
+                reconcile.MAX_DAYS,
+            )
+        )
+    report = None
     error = None
-    differences: list[reconcile.Difference] = []
-    try:
-        listing = portal.listing(start, end) if hasattr(portal, "listing") else None
-    except PortalUnavailable:
-        listing = None
-    if listing is None:
-        error = _("The central system does not answer: reconciling is not possible now.")
-    else:
-        differences = reconcile.compare(s, listing, start, end)
-        key = request.form.get("key")
-        if request.method == "POST" and ConfirmForm().validate_on_submit() and key:
-            chosen = next((d for d in differences if d.key == key), None)
+    if not problems:
+        s = db.get_session()
+        portal = get_portal()
+        try:
+            report = reconcile.check(s, portal, first, last) if hasattr(portal, "listing") else None
+        except PortalUnavailable:
+            report = None
+        if report is None:
+            error = _("The central system does not answer: reconciling is not possible now.")
+        elif request.method == "POST" and ConfirmForm().validate_on_submit():
+            chosen = next((d for d in report.differences if d.key == request.form.get("key")), None)
             if chosen is not None:
                 reconcile.resolve(s, chosen, staff=current_user.username, now=utcnow())
                 s.commit()
                 flash(_("Done."))
-            return redirect(url_for("staff.reconcile_view", **{"from": start.isoformat(), "to": end.isoformat()}))
+            days: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat()}
+            return redirect(url_for("staff.reconcile_view", **days))
     return render_template(
         "staff/reconcile.html",
-        start=start,
-        end=end,
-        differences=differences,
+        start=first,
+        end=last,
+        typed=typed if problems else {},
+        problems=problems,
+        report=report,
         error=error,
         form=ConfirmForm(formdata=None),
     )

@@ -7,10 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from kiosk import audit
+from kiosk.clock import local_day_bounds
 from kiosk.models import State, Submission
 from kiosk.references import normalise
 from kiosk.submissions import iin_hash, transition
@@ -32,16 +33,15 @@ def queue_page(
     session: Session, filters: Filters, after: tuple[dt.datetime, int] | None, page: int = PAGE
 ) -> tuple[list[Submission], tuple[dt.datetime, int] | None]:
     """One page, newest first, and the cursor of the next: (created_at, id) keeps it fast at any depth."""
-    query: Select[tuple[Submission]] = select(Submission)
+    query = select(Submission)
     if filters.state:
         query = query.where(Submission.state == filters.state)
     if filters.service:
         query = query.where(Submission.service_code == filters.service)
-    if filters.day_from:
-        query = query.where(Submission.created_at >= dt.datetime.combine(filters.day_from, dt.time(), dt.UTC))
+    if filters.day_from:  # days are Almaty days, as the school and the visitor's screens count them
+        query = query.where(Submission.created_at >= local_day_bounds(filters.day_from, filters.day_from)[0])
     if filters.day_to:
-        end = dt.datetime.combine(filters.day_to + dt.timedelta(days=1), dt.time(), dt.UTC)
-        query = query.where(Submission.created_at < end)
+        query = query.where(Submission.created_at < local_day_bounds(filters.day_to, filters.day_to)[1])
     if filters.search:
         text = "".join(filters.search.split())
         reference = normalise(text)

@@ -6,7 +6,7 @@ It shows the history and, for a refusal, the reason in the visitor's language; n
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, g, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -16,9 +16,10 @@ from kiosk.forms import StatusForm
 from kiosk.models import State, Submission
 from kiosk.receipt import state_label
 from kiosk.references import display
-from kiosk.submissions import find_by_reference, find_by_token
+from kiosk.submissions import by_reference, find_by_reference, find_by_token
 
 bp = Blueprint("status", __name__, url_prefix="/<lang>/status")
+FOUND = "status_found"  # the reference this visit looked up with its IIN; the visit's wipe forgets it
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -26,11 +27,29 @@ def lookup() -> ResponseReturnValue:
     form = StatusForm()
     error = None
     if form.validate_on_submit():
+        session.pop(FOUND, None)  # a new look-up: the last one's status is no longer on offer
         submission = find_by_reference(db.get_session(), form.reference.data, form.iin.data)
         if submission is not None:
-            return _show(submission)
+            # post/redirect/get: Back and reload on the status never ask to send the form again
+            session[FOUND] = submission.reference
+            return redirect(url_for("status.found"))
         error = _("No application was found with this reference and IIN. Check both and try again.")
     return render_template("status/lookup.html", form=form, error=error)
+
+
+# The QR code's page opens on the parent's own phone, not at the terminal: no idle reset sending
+# the phone to the kiosk's Welcome after a minute of reading, no "call staff" to a lobby far away.
+ON_PHONE = {"idle": False, "on_phone": True}
+
+
+@bp.get("/found")
+def found() -> ResponseReturnValue:
+    """The status this visit looked up: only after the reference and the IIN matched."""
+    reference = session.get(FOUND)
+    submission = by_reference(db.get_session(), reference) if isinstance(reference, str) else None
+    if submission is None:
+        return redirect(url_for("status.lookup"))
+    return _show(submission)
 
 
 @bp.get("/t/<token>")
@@ -41,11 +60,12 @@ def by_token(token: str) -> ResponseReturnValue:
             "status/lookup.html",
             form=StatusForm(formdata=None),
             error=_("This status link is not valid. Enter the reference and your IIN instead."),
+            **ON_PHONE,
         ), 404
-    return _show(submission)
+    return _show(submission, **ON_PHONE)
 
 
-def _show(submission: Submission) -> ResponseReturnValue:
+def _show(submission: Submission, **page: bool) -> ResponseReturnValue:
     service = get_catalog().service(submission.service_code)
     history = []
     for event in submission.events:
@@ -64,5 +84,6 @@ def _show(submission: Submission) -> ResponseReturnValue:
         state=state_label(submission.state),
         history=history,
         refused=submission.state == State.REFUSED,
+        **page,
     )
     return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -43,9 +44,18 @@ IMMUTABLE = (
 class AlreadyApplied(Exception):
     """This child already has an application for this service this school year."""
 
-    def __init__(self, reference: str) -> None:
-        super().__init__(reference)
-        self.reference = reference
+    def __init__(self, existing: Submission) -> None:
+        super().__init__(existing.reference)
+        self.reference = existing.reference
+        self.applicant_iin_hash = existing.applicant_iin_hash
+
+    def reference_for(self, applicant_iin: str) -> str | None:
+        """The reference, only for the adult who made that application: to anyone else it would
+        name another family's application (and, for meals, its social category).
+        """
+        if hmac.compare_digest(self.applicant_iin_hash, iin_hash(applicant_iin)):
+            return self.reference
+        return None
 
 
 class ImmutableSubmission(Exception):
@@ -101,7 +111,7 @@ def queue_submission(
     """Add the submission, its first event and its attachments; the caller commits, once."""
     existing = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
     if existing is not None:
-        raise AlreadyApplied(existing.reference)
+        raise AlreadyApplied(existing)
     uid = str(uuidlib.uuid4())
     token = secrets.token_urlsafe(24)
     state = State.QUEUED if identity_method == "sms" else State.NEEDS_VERIFICATION
@@ -141,7 +151,7 @@ def queue_submission(
         session.rollback()
         raced = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
         if raced is not None:
-            raise AlreadyApplied(raced.reference) from None
+            raise AlreadyApplied(raced) from None
         raise
     audit.append(
         session,

@@ -18,15 +18,16 @@ import random
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kiosk import audit, db
-from kiosk.clock import aware
+from kiosk.clock import aware, utcnow
 from kiosk.crypto import Keyring
 from kiosk.models import State, Submission, SubmissionEvent, SyncState
 from kiosk.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
@@ -123,17 +124,15 @@ class Worker:
     lease: dt.timedelta = dt.timedelta(seconds=60)
     backoff: Backoff = Backoff()
     idle_sleep: float = 1.0
-    rng: random.Random | None = None
+    rng: random.Random = field(default_factory=random.Random)
     concurrency: int = 1  # sends in flight at once; each keeps its own lease and its own transaction
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
-        self.rng = self.rng or random.Random()
         self.keyring: Keyring = self.app.extensions["kiosk.keyring"]
 
     def now(self) -> dt.datetime:
-        clock = self.app.config.get("CLOCK")
-        return clock() if clock else dt.datetime.now(dt.UTC)
+        return utcnow(self.app)
 
     def push(self) -> int:
         """Claim, send and record one batch; returns how many were sent."""
@@ -192,8 +191,11 @@ class Worker:
                 to_state = State.RETRY_WAIT
                 detail = {"reason": result.reason, "retry_in_s": round(delay, 1)}
                 values.update(next_attempt_at=now + dt.timedelta(seconds=delay), last_error=result.reason[:1000])
+            if to_state != State.RETRY_WAIT:
+                audit.lock(s)  # before the row's lock, as every writer of the chain takes them
             # a conditional update: if our lease ran out meanwhile, the new holder's record stands
-            moved = s.execute(update(Submission).where(mine).values(state=to_state, **values)).rowcount
+            changed = s.execute(update(Submission).where(mine).values(state=to_state, **values))
+            moved = cast(CursorResult[Any], changed).rowcount
             if moved == 1:
                 s.add(
                     SubmissionEvent(
@@ -229,6 +231,7 @@ class Worker:
             return 0
         notices: list[tuple[str, str, str, str]] = []
         with self.app.app_context(), db.new_session(self.app) as s:
+            audit.lock(s)  # each change is audited: the chain's lock before any row, as in _send_one
             for change in changes:
                 moved = apply_change(s, change, self.now(), self.worker_id)
                 if moved is not None and moved.state in (State.APPROVED, State.REFUSED):
@@ -278,7 +281,7 @@ class Worker:
             try:
                 sent = self.push()
                 pulled = self.pull()
-            except Exception:  # noqa: BLE001 - a bad moment must not end the worker
+            except Exception:  # a bad moment must not end the worker
                 log.exception("sync worker %s: a round failed; trying again", self.worker_id)
                 sent = pulled = 0
             if sent == 0 and pulled == 0:
@@ -328,11 +331,11 @@ def _get(session: Session, key: str) -> str | None:
 def _set(session: Session, key: str, value: str) -> None:
     """An upsert: several workers may write the same key for the first time at once."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        pg = postgresql.insert(SyncState).values(key=key, value=value)
+        session.execute(pg.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(SyncState).values(key=key, value=value)
-    session.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+        lite = sqlite.insert(SyncState).values(key=key, value=value)
+        session.execute(lite.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk import db, helpcalls, sessions
 from kiosk.catalog import window_state
@@ -16,6 +18,7 @@ from kiosk.extensions import csrf, htmx
 from kiosk.receipt import wipe_visit
 from kiosk.rendering import render_page_or_partial
 
+log = logging.getLogger(__name__)
 bp = Blueprint("visitor", __name__)
 
 PAPERS = ("a4", "roll")
@@ -90,7 +93,14 @@ def call_staff() -> ResponseReturnValue:
     s.commit()
     if htmx:
         return render_template("visitor/_help.html", called=True)
-    return render_template("visitor/help.html", back=url_for("visitor.services"))
+    return redirect(url_for("visitor.help_page"))  # post/redirect/get: reload never rings again
+
+
+@bp.get("/<lang>/help")
+def help_page() -> ResponseReturnValue:
+    """Call staff without script: the call this terminal has open, or the button to make one."""
+    called = helpcalls.open_call(db.get_session(), current_app.config["KIOSK_ID"]) is not None
+    return render_template("visitor/help.html", called=called, back=url_for("visitor.services"))
 
 
 @bp.post("/reset")
@@ -98,10 +108,19 @@ def call_staff() -> ResponseReturnValue:
 def reset() -> ResponseReturnValue:
     """The idle reset: the visit is wiped on the server, its cookie dropped, the browser told to forget."""
     if not current_user.is_authenticated:  # staff have their own timeout, never this one
-        wipe_visit()
         s = db.get_session()
-        sessions.purge_stale(s, utcnow(), current_app.config["VISIT_TTL_S"])
-        s.commit()
+        try:
+            wipe_visit()
+            sessions.purge_stale(s, utcnow(), current_app.config["VISIT_TTL_S"])
+            s.commit()
+        except SQLAlchemyError as exc:
+            if not db.is_busy(exc):
+                raise
+            # the next parent must get Welcome, not "try again" into this visit: the cookie goes all
+            # the same, a later reset purges the visit's row (its draft's sealed photos stay, as for
+            # a visit that expired)
+            s.rollback()
+            log.warning("idle reset while the database is busy: the visit's rows are left to expire")
     return redirect(url_for("visitor.welcome"), 303)
 
 

@@ -39,7 +39,7 @@ def demo_code(client, url: str) -> str:
 
 
 def identify(client, lang: str, service: str, card: str = CARD, clock=None) -> None:
-    if clock is not None:  # a minute after any earlier code for this parent
+    if clock is not None:  # a parent's pace (no rule needs it: a new identification's code goes at once)
         clock.now += dt.timedelta(seconds=61)
     client.get(f"/{lang}/identify?service={service}")
     client.post(f"/{lang}/identify/card", data={"mrz": card, "csrf_token": token(client, f"/{lang}/identify")})
@@ -57,8 +57,8 @@ def fill_form(client, lang: str, answers: dict[str, str]):
 def sign(client, lang: str, clock=None):
     """Consent, the signing code from the demo phone, and the receipt's address.
 
-    The clock moves on a minute first, as a parent's does while filling the form: codes for one
-    IIN are at least 60 s apart.
+    The clock moves on a minute first, as a parent's does while filling the form (no rule needs
+    it: the first code for an application goes at once, whatever was sent before).
     """
     if clock is not None:
         clock.now += dt.timedelta(seconds=61)

@@ -34,7 +34,11 @@ def rows(app):
 
 def test_grade1_from_identify_to_receipt_in_kazakh(client, app, clock) -> None:
     location = apply(
-        client, "kk", "grade1", {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "language": "kk"}, clock
+        client,
+        "kk",
+        "grade1",
+        {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"},
+        clock,
     )
     page = soup(client.get(location))
     reference = page.select_one("[data-reference]").get_text()
@@ -71,19 +75,23 @@ def test_meals_with_a_category_in_russian(client, app, clock) -> None:
     ("answers", "field", "message"),
     [
         (
-            {"child_iin": child_iin(dt.date(2021, 1, 5)), "child_name": "Али Нур", "language": "kk"},
+            {"child_iin": child_iin(dt.date(2021, 1, 5)), "child_name": "Али Нур", "grade": "1", "language": "kk"},
             "child_iin",
             "6 лет",
         ),
         (
-            {"child_iin": "190315500013", "child_name": "Али Нур", "language": "kk"},
+            {"child_iin": "190315500013", "child_name": "Али Нур", "grade": "1", "language": "kk"},
             "child_iin",
             "не действительный ИИН",
         ),
-        ({"child_iin": PARENT, "child_name": "Али Нур", "language": "kk"}, "child_iin", "меньше 18"),
-        ({"child_iin": CHILD6, "child_name": "R2D2", "language": "kk"}, "child_name", "только буквы"),
-        ({"child_iin": CHILD6, "child_name": "Али Нур", "language": "fr"}, "language", "Неверный вариант"),
-        ({"child_iin": CHILD6, "child_name": "", "language": "kk"}, "child_name", "обязателен"),
+        ({"child_iin": PARENT, "child_name": "Али Нур", "grade": "1", "language": "kk"}, "child_iin", "меньше 18"),
+        ({"child_iin": CHILD6, "child_name": "R2D2", "grade": "1", "language": "kk"}, "child_name", "только буквы"),
+        (
+            {"child_iin": CHILD6, "child_name": "Али Нур", "grade": "1", "language": "fr"},
+            "language",
+            "Неверный вариант",
+        ),
+        ({"child_iin": CHILD6, "child_name": "", "grade": "1", "language": "kk"}, "child_name", "обязателен"),
     ],
 )
 def test_every_field_is_checked_on_the_server(client, clock, answers, field, message) -> None:
@@ -257,12 +265,13 @@ def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> 
     reference = receipt.select_one("[data-reference]").get_text()
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
     other = app.test_client()
-    page = soup(
-        other.post(
-            "/en/status", data={"reference": reference.lower(), "iin": PARENT, "csrf_token": token(other, "/en/status")}
-        )
+    response = other.post(
+        "/en/status", data={"reference": reference.lower(), "iin": PARENT, "csrf_token": token(other, "/en/status")}
     )
+    assert response.status_code == 302 and response.headers["Location"] == "/en/status/found"
+    page = soup(other.get("/en/status/found"))
     assert "Queued" in page.select_one("[data-state]").get_text()
+    assert app.test_client().get("/en/status/found").headers["Location"] == "/en/status"  # only for this visit
     assert "Иванова" not in page.get_text() and PARENT not in page.get_text()
     page = soup(
         other.post(
@@ -293,7 +302,11 @@ def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> 
         )
         s.commit()
     page = soup(
-        other.post("/kk/status", data={"reference": reference, "iin": PARENT, "csrf_token": token(other, "/kk/status")})
+        other.post(
+            "/kk/status",
+            data={"reference": reference, "iin": PARENT, "csrf_token": token(other, "/kk/status")},
+            follow_redirects=True,
+        )
     )
     assert "Құжаттар толық емес" in page.select_one("[data-reason]").get_text()
 
@@ -311,7 +324,7 @@ def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
     with app.test_request_context("/kk/receipt/x", base_url="http://kiosk.school.kz"):
         from kiosk.receipt import qr_svg, status_url
 
-        url = status_url(status_token)
+        url = status_url(status_token, "kk")
         assert url == f"http://kiosk.school.kz/kk/status/t/{status_token}"
         drawn = qr_svg(url)
     assert soup(client.get(location)).select_one("[data-qr] svg") is not None and "<svg" in drawn
@@ -343,7 +356,13 @@ def test_finish_wipes_the_visit(client, app, clock) -> None:
 def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
     from kiosk.receipt import escpos_bytes, receipt_parts
 
-    apply(client, "kk", "grade1", {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "language": "kk"}, clock)
+    apply(
+        client,
+        "kk",
+        "grade1",
+        {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"},
+        clock,
+    )
     with app.test_request_context("/kk/"), db.new_session(app) as s:
         row = s.scalars(select(Submission)).one()
         from kiosk.catalog_ext import get_catalog
@@ -357,9 +376,8 @@ def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
 def test_personal_data_is_not_in_the_database_files_or_the_logs(client, app, instance, caplog, clock) -> None:
     caplog.set_level(logging.DEBUG)
     names = ["Нұрлан Әлібек", "Иванова Мария"]
-    apply(client, "kk", "grade1", {"child_iin": CHILD6, "child_name": names[0], "language": "kk"}, clock)
+    apply(client, "kk", "grade1", {"child_iin": CHILD6, "child_name": names[0], "grade": "1", "language": "kk"}, clock)
     client.post("/kk/receipt/finish", data={"csrf_token": token(client, "/kk/status")})
-    clock.now += dt.timedelta(minutes=15)  # three codes per IIN per quarter of an hour
     apply(client, "ru", "meals", {"child_iin": CHILD10, "child_name": names[1], "grade": "4", "category": "asp"}, clock)
     raw = b"".join(p.read_bytes() for p in instance.glob("kiosk.sqlite3*"))
     logs = "\n".join(r.getMessage() for r in caplog.records)

@@ -124,7 +124,7 @@ def test_grade1_to_the_printed_receipt(touch_page, live_server, clock, artifacts
         child=child_iin(dt.date(2020, 3, 3)),
         name=name,
         layout=lang,
-        choices={"language": lang},
+        choices={"grade": "1", "language": lang},
         texts={},
     )
     assert re.fullmatch(r"\w{3}-\w{3}-\w{3}", reference)

@@ -673,6 +673,14 @@ def _form_without_child(raw):
     _service(raw, "grade1")["form"].remove("child_iin")
 
 
+def _max_age_not_a_number(raw):
+    _service(raw, "grade1")["child_max_age"] = "seven"
+
+
+def _max_age_below_min(raw):
+    _service(raw, "grade1")["child_max_age"] = 5
+
+
 def _code_with_spaces(raw):
     _service(raw, "externat")["group"] = " school"
 
@@ -748,6 +756,8 @@ def _legal_basis_without_source(raw):
         (_channel_category_not_the_services, ["service 'meals'", "'categories'", "pensioner"]),
         (_category_without_source, ["service 'camp'", "channels[1]", "'category_source'"]),
         (_legal_basis_without_source, ["service 'rehab'", "'legal_basis_source'"]),
+        (_max_age_not_a_number, ["service 'grade1'", "'child_max_age'", "whole number"]),
+        (_max_age_below_min, ["service 'grade1'", "'child_max_age'", "child_age_by_year_end"]),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else None,
 )

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from kiosk import db
-from kiosk.codes import Check, CodeRules, Refusal, SendRefused, check_code, issue_code
+from kiosk.codes import Check, CodeRules, Refusal, SendRefused, check_code, issue_code, locked_until, tries_left
 from kiosk.iin import make_iin
 from kiosk.models import SmsCode
 
@@ -159,6 +159,78 @@ def test_limits_come_from_config(app) -> None:
 def test_a_wrong_iin_and_a_wrong_code_get_the_same_answer(s) -> None:
     issued = issue(s)
     assert check(s, issued.code, iin=OTHER) is check(s, wrong(issued.code)) is Check.WRONG
+
+
+def test_a_code_entered_right_counts_against_no_limit(s) -> None:
+    """A parent identifies, then signs four applications at once: none of the five waits."""
+    subjects = ["identify:visit", *(f"application:{n}" for n in range(4))]
+    for i, subject in enumerate(subjects):
+        now = T0 + i * 5 * S
+        issued = issue(s, now=now, subject=subject)
+        assert check(s, issued.code, now=now + 2 * S, subject=subject) is Check.OK
+    # ten more right away would not wait either: used codes reached their owner
+    for n in range(10):
+        issued = issue(s, now=T0 + 30 * S, subject=f"application:more-{n}")
+        assert check(s, issued.code, now=T0 + 30 * S, subject=f"application:more-{n}") is Check.OK
+
+
+def test_only_a_resend_for_the_same_subject_waits(s) -> None:
+    issue(s, subject="identify:a")
+    issue(s, now=T0 + 1 * S, subject="application:x")  # a code for something else goes at once
+    with pytest.raises(SendRefused) as err:
+        issue(s, now=T0 + 30 * S, subject="application:x")
+    assert err.value.reason is Refusal.TOO_SOON and err.value.retry_at == T0 + 61 * S
+
+
+def test_unanswered_codes_count_per_iin_whatever_their_subject(s) -> None:
+    """Pumping one phone: a new identification each time, never answered."""
+    for i in range(3):
+        issue(s, now=T0 + i * S, subject=f"identify:{i}")
+    with pytest.raises(SendRefused) as err:
+        issue(s, now=T0 + 3 * S, subject="identify:3")
+    assert err.value.reason is Refusal.IIN_LIMIT and err.value.retry_at == T0 + 15 * 60 * S
+    issue(s, now=T0 + 15 * 60 * S, subject="identify:4")
+
+
+def test_used_codes_do_not_fill_the_kiosk_budget(s) -> None:
+    people = [make_iin(dt.date(1981, 1, 1) + dt.timedelta(days=i), "F", 9) for i in range(90)]
+    people = [p for p in people if p][:45]
+    for i, person in enumerate(people[:40]):  # forty families an hour, each entering its code
+        issued = issue(s, now=T0 + i * 60 * S, iin=person)
+        assert check(s, issued.code, now=T0 + i * 60 * S + 10 * S, iin=person) is Check.OK
+    for i, person in enumerate(people[40:]):  # and codes nobody enters still count
+        issue(s, now=T0 + 41 * 60 * S + i * S, iin=person)
+    assert len(people) == 45
+
+
+def test_a_right_code_forgives_the_typos_before_it(s) -> None:
+    first = issue(s, subject="identify:a")
+    for _ in range(4):
+        assert check(s, wrong(first.code), subject="identify:a") is Check.WRONG
+    assert tries_left(s, iin=PARENT, now=T0, rules=RULES) == 1
+    assert check(s, first.code, subject="identify:a") is Check.OK
+    assert tries_left(s, iin=PARENT, now=T0, rules=RULES) == 5
+    second = issue(s, now=T0 + S, subject="application:x")
+    for _ in range(4):
+        assert check(s, wrong(second.code), now=T0 + 2 * S, subject="application:x") is Check.WRONG
+    assert check(s, second.code, now=T0 + 3 * S, subject="application:x") is Check.OK
+
+
+def test_the_lock_ends_when_the_rule_says(s) -> None:
+    first = issue(s, subject="identify:a")
+    for _ in range(2):
+        check(s, wrong(first.code), subject="identify:a")
+    second = issue(s, now=T0 + 120 * S, subject="identify:b")
+    for _ in range(3):
+        check(s, wrong(second.code), now=T0 + 121 * S, subject="identify:b")
+    until = locked_until(s, iin=PARENT, now=T0 + 122 * S, rules=RULES)
+    assert until == T0 + RULES.failure_window  # when the first code's two failures leave the hour
+    with pytest.raises(SendRefused) as err:
+        issue(s, now=until - S, subject="identify:c")
+    assert err.value.reason is Refusal.LOCKED and err.value.retry_at == until
+    assert locked_until(s, iin=PARENT, now=until, rules=RULES) is None
+    assert tries_left(s, iin=PARENT, now=until, rules=RULES) == 2
+    issue(s, now=until, subject="identify:c")
 
 
 def _race(app, senders: int) -> list[str]:

@@ -150,12 +150,17 @@ def test_server_leaves_sync_to_the_worker_units() -> None:
     assert unit("kiosk-backup.timer")["Timer"]["Persistent"] == ["true"]
 
 
-def test_env_example_builds_the_app_it_describes(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def env_example() -> dict[str, str]:
     settings = {}
     for line in (DEPLOY / "kiosk.env.example").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             key, _, value = line.partition("=")
             settings[key] = value
+    return settings
+
+
+def test_env_example_builds_the_app_it_describes(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = env_example()
     assert "KIOSK_SYNC_IN_PROCESS" not in settings  # kiosk.service sets it; the file must not undo it
     assert settings["KIOSK_INSTANCE_PATH"] == INSTANCE
     for key, value in settings.items():
@@ -168,6 +173,25 @@ def test_env_example_builds_the_app_it_describes(instance: Path, monkeypatch: py
     assert app.config["RUN_PORT"] == 8080 and app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["TRUSTED_PROXIES"] == 1  # nginx, and only nginx, in front
     assert app.config["PUBLIC_URL"].startswith(ORIGIN + "/")
+
+
+@pytest.mark.parametrize("left_out", [k for k in env_example() if k != "KIOSK_INSTANCE_PATH"])
+def test_an_env_file_missing_any_one_line_never_shows_a_code_on_screen(
+    instance: Path, monkeypatch: pytest.MonkeyPatch, left_out: str
+) -> None:
+    """A site's file that lost a line either starts as a real kiosk or does not start: no demo phone."""
+    from kiosk.config import ConfigError
+
+    for key, value in env_example().items():
+        if key not in (left_out, "KIOSK_INSTANCE_PATH"):
+            monkeypatch.setenv(key, value)
+    try:
+        app = create_app()
+    except ConfigError as refused:
+        assert left_out.removeprefix("KIOSK_") in str(refused)  # the reason names what is missing
+        return
+    assert app.config["PORTAL"] == "http" and app.config["DEMO"] is False
+    assert app.config["SMS_GATEWAY"] == "portal"
 
 
 # nginx -----------------------------------------------------------------------------------------
@@ -234,7 +258,7 @@ def test_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
 def test_nginx_body_limit_is_the_apps(app) -> None:
     site = (DEPLOY / "nginx" / "kiosk.conf").read_text()
     (size,) = re.findall(r"client_max_body_size (\d+)m;", site)
-    assert int(size) * 1024 * 1024 == app.config["MAX_CONTENT_LENGTH"]
+    assert int(size) * 1024 * 1024 == app.config["RUN_MAX_BODY"] > app.config["MAX_CONTENT_LENGTH"]
     assert re.search(r'add_header Strict-Transport-Security "max-age=\d{8,}" always;', site)
     assert urlsplit(ORIGIN).hostname in re.findall(r"server_name ([^;]+);", site)
 
@@ -308,7 +332,7 @@ def test_nginx_serves_the_kiosk_over_tls_with_hsts_and_the_body_limit(nginx_in_f
         assert health.headers.get_list("strict-transport-security") == ["max-age=63072000"]
         assert "nginx/" not in health.headers.get("server", "")  # server_tokens off
 
-        limit = 8 * 1024 * 1024
+        limit = 64 * 1024 * 1024
         too_big = client.post(f"{base}/healthz", headers=host, content=b"x" * (limit + 1))
         assert too_big.status_code == 413  # refused by nginx, before the app
         within = client.post(f"{base}/healthz", headers=host, content=b"x" * (limit - 1024))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
+from flask_babel import force_locale, gettext
 
-from kiosk import ROOT
-from kiosk.i18n import TRANSLATIONS
+from kiosk import ROOT, create_app
+from kiosk.i18n import TRANSLATIONS, compile_translations
 
 METHODS = [("kiosk/**.py", "python"), ("templates/**.html", "jinja2")]
 # the lazy forms used for form labels and validators; README's pybabel command passes the same with -k
@@ -65,10 +67,35 @@ def test_translations_keep_their_placeholders() -> None:
                 assert set(re.findall(r"%\(\w+\)[sd]", s)) == wanted, f"{lang}: {ids[0]!r}"
 
 
-def test_compiled_catalogs_are_fresh(app) -> None:
+def _package_files() -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in Path(TRANSLATIONS).rglob("*") if p.is_file()}
+
+
+def test_catalogs_are_compiled_into_the_instance_never_into_the_package(instance: Path) -> None:
+    before = _package_files()
+    app = create_app({"TESTING": True})
+    assert _package_files() == before  # a deployed code tree is read-only: nothing is written there
     for po in Path(TRANSLATIONS).glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
+        mo = instance / "translations" / po.relative_to(TRANSLATIONS).with_suffix(".mo")
         assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime
+    with app.test_request_context("/ru/"), force_locale("ru"):
+        assert gettext("Documents to bring") != "Documents to bring"  # read from the instance's .mo
+
+
+def test_a_changed_po_is_compiled_again_at_the_next_start(tmp_path: Path) -> None:
+    source, dest = tmp_path / "po", tmp_path / "mo"
+    po = source / "ru" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Yes"\nmsgstr "Да"\n')
+    compile_translations(dest, source)
+    mo = dest / "ru" / "LC_MESSAGES" / "messages.mo"
+    first = mo.read_bytes()
+    compile_translations(dest, source)  # unchanged: left as it is
+    assert mo.read_bytes() == first
+    po.write_text(po.read_text().replace("Да", "Верно"))
+    os.utime(po, ns=(mo.stat().st_mtime_ns + 10**9,) * 2)  # newer than the .mo, whatever the clock's grain
+    compile_translations(dest, source)
+    assert "Верно".encode() in mo.read_bytes()
 
 
 def _ids(path: Path, locale: str | None = None) -> set[str | tuple[str, str]]:

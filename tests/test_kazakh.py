@@ -142,9 +142,11 @@ def test_identify_refusals_say_after_in_the_ablative(app) -> None:
 
         with force_locale("kk"):
             text = refusal_message(codes.SendRefused(codes.Refusal.IIN_LIMIT, retry))
+            locked = refusal_message(codes.SendRefused(codes.Refusal.LOCKED, retry))
         with force_locale("ru"):
             russian = refusal_message(codes.SendRefused(codes.Refusal.IIN_LIMIT, retry))
     assert "09:50-ден кейін" in text
+    assert "09:50-ге дейін" in locked  # locked until: the dative
     assert "после 09:50." in russian
 
 

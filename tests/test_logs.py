@@ -212,3 +212,64 @@ def test_json_formatter_survives_values_json_cannot_hold() -> None:
     record.path = Path("/var/lib/kiosk")
     entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "at 2026-05-04" and entry["path"] == "/var/lib/kiosk"
+
+
+class _Keep(logging.Handler):
+    """A handler with no masking at all: what any handler of any site could be given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_no_log_record_holds_an_sms_code_while_the_demo_phone_shows_it(app, clock, capfd) -> None:
+    """The console gateway masks the code at the source; the log's masking is only a second net."""
+    from flows import CARD, demo_code, fill_form, soup, token
+    from flows import child_iin as make_child
+
+    raw, text_out, json_out = _Keep(), io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers = [raw, make_handler("text", text_out), make_handler("json", json_out)]
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    for handler in handlers:
+        root.addHandler(handler)
+    client = app.test_client()
+    try:
+        client.get("/ru/identify?service=meals")
+        client.post("/ru/identify/card", data={"mrz": CARD, "csrf_token": token(client, "/ru/identify")})
+        identify_code = demo_code(client, "/ru/identify/code")  # the demo phone shows the code
+        done = client.post(
+            "/ru/identify/code", data={"code": identify_code, "csrf_token": token(client, "/ru/identify/code")}
+        )
+        assert done.headers["Location"].endswith("/ru/identify/done")
+        answers = {
+            "child_iin": make_child(dt.date(2016, 9, 9)),
+            "child_name": "Иванова Мария",
+            "grade": "4",
+            "category": "asp",
+        }
+        assert fill_form(client, "ru", answers).status_code == 302
+        clock.now += dt.timedelta(seconds=61)
+        client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
+        sign_code = demo_code(client, "/ru/apply/sign")
+        assert sign_code != identify_code
+        signed = client.post("/ru/apply/sign", data={"code": sign_code, "csrf_token": token(client, "/ru/apply/sign")})
+        assert "/receipt/" in signed.headers["Location"], soup(signed).select_one(".alert")
+    finally:
+        for handler in handlers:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    printed = capfd.readouterr()
+    for code in (identify_code, sign_code):
+        for record in raw.records:
+            message = record.getMessage()
+            assert code not in message, f"the code reached a log record: {message!r}"
+            assert code not in repr(vars(record)), f"the code reached a record's fields: {message!r}"
+        for output in (text_out.getvalue(), json_out.getvalue(), printed.out, printed.err):
+            assert code not in output
+    sms_records = [r for r in raw.records if r.name == "kiosk.sms" and "console SMS" in r.getMessage()]
+    assert len(sms_records) == 2 and all("******" in r.getMessage() for r in sms_records)  # logged, masked

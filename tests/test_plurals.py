@@ -25,13 +25,6 @@ RU_FORM = {1: 0, 2: 1, 5: 2, 11: 2, 21: 0, 22: 1, 25: 2, 111: 2}  # one, few, ma
 # (singular, plural, extra variables, the noun each Russian form shows, the English noun for 1 and for more)
 MESSAGES = [
     (
-        "You can ask for a new code in %(num)d second.",
-        "You can ask for a new code in %(num)d seconds.",
-        {},
-        ("секунду", "секунды", "секунд"),
-        ("second.", "seconds."),
-    ),
-    (
         "For your privacy the screen goes back to the start in %(count)s second, and what you entered is erased.",
         "For your privacy the screen goes back to the start in %(count)s seconds, and what you entered is erased.",
         {"count": "N"},
@@ -166,7 +159,7 @@ NO_PLURAL = {
     "PDF document %(num)d",
     "Step %(num)d of %(total)d",
     "%(num)d min",
-    "Used %(used)s MB of %(total)s MB",
+    "%(num)s MB",
     "A distance between %(min)s and %(max)s km.",
 }
 

@@ -13,6 +13,7 @@ from test_sync_faults import close_portals, kiosk_app, queue_many, sim  # noqa: 
 from flows import soup, token
 from kiosk import db
 from kiosk.cli import main
+from kiosk.clock import ALMATY
 from kiosk.models import State, Submission
 from kiosk.sync import Worker
 
@@ -61,7 +62,7 @@ def test_each_kind_of_difference_and_its_action(sim, instance) -> None:  # noqa:
         "/staff/login", data={"username": "aigul", "password": PASSWORD, "csrf_token": token(client, "/staff/login")}
     )
     client.get("/staff/language/en")
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = dt.datetime.now(ALMATY).date().isoformat()  # staff pick Almaty days
     url = f"/staff/reconcile?from={today}&to={today}"
     page = soup(client.get(url))
     kinds = sorted(tr["data-difference"] for tr in page.select("[data-difference]"))
@@ -79,3 +80,31 @@ def test_each_kind_of_difference_and_its_action(sim, instance) -> None:  # noqa:
     remaining = [tr["data-difference"] for tr in page.select("[data-difference]")]
     assert "missing_there" not in remaining
     assert "unknown_here" in remaining  # acknowledged in the audit log, but still unknown here
+
+
+def test_a_hundred_days_against_the_simulator_in_pages(sim, instance) -> None:  # noqa: F811 - the fixture
+    """The simulator's listing does not page: the kiosk asks in months and checks every day of the range."""
+    app = kiosk_app(sim.base)
+    queue_many(app, 2)
+    Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1)).push()
+    queue_many(app, 1, first=2)  # made today, believed delivered, never sent
+    with app.app_context(), db.new_session(app) as s:
+        lost = s.scalars(select(Submission).where(Submission.state == State.QUEUED)).one()
+        lost.state = State.DELIVERED
+        lost_reference = lost.reference
+        s.commit()
+    runner = app.test_cli_runner()
+    runner.invoke(main, ["staff", "add", "aigul", "--role", "admin", "--password-stdin"], input=PASSWORD + "\n")
+    client = app.test_client()
+    client.post(
+        "/staff/login", data={"username": "aigul", "password": PASSWORD, "csrf_token": token(client, "/staff/login")}
+    )
+    client.get("/staff/language/ru")
+    today = dt.datetime.now(ALMATY).date()
+    first = today - dt.timedelta(days=99)
+    page = soup(client.get(f"/staff/reconcile?from={first:%d.%m.%Y}&to={today:%d.%m.%Y}"))
+    checked = page.select_one("[data-checked-range]").get_text(" ", strip=True)
+    assert f"Проверено 100 дней: с {first:%d.%m.%Y} по {today:%d.%m.%Y}." in checked
+    assert "Отправлено с этого терминала: 3. Получено центральной системой: 2." in checked
+    [missing] = page.select('[data-difference="missing_there"]')
+    assert f"{lost_reference[:3]}-{lost_reference[3:6]}-{lost_reference[6:]}" in missing.get_text()

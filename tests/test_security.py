@@ -71,7 +71,8 @@ def test_an_upload_over_the_limit_gets_a_clear_page_and_the_draft_stays(app, cli
     )
     assert response.status_code == 413
     page = soup(response)
-    assert "5 МБ" in page.select_one("main").get_text()
+    assert "больше 30 МБ" in page.select_one("main").get_text()
+    assert page.select_one("[data-idle]") is not None  # the idle reset still takes the screen back
     back = page.select_one("[data-back]")["href"]
     assert back == "/ru/apply/attachments"
     form = soup(client.get("/ru/apply/form"))
@@ -99,7 +100,7 @@ def test_waitress_refuses_an_oversized_request_before_reading_it(app) -> None:
 
     with ServerThread(app, **waitress_options(app)) as served:
         port = int(served.url.rsplit(":", 1)[1])
-        size = app.config["MAX_CONTENT_LENGTH"] + 1
+        size = app.config["RUN_MAX_BODY"] + 1
         head = f"POST /ru/apply/attachments HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode()
         assert _raw(port, head + b"0" * 1024).startswith(b"HTTP/1.1 413")  # only 1 KB of it was sent
         huge_header = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (app.config["RUN_MAX_HEADER_BYTES"] + 1)

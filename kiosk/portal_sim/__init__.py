@@ -8,7 +8,8 @@ kiosk's state is shared, only the signing and IIN code.
 
 Config (all in ``app.config``, overridable by the mapping given to ``create_sim_app``):
 ``SIM_KIOSK_KEYS`` {kiosk id: hex key}, ``SIM_CLOCK`` (a callable giving aware UTC),
-``SIM_STEP_SECONDS``, ``SIM_SCHOOL_CAPACITY``, ``SIM_DATABASE_URL`` / ``SIM_INSTANCE_PATH`` and the
+``SIM_STEP_SECONDS``, ``SIM_SCHOOL_CAPACITY``, ``SIM_DATABASE_URL`` / ``SIM_INSTANCE_PATH``,
+``SIM_CONTRACT_AT_START`` (read the contract now, or at the first API request) and the
 fault settings ``SIM_LATENCY_MS``, ``SIM_ERROR_RATE``, ``SIM_ERROR_CODES``, ``SIM_RETRY_AFTER_S``,
 ``SIM_TIMEOUT_RATE``, ``SIM_TIMEOUT_SLEEP_S``, ``SIM_RESET_RATE``, ``SIM_DROP_AFTER_COMMIT_RATE``,
 ``SIM_DOWN_FOR_S``, ``SIM_FAULT_SEED``.
@@ -47,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "SIM_DATABASE_URL": None,
     "SIM_INSTANCE_PATH": None,
     "SIM_BUSY_TIMEOUT_MS": 5000,
+    # a simulator of its own is ready to answer once made; the one inside `kiosk run` reads the
+    # contract at its first API request, so the kiosk's own start does not wait for it
+    "SIM_CONTRACT_AT_START": True,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
@@ -137,8 +141,10 @@ def create_sim_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(_close_session)
 
-    from kiosk.portal_sim import api, pages
+    from kiosk.portal_sim import api, pages, validation
 
+    if app.config["SIM_CONTRACT_AT_START"]:
+        validation.contract()
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
 

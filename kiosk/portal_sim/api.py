@@ -20,15 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from kiosk.portal_sim import citizens, rules, session, sim
 from kiosk.portal_sim.models import Application, Change, Citizen, Nonce, Sms
 from kiosk.portal_sim.problems import problem
-from kiosk.portal_sim.validation import (
-    UUID,
-    BadJson,
-    application_errors,
-    canonical,
-    parse_json,
-    sms_error,
-    valid_date,
-)
+from kiosk.portal_sim.validation import Checked, canonical, check, parse_json
 from kiosk.signing import HEADERS, MAX_SKEW, verify
 
 bp = Blueprint("portal_sim_api", __name__, url_prefix="/api/v1")
@@ -89,18 +81,26 @@ def authenticate() -> Response | None:
             return unauthorized("replayed nonce")
         if rules.advance(s, now, state.step):
             s.commit()
+    checked = check(request)
+    if isinstance(checked, Response):
+        return checked
     g.kiosk_id = kiosk_id
+    g.checked = checked
     return None
 
 
+def checked() -> Checked:
+    """The request's parameters as the contract types them (``authenticate`` checked them)."""
+    return g.checked
+
+
 def body_json() -> Any:
+    """The body, which ``authenticate`` found to be JSON that keeps to the contract."""
     return parse_json(request.get_data(cache=True))
 
 
 @bp.get("/citizens/<path:iin>/phone")
 def phone(iin: str) -> Response:
-    if not citizens.valid_iin(iin):
-        return problem(400, "Invalid IIN", "the IIN is not 12 digits with a valid check digit")
     number = citizens.phone_of(session(), iin)
     if number is None:
         return json_response({"registered": False})
@@ -109,15 +109,7 @@ def phone(iin: str) -> Response:
 
 @bp.post("/sms")
 def send_sms() -> Response:
-    try:
-        body = body_json()
-    except BadJson as exc:
-        return problem(400, "Bad Request", f"the body is not JSON: {exc}")
-    error = sms_error(body)
-    if error is None and not citizens.valid_iin(body["iin"]):
-        error = "the IIN is not valid"
-    if error:
-        return problem(400, "Bad Request", error)
+    body = body_json()
     state = sim()
     with state.write_lock:
         s = session()
@@ -136,17 +128,8 @@ def send_sms() -> Response:
 
 @bp.post("/applications")
 def submit() -> Response:
-    key = request.headers.get("Idempotency-Key", "")
-    if not UUID.fullmatch(key):
-        return problem(400, "Bad Request", "the Idempotency-Key header must be a UUID")
-    key = key.lower()
-    try:
-        body = body_json()
-    except BadJson as exc:
-        return problem(400, "Bad Request", f"the body is not JSON: {exc}")
-    errors = application_errors(body)
-    if errors:
-        return problem(422, "Unprocessable Content", "the central system rejects these fields", errors=errors)
+    key = str(checked().header["Idempotency-Key"]).lower()
+    body = body_json()
     digest = hashlib.sha256(canonical(body)).hexdigest()
 
     state = sim()
@@ -196,25 +179,9 @@ def submit() -> Response:
     return json_response({"reference": application.reference, "status": "accepted"}, 201)
 
 
-def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int | None:
-    values = request.args.getlist(name)
-    if not values:
-        return default
-    text = values[-1]
-    if len(values) > 1 or not text.isascii() or not text.isdigit() or len(text) > 18:
-        return None
-    value = int(text)
-    if value < low or (high is not None and value > high):
-        return None
-    return value
-
-
 @bp.get("/applications/changes")
 def changes() -> Response:
-    after = _int_arg("after", 0, 0)
-    limit = _int_arg("limit", 100, 1, 500)
-    if after is None or limit is None:
-        return problem(400, "Bad Request", "after must be an integer >= 0 and limit one from 1 to 500")
+    after, limit = checked().query["after"], checked().query["limit"]
     rows = session().execute(
         select(Change, Application)
         .join(Application, Change.application_id == Application.id)
@@ -238,10 +205,7 @@ def changes() -> Response:
 
 @bp.get("/applications")
 def listing() -> Response:
-    start = valid_date(request.args.get("from"))
-    end = valid_date(request.args.get("to"))
-    if start is None or end is None:
-        return problem(400, "Bad Request", "from and to must be dates, YYYY-MM-DD")
+    start, end = checked().query["from"], checked().query["to"]
     lower = dt.datetime.combine(start, dt.time(), dt.UTC)
     # both days included; an empty range (from after to) holds nothing, as the contract allows
     upper = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1) if end < dt.date.max else None

@@ -17,11 +17,14 @@ class ServerThread:
     """``with ServerThread(app) as served: httpx.get(served.url + "/phone")``: a free port by default."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 4, **options: Any) -> None:
-        from waitress.server import create_server
+        from waitress.server import TcpWSGIServer, create_server
 
         options = {"threads": threads, "ident": "portal-sim", **options}
-        self.server = create_server(app, host=host, port=port, **options)
-        self.url = f"http://{host}:{self.server.effective_port}"
+        self._map: dict[int, Any] = {}  # the server's sockets: the loop below and stop() walk them
+        server = create_server(app, map=self._map, host=host, port=port, **options)
+        assert isinstance(server, TcpWSGIServer)  # one host and port: one socket, not a MultiSocketServer
+        self.server = server
+        self.url = f"http://{host}:{server.getsockname()[1]}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="portal-sim", daemon=True)
         self._thread.start()
@@ -30,7 +33,7 @@ class ServerThread:
         from waitress import wasyncore
 
         while not self._stop.is_set():
-            wasyncore.loop(timeout=0.05, map=self.server._map, count=1)
+            wasyncore.loop(timeout=0.05, map=self._map, count=1)
 
     def stop(self) -> None:
         """End the loop, let the workers finish (up to 5 s), then close every socket."""
@@ -39,7 +42,7 @@ class ServerThread:
         self._stop.set()
         self._thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()
-        wasyncore.close_all(self.server._map)
+        wasyncore.close_all(self._map)
 
     def __enter__(self) -> ServerThread:
         return self

@@ -1,42 +1,33 @@
-"""Request checks as contract/openapi.yaml states them, written out so the simulator needs no
-schema library at run time; tests/test_contract.py checks the two agree.
+"""Requests checked against contract/openapi.yaml itself, by openapi-core.
 
-An application also has to name real people: an IIN must pass its checksum (the central system
-would refuse one that does not), which the contract's pattern alone cannot say.
+The contract is the one statement of what a request may hold (parameters, headers, bodies, their
+patterns, ranges and defaults): the simulator reads it, so a change to the contract changes what
+the simulator accepts, with no second copy to keep in step. openapi-core and the contract are
+loaded at the first API request, not at start: the embedded simulator starts inside every
+``kiosk run``, and most starts (the tests', a terminal's) need neither at once.
+
+The contract's one format of its own, ``iin``, is checked by the kiosk's IIN rules (checksum,
+century, birth date), which a pattern cannot say.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
-from typing import Any
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from flask import Request, Response
+
+from kiosk import ROOT
 from kiosk.portal_sim.citizens import valid_iin
+from kiosk.portal_sim.problems import problem
 
-SERVICE = re.compile(r"[a-z0-9_]{1,32}")
-DIGITS12 = re.compile(r"[0-9]{12}")
-SHA256 = re.compile(r"[0-9a-f]{64}")
-UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-DATE_TIME = re.compile(
-    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt](?P<h>[0-9]{2}):(?P<m>[0-9]{2}):(?P<s>[0-9]{2})(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-](?P<oh>[0-9]{2}):(?P<om>[0-9]{2}))"
-)
+if TYPE_CHECKING:
+    from openapi_core import OpenAPI
 
-APPLICATION_FIELDS = {
-    "service",
-    "school_year",
-    "submitted_at",
-    "applicant_iin",
-    "child_iin",
-    "identity",
-    "lang",
-    "answers",
-    "attachments",
-    "payload_hash",
-}
-APPLICATION_REQUIRED = APPLICATION_FIELDS - {"attachments"}
+CONTRACT = ROOT / "contract" / "openapi.yaml"
 
 
 class BadJson(ValueError):
@@ -44,7 +35,7 @@ class BadJson(ValueError):
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN or Infinity (which JSON does not have)."""
+    """Strict JSON: UTF-8, no NaN or Infinity (which JSON does not have, though Python reads them)."""
 
     def no_constants(name: str) -> Any:
         raise BadJson(f"{name} is not JSON")
@@ -60,97 +51,125 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def is_int(value: Any) -> bool:
-    """A JSON integer (2026 or 2026.0), not a boolean."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+@dataclass(frozen=True)
+class Contract:
+    spec: dict[str, Any]  # contract/openapi.yaml as read
+    api: OpenAPI  # the same, as openapi-core checks requests against it
 
 
-def valid_date(text: Any) -> dt.date | None:
-    if not isinstance(text, str) or not DATE.fullmatch(text):
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
+_lock = threading.Lock()
+_loaded: dict[str, Contract] = {}
 
 
-def valid_date_time(text: str) -> bool:
-    """RFC 3339 date-time (a leap second :60 allowed, as the RFC does)."""
-    match = DATE_TIME.fullmatch(text)
-    if not match or valid_date(match["date"]) is None:
-        return False
-    if match["oh"] is not None and (int(match["oh"]) > 23 or int(match["om"]) > 59):
-        return False
-    return int(match["h"]) <= 23 and int(match["m"]) <= 59 and int(match["s"]) <= 60
+def contract() -> Contract:
+    """The contract, loaded once per process."""
+    with _lock:
+        if "contract" not in _loaded:
+            import yaml
+            from openapi_core import Config, OpenAPI
+
+            spec = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+            spec["servers"] = [{"url": "/"}]  # the simulator answers on whatever host and port it is given
+            config = Config(extra_format_validators={"iin": _is_iin})
+            _loaded["contract"] = Contract(spec, OpenAPI.from_dict(spec, config=config))
+        return _loaded["contract"]
 
 
-def application_errors(body: Any) -> list[dict[str, str]]:
-    """The fields the central system rejects, each with why; empty when the application is fine."""
-    if not isinstance(body, dict):
-        return [{"field": "(body)", "message": "must be a JSON object"}]
-    errors: list[dict[str, str]] = []
+def _is_iin(value: Any) -> bool:
+    return not isinstance(value, str) or valid_iin(value)  # a format says nothing of other types
 
-    def bad(field: str, message: str) -> None:
-        errors.append({"field": field, "message": message})
 
-    for name in sorted(APPLICATION_REQUIRED - body.keys()):
-        bad(name, "is required")
-    for name in sorted(set(body) - APPLICATION_FIELDS, key=str):
-        bad(str(name), "is not a field of an application")
+@dataclass(frozen=True)
+class Checked:
+    """A request that keeps to the contract: its parameters as the contract types them, defaults filled."""
 
-    if "service" in body and not (isinstance(body["service"], str) and SERVICE.fullmatch(body["service"])):
-        bad("service", "must be 1-32 lowercase letters, digits or _")
-    if "school_year" in body:
-        year = body["school_year"]
-        if not is_int(year) or not 2000 <= year <= 2100:
-            bad("school_year", "must be a whole year from 2000 to 2100")
-    if "submitted_at" in body and not (isinstance(body["submitted_at"], str) and valid_date_time(body["submitted_at"])):
-        bad("submitted_at", "must be an RFC 3339 date-time")
-    for name in ("applicant_iin", "child_iin"):
-        if name in body:
-            value = body[name]
-            if not (isinstance(value, str) and DIGITS12.fullmatch(value)):
-                bad(name, "must be 12 digits")
-            elif not valid_iin(value):
-                bad(name, "is not a valid IIN")
-    if "identity" in body and body["identity"] not in ("sms", "in_person"):
-        bad("identity", "must be sms or in_person")
-    if "lang" in body and body["lang"] not in ("kk", "ru", "en"):
-        bad("lang", "must be kk, ru or en")
-    if "answers" in body:
-        answers = body["answers"]
-        if not isinstance(answers, dict):
-            bad("answers", "must be an object")
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    header: dict[str, Any] = field(default_factory=dict)
+
+
+def check(request: Request) -> Checked | Response:
+    """The request's parameters, or the problem to answer: 400 for parameters, headers and bodies
+    that are not JSON; 422 for a JSON body the contract rejects where the operation documents 422
+    (each field named), else 400."""
+    from openapi_core.contrib.flask import FlaskOpenAPIRequest
+    from openapi_core.templating.paths.exceptions import OperationNotFound, PathError
+    from openapi_core.validation.request.exceptions import InvalidRequestBody, SecurityValidationError
+    from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+
+    if request.get_data(cache=True).strip():
+        try:
+            parse_json(request.get_data(cache=True))
+        except BadJson as exc:
+            return problem(400, "Bad Request", f"the body is not JSON: {exc}")
+    known = contract()
+    openapi_request = FlaskOpenAPIRequest(request)
+    result = known.api.unmarshal_request(openapi_request)
+    for error in result.errors:
+        if isinstance(error, OperationNotFound):
+            return problem(405, "Method Not Allowed", f"{request.method} is not in the contract for this path")
+        if isinstance(error, PathError):
+            return problem(404, "Not Found", "not a path of the contract")
+        if isinstance(error, SecurityValidationError):
+            continue  # the signature was checked before this, by kiosk.signing
+        if isinstance(error, InvalidRequestBody) and isinstance(error.__cause__, InvalidSchemaValue):
+            operation = known.spec["paths"][openapi_request.path_pattern][request.method.lower()]
+            status = 422 if "422" in operation["responses"] else 400
+            errors = field_errors(error.__cause__.schema_errors)
+            return problem(status, _TITLES[status], "the central system rejects these fields", errors=errors)
+        return problem(400, "Bad Request", _message(error))
+    parameters = result.parameters
+    return Checked(path=dict(parameters.path), query=dict(parameters.query), header=dict(parameters.header))
+
+
+_TITLES = {400: "Bad Request", 422: "Unprocessable Content"}
+
+
+def _message(error: BaseException) -> str:
+    """openapi-core's words for a parameter or body error, with the schema's reason when it has one."""
+    reasons = [e.message for e in getattr(error.__cause__, "schema_errors", ())]
+    cause = error.__cause__
+    detail = str(error)
+    if reasons:
+        return f"{detail}: {'; '.join(reasons)}"
+    if cause is not None and str(cause):
+        return f"{detail}: {cause}"
+    return detail
+
+
+def field_errors(schema_errors: Iterable[Any]) -> list[dict[str, str]]:
+    """Each rejected field by its path (``answers.grade``, ``attachments[0]``) and why.
+
+    A missing or an unknown field is reported at the object that holds it; it is named here, so
+    each gets a line of its own, as a kiosk's staff reads them.
+    """
+    out: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(path: Iterable[Any], message: str) -> None:
+        name = _field_name(path)
+        if (name, message) not in seen:
+            seen.add((name, message))
+            out.append({"field": name, "message": message})
+
+    for error in schema_errors:
+        path = list(error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            for name in error.validator_value:
+                if name not in error.instance:
+                    add([*path, name], "is required")
+        elif error.validator == "additionalProperties" and error.validator_value is False:
+            known = error.schema.get("properties", {})
+            for name in error.instance:
+                if name not in known:
+                    add([*path, name], "is not a field of this request")
         else:
-            for key, value in answers.items():
-                if not isinstance(value, str) or len(value) > 500:
-                    bad(f"answers.{key}", "must be text of at most 500 characters")
-    if "attachments" in body:
-        attachments = body["attachments"]
-        if not isinstance(attachments, list):
-            bad("attachments", "must be a list")
-        else:
-            for i, item in enumerate(attachments):
-                if not (isinstance(item, str) and SHA256.fullmatch(item)):
-                    bad(f"attachments[{i}]", "must be a SHA-256 in lowercase hex")
-    if "payload_hash" in body and not (
-        isinstance(body["payload_hash"], str) and SHA256.fullmatch(body["payload_hash"])
-    ):
-        bad("payload_hash", "must be a SHA-256 in lowercase hex")
-    return errors
+            add(path, error.message)
+    return out
 
 
-def sms_error(body: Any) -> str | None:
-    """Why an SMS request is malformed (400), or None."""
-    if not isinstance(body, dict):
-        return "the body must be a JSON object"
-    extra = set(body) - {"iin", "text"}
-    if extra:
-        return f"unknown fields: {', '.join(sorted(map(str, extra)))}"
-    if not (isinstance(body.get("iin"), str) and DIGITS12.fullmatch(body["iin"])):
-        return "iin must be 12 digits"
-    if not (isinstance(body.get("text"), str) and 1 <= len(body["text"]) <= 480):
-        return "text must be 1-480 characters"
-    return None
+def _field_name(path: Iterable[Any]) -> str:
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "(body)"

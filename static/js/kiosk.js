@@ -2,6 +2,11 @@
 (function () {
   "use strict";
 
+  // A page shown in answer to a form (a mistake to correct) takes its own address in the history:
+  // Back and reload then fetch it again instead of showing the browser's "Confirm Form Resubmission"
+  var own = document.querySelector('meta[name="kiosk-page-url"]');
+  if (own && window.history.replaceState) window.history.replaceState(null, "", own.content);
+
   // Print buttons
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-print]")) {
@@ -54,18 +59,22 @@
     });
   }
 
-  // Countdowns: the code's validity and the wait before "send again"
+  // Countdowns: the code's validity and the wait before "send again". Each shows m:ss left, as
+  // rendered by the server, and counts down; at zero its sentence (the nearest element with
+  // data-countdown-done) is replaced by that text, or hidden when the text is empty.
   document.querySelectorAll("[data-countdown]").forEach(function (el) {
-    var left = parseInt(el.dataset.countdown, 10);
+    var end = Date.now() + parseInt(el.dataset.countdown, 10) * 1000;
     var tick = function () {
+      var left = Math.max(0, Math.round((end - Date.now()) / 1000));
       if (left <= 0) {
-        el.textContent = el.dataset.countdownDone;
+        var sentence = el.closest("[data-countdown-done]") || el;
+        if (sentence.dataset.countdownDone) sentence.textContent = sentence.dataset.countdownDone;
+        else sentence.hidden = true;
         return;
       }
       var m = Math.floor(left / 60), s = left % 60;
       el.textContent = m + ":" + (s < 10 ? "0" : "") + s;
-      left -= 1;
-      setTimeout(tick, 1000);
+      setTimeout(tick, 500); // from the end time, so a late timer never makes it slow
     };
     tick();
   });
@@ -117,6 +126,33 @@
       shift = false;
       osk.querySelector("[data-osk-shift]").setAttribute("aria-pressed", "false");
     }
+  });
+})();
+
+// The file control: the chosen file's name beside the button, and a file over the limit refused
+// here, in the visitor's language, before a byte of it is sent (the server refuses it too)
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-upload]");
+  var input = form && form.querySelector("input[type=file]");
+  if (!input) return;
+  var chosen = form.querySelector("[data-file-chosen]");
+  var refused = form.querySelector("[data-file-refused]");
+  var max = parseInt(form.dataset.maxBytes, 10);
+  var check = function () {
+    var file = input.files && input.files[0];
+    var earlier = document.querySelector("[data-upload-error]");  // about the file sent before
+    if (earlier) earlier.remove();
+    var tooLarge = Boolean(file) && file.size > max;
+    chosen.textContent = file && !tooLarge ? file.name : "";
+    refused.textContent = tooLarge ? form.dataset.tooLarge : "";
+    refused.hidden = !tooLarge;
+    if (tooLarge) input.value = "";
+    return !tooLarge;
+  };
+  input.addEventListener("change", check);
+  form.addEventListener("submit", function (event) {
+    if (!check()) event.preventDefault();
   });
 })();
 

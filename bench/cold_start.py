@@ -1,0 +1,156 @@
+"""Cold start: how long `kiosk --help` takes, and `kiosk run` until it answers its first page.
+
+Both are whole-process times on the wall clock, from the moment the process is spawned: what a
+technician waits for at a terminal (`kiosk --help`, `kiosk staff ...`, every CLI call) and what a
+terminal waits for after a reboot or an update (`kiosk run` until `GET /` answers 200). `kiosk run`
+is measured twice per round: on a fresh instance folder (a new site: keys made, migrations applied)
+and again on the same folder (a restart: everything exists). Each figure is the median of
+``--runs`` rounds; the minimum and maximum are printed beside it.
+
+```sh
+.venv/bin/python bench/cold_start.py                      # 7 rounds, about a minute on 2 cores
+.venv/bin/python bench/cold_start.py --runs 5 --port 8190 --sim-port 8191 --json /tmp/cold.json
+# before and after: another checkout's kiosk too, the two taking turns in every round
+.venv/bin/python bench/cold_start.py --kiosk /tmp/old/.venv/bin/kiosk --kiosk .venv/bin/kiosk --runs 15
+```
+
+Taking turns matters on a shared machine: what the neighbours do then weighs on both alike.
+
+Each process gets a clean environment (no developer ``KIOSK_*`` settings) and its own temporary
+instance folder; `kiosk run` is the embedded default (simulator and worker in the process), i.e.
+what ``make run`` starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from flow_client import ROOT, free_port, kiosk_command
+
+
+def clean_env(instance: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update({"KIOSK_INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1", **(extra or {})})
+    return env
+
+
+def time_help(kiosk: list[str], instance: Path) -> float:
+    """Seconds from spawning `kiosk --help` to its exit (which must be 0)."""
+    started = time.perf_counter()
+    subprocess.run(
+        [*kiosk, "--help"],
+        env=clean_env(instance),
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+def answers(port: int) -> bool:
+    """Whether `GET /` answers 200 now (a refused connection is simply not yet)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def time_run(kiosk: list[str], instance: Path, port: int, sim_port: int, log: Path, timeout: float = 120.0) -> float:
+    """Seconds from spawning `kiosk run` to the first 200 on `GET /`; the server is stopped after."""
+    with log.open("ab") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*kiosk, "run", "--port", str(port)],
+            env=clean_env(instance, {"KIOSK_SIM_PORT": str(sim_port)}),
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            while not answers(port):
+                if process.poll() is not None:
+                    raise RuntimeError(f"kiosk run exited with {process.returncode}; see {log}")
+                if time.perf_counter() - started > timeout:
+                    raise RuntimeError(f"kiosk run did not answer within {timeout:.0f} s; see {log}")
+                time.sleep(0.005)
+            return time.perf_counter() - started
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+WHAT = ("kiosk --help", "kiosk run, new instance", "kiosk run, restart")
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "median_s": round(statistics.median(values), 3),
+        "min_s": round(min(values), 3),
+        "max_s": round(max(values), 3),
+        "runs": len(values),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="rounds; each figure is their median")
+    parser.add_argument("--port", type=int, default=0, help="the kiosk's port (default: a free one)")
+    parser.add_argument("--sim-port", type=int, default=0, help="the embedded simulator's port (default: a free one)")
+    parser.add_argument(
+        "--kiosk",
+        action="append",
+        type=Path,
+        help="a kiosk console script to measure (repeat to compare; default: this environment's)",
+    )
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args(argv)
+    port = args.port or free_port()
+    sim_port = args.sim_port or free_port()
+    kiosks = {str(k): [str(k.absolute())] for k in args.kiosk} if args.kiosk else {"kiosk": kiosk_command()}
+
+    results: dict[str, dict[str, list[float]]] = {label: {name: [] for name in WHAT} for label in kiosks}
+    with tempfile.TemporaryDirectory(prefix="kiosk-cold-") as tmp:
+        for kiosk in kiosks.values():  # the first call after an install also fills the file cache
+            time_help(kiosk, Path(tmp) / "warm-up")
+        for round_ in range(args.runs):
+            for n, (label, kiosk) in enumerate(kiosks.items()):
+                instance = Path(tmp) / f"instance-{round_}-{n}"
+                log = Path(tmp) / f"run-{round_}-{n}.log"
+                mine = results[label]
+                mine[WHAT[0]].append(time_help(kiosk, instance))
+                mine[WHAT[1]].append(time_run(kiosk, instance, port, sim_port, log))
+                mine[WHAT[2]].append(time_run(kiosk, instance, port, sim_port, log))
+                print(f"round {round_ + 1}, {label}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in mine.items()))
+
+    figures = {label: {name: summary(values) for name, values in times.items()} for label, times in results.items()}
+    for label, table in figures.items():
+        print(f"\n{label}\n{'what':<26} {'median':>8} {'min':>8} {'max':>8}")
+        for name, fig in table.items():
+            print(f"{name:<26} {fig['median_s']:>7.2f}s {fig['min_s']:>7.2f}s {fig['max_s']:>7.2f}s")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The staff console's words for the codes it stores, so no "meals", "submission.view" or "sms"
+reaches a reader: each function gives the label in the reader's language.
+
+A code no list here knows yet (a new audit action, say) is shown as it is rather than hidden;
+tests/test_staff_console.py walks the console and fails on any code that shows.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from kiosk.catalog_ext import get_catalog
+from kiosk.receipt import state_label
+from kiosk.references import display
+from kiosk.sync import FEED_STATES
+
+IDENTITY = {
+    "sms": _l("SMS code to the registered phone"),
+    "in_person": _l("ID card at the school office"),
+}
+ROLES = {"operator": _l("Operator"), "admin": _l("Administrator")}
+ACTORS = {
+    "visitor": _l("Visitor at the kiosk"),
+    "anonymous": _l("Someone at the sign-in page"),
+    "cli": _l("Kiosk command on the server"),
+}
+ACTIONS = {
+    "staff.add": _l("User added"),
+    "staff.sign_in": _l("Signed in"),
+    "staff.sign_in_failed": _l("Sign-in failed"),
+    "staff.sign_in_locked": _l("Sign-in refused: locked"),
+    "staff.locked": _l("Locked after failed sign-ins"),
+    "staff.password": _l("Password changed"),
+    "staff.disable": _l("User disabled"),
+    "staff.enable": _l("User enabled again"),
+    "staff.unlock": _l("User unlocked"),
+    "staff.timeout": _l("Signed out after a time without activity"),
+    "staff.sign_out": _l("Signed out"),
+    "staff.export_csv": _l("Queue exported as CSV"),
+    "staff.answer_call": _l("Answered a visitor's call"),
+    "visitor.call_staff": _l("A visitor called staff"),
+    "reconcile.acknowledge_unknown": _l("Reconcile: an application unknown here acknowledged"),
+    "reconcile.send_again": _l("Reconcile: sent again"),
+    "reconcile.take_their_status": _l("Reconcile: the central system's status taken"),
+    "submission.view": _l("Application opened"),
+    "submission.attachment_view": _l("Photo of a document opened"),
+    "submission.reprint": _l("Receipt printed again"),
+    "submission.verify_in_person": _l("ID card seen: sent on"),
+    "submission.retry_now": _l("Sent again now"),
+    "submission.cancel": _l("Application cancelled"),
+    "submission.original_checked": _l("Original seen"),
+}
+PROBLEMS = {
+    "broken_link": _l("Does not follow the entry before it: an entry was removed or changed."),
+    "changed": _l("Its content was changed after it was written."),
+    "head": _l("The newest entry is not the one on record: entries were removed at the end."),
+}
+
+
+def service_label(code: str) -> str:
+    """The service's name in the reader's language."""
+    from kiosk.i18n import current_language
+
+    service = get_catalog().service(code)
+    return service.name.get(current_language()) if service else code
+
+
+def identity_label(method: str | None) -> str:
+    return str(IDENTITY.get(method or "", method or ""))
+
+
+def role_label(role: str) -> str:
+    return str(ROLES.get(role, role))
+
+
+def actor_label(actor: str) -> str:
+    """Who did it: a member of staff by user name, the system's parts by what they are."""
+    if actor.startswith("staff:"):
+        return actor.removeprefix("staff:")
+    if actor.startswith("sync"):
+        return _("Delivery to the central system")
+    return str(ACTORS.get(actor, actor))
+
+
+def action_label(action: str) -> str:
+    """An audit action ("submission.view") or an event's action ("verify_in_person")."""
+    known = ACTIONS.get(action) or ACTIONS.get(f"submission.{action}")
+    if known is not None:
+        return str(known)
+    kind, _dot, state = action.partition(".")
+    if kind == "submission" and state:  # a visitor's application queued, in the state it starts in
+        return _("Application submitted: %(state)s", state=state_label(state))
+    if kind == "sync" and state:
+        return _("Central system: %(state)s", state=state_label(state))
+    return action
+
+
+def target_label(action: str, target: str | None) -> str:
+    """What an audit entry is about: an application by its reference as staff read it (ABC-DEF-GHJ)."""
+    if (
+        target
+        and action.startswith(("submission.", "sync.", "reconcile."))
+        and action != "reconcile.acknowledge_unknown"
+    ):
+        return display(target)
+    return target or ""
+
+
+def portal_status_label(status: str) -> str:
+    """The central system's status ("in_progress") in the words of the state it maps to."""
+    state = FEED_STATES.get(status)
+    return state_label(state) if state else status
+
+
+def problem_label(kind: str, what: str) -> str:
+    return str(PROBLEMS.get(kind, what))
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        service_label=service_label,
+        identity_label=identity_label,
+        role_label=role_label,
+        actor_label=actor_label,
+        action_label=action_label,
+        portal_status_label=portal_status_label,
+        target_label=target_label,
+        problem_label=problem_label,
+        display=display,
+    )
