@@ -38,7 +38,9 @@ from kiosk.mrz import compose_td1
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "meals"  # no application window, so the real clock never closes it
 LANGS = ("kk", "ru", "en")
-CATEGORIES = ("asp", "low_income", "orphan", "unemployed", "emergency")
+CATEGORIES = ("asp", "low_income", "orphan", "unemployed", "emergency")  # on the service page
+# what the kiosk's form offers: the situations the school office's list names (unemployed is on the portal's only)
+FORM_CATEGORIES = ("asp", "low_income", "orphan", "emergency")
 CHILDREN_PER_PARENT = 3
 NO_PHONE = "790630345672"  # the demo citizen without a phone: never used as a parent here
 # SMS limits off, so a load script is not refused codes; values are JSON-parsed by the kiosk.
@@ -154,7 +156,7 @@ def make_people(count: int, rng: random.Random) -> list[tuple[Parent, list[Child
                     iin=next(child_iins),
                     name=f"{rng.choice(SURNAMES)} {rng.choice(FIRST_NAMES)}",
                     grade=str(rng.randint(1, 11)),
-                    category=rng.choice(CATEGORIES),
+                    category=rng.choice(FORM_CATEGORIES),
                     lang=LANGS[made % len(LANGS)],
                 )
             )

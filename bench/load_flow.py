@@ -58,6 +58,7 @@ import httpx
 from flow_client import (
     CATEGORIES,
     FIRST_NAMES,
+    FORM_CATEGORIES,
     LANGS,
     LOAD_ENV,
     NO_PHONE,
@@ -333,7 +334,7 @@ class Terminal:
             "child_iin": who.child_iin,
             "child_name": f"{self.rng.choice(SURNAMES)} {self.rng.choice(FIRST_NAMES)}",
             "grade": str(self.rng.randint(1, 11)),
-            "category": self.rng.choice(CATEGORIES),
+            "category": self.rng.choice(FORM_CATEGORIES),
         }
         self.post("form: post", f"/{lang}/apply/form", answers, token, f"/{lang}/apply/attachments")
         self.get("attachments page", f"/{lang}/apply/attachments")

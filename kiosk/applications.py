@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from babel.numbers import format_decimal
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale, lazy_ngettext, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -58,13 +58,20 @@ def one_alphabet(_form: Any, field: Field) -> None:
         )
 
 
+def _letters(most: int) -> Any:
+    """ "Between 2 and 60 letters", with the noun agreeing with the larger number in each language."""
+    return lazy_ngettext(
+        "Between %(min)d and %(max)d letter.", "Between %(min)d and %(max)d letters.", most, min=2, max=most
+    )
+
+
 def _name_field(label: Any, max_len: int = 100) -> StringField:
     return StringField(
         label,
         filters=[_squash],
         validators=[
             DataRequired(_l("This answer is needed.")),
-            Length(min=2, max=max_len, message=_l("Between %(min)d and %(max)d letters.")),
+            Length(min=2, max=max_len, message=_letters(max_len)),
             Regexp(NAME, message=_l("Use letters only, with spaces or hyphens between words.")),
             one_alphabet,
         ],
@@ -77,7 +84,7 @@ def _free_text(label: Any, max_len: int = 200) -> StringField:
         filters=[_squash],
         validators=[
             DataRequired(_l("This answer is needed.")),
-            Length(min=2, max=max_len, message=_l("Between %(min)d and %(max)d letters.")),
+            Length(min=2, max=max_len, message=_letters(max_len)),
             Regexp(r"^[^<>{}\[\]\\|`~^$]*$", message=_l("Use letters, digits and ordinary punctuation.")),
         ],
     )
@@ -179,7 +186,13 @@ def form_for(service: Service, today: dt.date, lang: str) -> type[FlaskForm]:
             raise ValidationError(_l("This IIN is not a child's: the child must be under 18."))
         min_age = service.child_age_by_year_end
         if min_age is not None and grade_one(form) and child.age_on(dt.date(today.year, 12, 31)) < min_age:
-            raise ValidationError(_l("The child must be %(num)d by 31 December of this year.", num=min_age))
+            raise ValidationError(
+                lazy_ngettext(
+                    "The child must be %(num)d year old by 31 December of this year.",
+                    "The child must be %(num)d years old by 31 December of this year.",
+                    min_age,
+                )
+            )
 
     def check_grade(form: FlaskForm, _field: Field) -> None:
         """Grade 1 for a child past its age: say why, and that another grade is the answer."""
@@ -215,7 +228,9 @@ def form_for(service: Service, today: dt.date, lang: str) -> type[FlaskForm]:
         "language": _choice(
             _l("Language of instruction"), [("kk", _l("Kazakh")), ("ru", _l("Russian")), ("en", _l("English"))]
         ),
-        "category": _choice(_l("Your family's situation"), [(c.code, c.name.get(lang)) for c in service.categories]),
+        "category": _choice(
+            _l("Your family's situation"), [(c.code, c.name.get(lang)) for c in service.kiosk_categories]
+        ),
         "settlement": _free_text(_l("Village or settlement where the child lives"), 100),
         "distance_km": DecimalCommaField(
             _l("Distance from home to school, km"),

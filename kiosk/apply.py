@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 
 from kiosk import applications, codes, db, sessions, sms, submissions
@@ -251,11 +252,13 @@ def _send_signing_code(subject: str) -> str | None:
         iin,
         phone,
         subject,
-        lambda code, minutes: _(
+        lambda code, minutes: ngettext(
+            "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minute. "
+            "Do not tell it to anyone.",
             "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minutes. "
             "Do not tell it to anyone.",
+            minutes,
             code=code,
-            num=minutes,
         ),
     )
     if issued is not None:

@@ -8,6 +8,7 @@ the field, because a kiosk that shows a wrong checklist is worse than one that d
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tomllib
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 LANGUAGES = ("kk", "ru", "en")
-CHANNEL_KINDS = ("school", "body", "body_gfc", "portal")
+CHANNEL_KINDS = ("school", "body", "body_gfc", "gfc", "portal")
 # the application fields the kiosk knows how to ask for (their labels and checks: kiosk/applications.py)
 FORM_FIELDS = (
     "child_iin",
@@ -50,24 +51,29 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a fact on screen comes from: a key of ``[sources]``, a short label and the address."""
+
+    key: str
+    label: Text
+    url: str | None
+
+
+@dataclass(frozen=True)
 class Document:
     code: str
     name: Text
-    note: Text | None  # when it is needed, e.g. only if missing from the civil registry
+    note: Text | None  # what it is for, e.g. "to identify the person"
+    condition: Text | None = None  # needed only then, e.g. only if missing from the civil registry
+    made_here: bool = False  # the application itself: the kiosk (or the portal) makes it
 
 
 @dataclass(frozen=True)
 class ChecklistItem:
     document: Document
     original: bool  # shown in original for comparison and handed back
-
-
-@dataclass(frozen=True)
-class Channel:
-    kind: str
-    documents: tuple[ChecklistItem, ...]
-    result: Text
-    time_limit: Text | None  # only where a source gives it
+    copy: bool = False  # a copy is handed in
+    sources: tuple[Source, ...] = ()  # never empty in a loaded catalog
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,49 @@ class Category:
     code: str
     name: Text
     document: Document
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One way to apply: its place, the documents it asks for, its result and time limit, each with sources."""
+
+    kind: str
+    documents: tuple[ChecklistItem, ...]
+    result: Text | None  # only where a source gives it
+    time_limit: Text | None  # only where a source gives it
+    place: Text | None = None  # where exactly, when the kind's own label would not say it right
+    sources: tuple[Source, ...] = ()  # that this channel exists
+    result_sources: tuple[Source, ...] = ()
+    time_limit_sources: tuple[Source, ...] = ()
+    unconfirmed: bool = False  # no public source lists its documents: the list is to be confirmed at the office
+    partial: bool = False  # the source's list goes on beyond the documents recorded here
+    categories: tuple[Category, ...] = ()  # the family situations this channel's source lists
+    category_original: bool = False  # the status document is shown in original too
+    category_copy: bool = False  # a copy of the status document is handed in
+    category_sources: tuple[Source, ...] = ()
+    differs: Text | None = None  # what another source says about this channel, where they disagree
+    differs_sources: tuple[Source, ...] = ()
+
+    def category_item(self, category: Category | None) -> ChecklistItem | None:
+        """The status document this channel asks of a family in ``category``, if its source lists one."""
+        if category is None or category not in self.categories:
+            return None
+        return ChecklistItem(category.document, self.category_original, self.category_copy, self.category_sources)
+
+    def checklist(self, category: Category | None = None) -> tuple[ChecklistItem, ...]:
+        """Every document of this channel for a family in ``category`` (None: the common ones)."""
+        extra = self.category_item(category)
+        return self.documents if extra is None else (*self.documents, extra)
+
+    def all_sources(self) -> tuple[Source, ...]:
+        """Every source this channel cites, each once, in the order met."""
+        seen: dict[str, Source] = {}
+        groups = [self.sources, *(i.sources for i in self.documents), self.category_sources]
+        groups += [self.result_sources, self.time_limit_sources, self.differs_sources]
+        for group in groups:
+            for source in group:
+                seen.setdefault(source.key, source)
+        return tuple(seen.values())
 
 
 @dataclass(frozen=True)
@@ -109,10 +158,20 @@ class Service:
     register_code: str | None
     form: tuple[str, ...] = ()
     child_age_by_year_end: int | None = None  # grade 1: six, or turning six this calendar year
+    kiosk_channel: Channel | None = None  # where an application made here goes on (its office)
+    legal_basis_sources: tuple[Source, ...] = ()
+    portal_title: Text | None = None  # the title of the service's page on egov.kz, where it differs
+    portal_title_sources: tuple[Source, ...] = ()
+    to_confirm: tuple[str, ...] = ()  # for the reviewers (docs/services.md), never on screen
     child_max_age: int | None = None  # grade 1: and seven-year-olds; the two hold for a grade 1 answer only
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
+
+    @property
+    def kiosk_categories(self) -> tuple[Category, ...]:
+        """The family situations an application made here can claim: those its office lists."""
+        return self.kiosk_channel.categories if self.kiosk_channel is not None else ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +181,7 @@ class Catalog:
     services: tuple[Service, ...]
     categories: tuple[Category, ...]
     documents: Mapping[str, Document]
+    sources: Mapping[str, Source] = dataclasses.field(default_factory=dict)
 
     def service(self, code: str) -> Service | None:
         return next((s for s in self.services if s.code == code), None)
@@ -196,10 +256,26 @@ def load_catalog(path: Path | str = BUNDLED_CATALOG) -> Catalog:
 
 def _build(raw: dict[str, Any]) -> Catalog:
     version = _str(raw, "version", "catalog")
-    documents = {
-        code: Document(code, _text(d, "name", f"documents.{code}"), _opt_text(d, "note", f"documents.{code}"))
-        for code, d in _table(raw, "documents", "catalog").items()
-    }
+    sources = {}
+    for key, src in _table(raw, "sources", "catalog").items():
+        where = f"sources.{key}"
+        url = src.get("url")
+        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            raise CatalogError(f"{where}: field 'url': must be an http(s) address")
+        sources[key] = Source(key, _text(src, "label", where), url)
+    documents = {}
+    for code, d in _table(raw, "documents", "catalog").items():
+        where = f"documents.{code}"
+        made_here = d.get("made_here", False)
+        if not isinstance(made_here, bool):
+            raise CatalogError(f"{where}: field 'made_here': must be true or false")
+        documents[code] = Document(
+            code,
+            _text(d, "name", where),
+            _opt_text(d, "note", where),
+            _opt_text(d, "condition", where),
+            made_here,
+        )
     groups = {}
     for i, g in enumerate(_list(raw, "groups", "catalog")):
         where = f"groups[{i}]"
@@ -224,16 +300,17 @@ def _build(raw: dict[str, Any]) -> Catalog:
         takes = s.get("takes_applications", False)
         if not isinstance(takes, bool):
             raise CatalogError(f"{where}: field 'takes_applications': must be true or false")
-        channels = tuple(
-            _channel(c, f"{where} channels[{j}]", documents) for j, c in enumerate(_list(s, "channels", where))
-        )
-        if not channels:
-            raise CatalogError(f"{where}: field 'channels': at least one channel is needed")
         cats = []
         for cat in _list(s, "categories", where, of=str):
             if cat not in categories:
                 raise CatalogError(f"{where}: field 'categories': unknown category {cat!r}")
             cats.append(categories[cat])
+        channels = tuple(
+            _channel(c, f"{where} channels[{j}]", documents, sources, tuple(cats))
+            for j, c in enumerate(_list(s, "channels", where))
+        )
+        if not channels:
+            raise CatalogError(f"{where}: field 'channels': at least one channel is needed")
         where_to_apply = _opt_text(s, "where_to_apply", where)
         if not takes and where_to_apply is None:
             raise CatalogError(f"{where}: field 'where_to_apply': needed when the kiosk takes no applications")
@@ -251,8 +328,9 @@ def _build(raw: dict[str, Any]) -> Catalog:
             raise CatalogError(f"{where}: field 'form': unknown field {unknown[0]!r}")
         if takes and "child_iin" not in form:
             raise CatalogError(f"{where}: field 'form': a service taking applications needs 'child_iin'")
-        if "category" in form and not cats:
-            raise CatalogError(f"{where}: field 'form': 'category' needs the service's categories")
+        kiosk_channel = _kiosk_channel(s, where, channels, takes)
+        if "category" in form and not (kiosk_channel and kiosk_channel.categories):
+            raise CatalogError(f"{where}: field 'form': 'category' needs categories on the kiosk's channel")
         min_age = s.get("child_age_by_year_end")
         max_age = s.get("child_max_age")
         for key, age in (("child_age_by_year_end", min_age), ("child_max_age", max_age)):
@@ -260,6 +338,7 @@ def _build(raw: dict[str, Any]) -> Catalog:
                 raise CatalogError(f"{where}: field '{key}': must be a whole number of years")
         if min_age is not None and max_age is not None and max_age < min_age:
             raise CatalogError(f"{where}: field 'child_max_age': must not be below 'child_age_by_year_end'")
+        portal_title = _opt_text(s, "portal_title", where)
         services[code] = Service(
             code=code,
             group=groups[group_code],
@@ -275,25 +354,117 @@ def _build(raw: dict[str, Any]) -> Catalog:
             register_code=register_code,
             form=form,
             child_age_by_year_end=min_age,
+            kiosk_channel=kiosk_channel,
+            legal_basis_sources=_sources(s, "legal_basis_source", where, sources),
+            portal_title=portal_title,
+            portal_title_sources=_sources(s, "portal_title_source", where, sources, needed=portal_title is not None),
+            to_confirm=tuple(_list(s, "to_confirm", where, of=str)),
             child_max_age=max_age,
         )
-    return Catalog(version, tuple(groups.values()), tuple(services.values()), tuple(categories.values()), documents)
+    return Catalog(
+        version, tuple(groups.values()), tuple(services.values()), tuple(categories.values()), documents, sources
+    )
 
 
-def _channel(raw: Any, where: str, documents: dict[str, Document]) -> Channel:
+def _kiosk_channel(raw: dict[str, Any], where: str, channels: tuple[Channel, ...], takes: bool) -> Channel | None:
+    """The office where an application made at this kiosk goes on: the receipt lists what to bring there."""
+    kind = raw.get("kiosk_channel")
+    if kind is None:
+        if takes:
+            raise CatalogError(f"{where}: field 'kiosk_channel': needed when the kiosk takes applications")
+        return None
+    matching = [c for c in channels if c.kind == kind]
+    if not isinstance(kind, str) or len(matching) != 1:
+        raise CatalogError(f"{where}: field 'kiosk_channel': {kind!r} must name exactly one of its channels")
+    channel = matching[0]
+    if channel.kind == "portal" or channel.unconfirmed or channel.result is None:
+        raise CatalogError(f"{where}: field 'kiosk_channel': must be an office with confirmed documents and a result")
+    return channel
+
+
+def _channel(
+    raw: Any,
+    where: str,
+    documents: dict[str, Document],
+    sources: dict[str, Source],
+    service_categories: tuple[Category, ...],
+) -> Channel:
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: must be a table")
     kind = _str(raw, "kind", where)
     if kind not in CHANNEL_KINDS:
         raise CatalogError(f"{where}: field 'kind': {kind!r} is not one of {', '.join(CHANNEL_KINDS)}")
+    flags = {}
+    for flag in ("unconfirmed", "partial", "category_original", "category_copy"):
+        flags[flag] = raw.get(flag, False)
+        if not isinstance(flags[flag], bool):
+            raise CatalogError(f"{where}: field {flag!r}: must be true or false")
     items = []
     for k, item in enumerate(_list(raw, "documents", where)):
         iw = f"{where} documents[{k}]"
         original = item.get("original", False)
         if not isinstance(original, bool):
             raise CatalogError(f"{iw}: field 'original': must be true or false")
-        items.append(ChecklistItem(_doc_ref(item, "doc", iw, documents), original))
-    return Channel(kind, tuple(items), _text(raw, "result", where), _opt_text(raw, "time_limit", where))
+        copy = item.get("copy", False)
+        if not isinstance(copy, bool):
+            raise CatalogError(f"{iw}: field 'copy': must be true or false")
+        document = _doc_ref(item, "doc", iw, documents)
+        items.append(ChecklistItem(document, original, copy, _sources(item, "source", iw, sources)))
+    if flags["unconfirmed"] and items:
+        raise CatalogError(f"{where}: field 'documents': an unconfirmed list must be empty")
+    if not flags["unconfirmed"] and not items:
+        raise CatalogError(f"{where}: field 'documents': empty; mark the channel unconfirmed = true instead")
+    if "categories" in raw:
+        cats = []
+        for cat in _list(raw, "categories", where, of=str):
+            found = next((c for c in service_categories if c.code == cat), None)
+            if found is None:
+                raise CatalogError(f"{where}: field 'categories': {cat!r} is not one of the service's categories")
+            cats.append(found)
+        categories = tuple(cats)
+    else:
+        categories = service_categories
+    result = _opt_text(raw, "result", where)
+    time_limit = _opt_text(raw, "time_limit", where)
+    differs = _opt_text(raw, "differs", where)
+    return Channel(
+        kind=kind,
+        documents=tuple(items),
+        result=result,
+        time_limit=time_limit,
+        place=_opt_text(raw, "place", where),
+        sources=_sources(raw, "source", where, sources),
+        result_sources=_sources(raw, "result_source", where, sources, needed=result is not None),
+        time_limit_sources=_sources(raw, "time_limit_source", where, sources, needed=time_limit is not None),
+        unconfirmed=flags["unconfirmed"],
+        partial=flags["partial"],
+        categories=categories,
+        category_original=flags["category_original"],
+        category_copy=flags["category_copy"],
+        category_sources=_sources(raw, "category_source", where, sources, needed=bool(categories)),
+        differs=differs,
+        differs_sources=_sources(raw, "differs_source", where, sources, needed=differs is not None),
+    )
+
+
+def _sources(
+    raw: dict[str, Any], key: str, where: str, sources: dict[str, Source], needed: bool = True
+) -> tuple[Source, ...]:
+    """A fact's source keys (one key or a list): every document and time limit on screen must have one."""
+    value = raw.get(key)
+    if value is None:
+        if needed:
+            raise CatalogError(f"{where}: field {key!r}: missing (every fact needs the key of its source)")
+        return ()
+    if not needed:
+        raise CatalogError(f"{where}: field {key!r}: cites a source for nothing")
+    keys = [value] if isinstance(value, str) else value
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise CatalogError(f"{where}: field {key!r}: must be a source key or a list of them")
+    unknown = [k for k in keys if k not in sources]
+    if unknown:
+        raise CatalogError(f"{where}: field {key!r}: unknown source {unknown[0]!r}")
+    return tuple(sources[k] for k in keys)
 
 
 def _window(raw: Any, where: str) -> Window | None:

@@ -320,5 +320,24 @@ def check_catalog(path: str) -> None:
     click.echo(f"catalog {catalog.version}: {len(catalog.services)} services, all fields present")
 
 
+@main.command("catalog-doc")
+@click.argument("path", type=click.Path(dir_okay=False), required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the page here (default: print it).")
+def catalog_doc(path: str | None, output: str | None) -> None:
+    """Write the review page of a catalog (docs/services.md): each service with its sources."""
+    from kiosk.catalog_doc import render_markdown
+
+    try:
+        catalog = load_catalog(path) if path else load_catalog()
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    page = render_markdown(catalog)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(page)
+    else:
+        click.echo(page, nl=False)
+
+
 if __name__ == "__main__":
     main()

@@ -13,12 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, abort, current_app, g, request, session, url_for
-from flask_babel import format_date, format_datetime, format_decimal, format_time
+from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale
 from flask_babel import gettext as _
 
+from kiosk import kazakh
 from kiosk.extensions import babel
 
 TRANSLATIONS = Path(__file__).with_name("translations")
@@ -41,6 +43,12 @@ def init_app(app: Flask) -> None:
         format_datetime=format_datetime,
         format_time=format_time,
         megabytes=megabytes,
+    )
+    # the Kazakh ending a date, time or number takes from the words after it ("%(date)s дейін": dative)
+    app.jinja_env.filters.update(
+        kk_dative=lambda value: kk_case(value, "dative"),
+        kk_locative=lambda value: kk_case(value, "locative"),
+        kk_ablative=lambda value: kk_case(value, "ablative"),
     )
 
 
@@ -66,7 +74,29 @@ def _template_context() -> dict[str, object]:
         "lang": current_language(),
         "native_names": NATIVE_NAMES,
         "url_in": url_in,
+        "plural_samples": plural_samples,
     }
+
+
+def kk_case(value: str, case: str) -> str:
+    """``value`` with its Kazakh case ending when the message is in Kazakh; other languages need none.
+
+    The English message says the meaning ("until %(date)s", "after %(time)s", "on %(date)s", "since %(when)s"),
+    and each meaning takes one case in Kazakh: until -> dative + дейін, after or since -> ablative + кейін or
+    бастап, on a day -> locative. The caller names the case, the helper attaches the right ending.
+    """
+    return kazakh.inflect(str(value), case) if str(get_locale()) == "kk" else value
+
+
+def plural_samples(lang: str) -> dict[str, int]:
+    """One whole number for each plural form of ``lang`` (CLDR's tags): a page that counts in the browser
+    renders each form once and the browser picks one with Intl.PluralRules ("1 секунду", "3 секунды", "5 секунд").
+    """
+    rule = Locale.parse(lang).plural_form
+    samples: dict[str, int] = {}
+    for n in range(200):
+        samples.setdefault(rule(n), n)
+    return samples
 
 
 def current_language() -> str:

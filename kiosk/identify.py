@@ -22,6 +22,7 @@ from kiosk import codes, db, sessions, sms
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.forms import CardForm, CodeForm, ConfirmForm, IinForm
+from kiosk.i18n import kk_case
 from kiosk.iin import IinProblem, InvalidIin, mask, parse_iin
 from kiosk.mrz import CardProblem, CardRefused, check_holder, parse_td1
 from kiosk.portal import PortalUnavailable, get_portal
@@ -72,7 +73,7 @@ def iin_message(problem: IinProblem, whose: Literal["own", "child"] = "own") -> 
 
 def refusal_message(refused: codes.SendRefused) -> str:
     """Why no code was sent, with the time it can be, from the rule that refused it."""
-    at = format_time(refused.retry_at, "HH:mm")
+    at = kk_case(format_time(refused.retry_at, "HH:mm"), "ablative")  # "09:50-ден кейін"
     return {
         # a resend only, from the code page, whose countdown shows the same moment
         codes.Refusal.TOO_SOON: _("A new code can be asked for when the countdown below ends."),
@@ -87,7 +88,7 @@ def refusal_message(refused: codes.SendRefused) -> str:
 def locked_message(until: dt.datetime) -> str:
     return _(
         "Too many wrong codes. Codes for this IIN are locked until %(time)s. Please ask the school office for help.",
-        time=format_time(until, "HH:mm"),
+        time=kk_case(format_time(until, "HH:mm"), "dative"),  # "09:50-ге дейін"
     )
 
 
@@ -185,10 +186,11 @@ def _send_code(iin: str, phone: Any) -> str | None:
         iin,
         phone,
         session["pending"]["subject"],
-        lambda code, minutes: _(
+        lambda code, minutes: ngettext(
+            "School services kiosk. Your code: %(code)s. It is valid for %(num)d minute. Do not tell it to anyone.",
             "School services kiosk. Your code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
+            minutes,
             code=code,
-            num=minutes,
         ),
     )
     if issued is not None:

@@ -30,8 +30,8 @@ from flask_babel import gettext as _
 from sqlalchemy import delete
 
 from kiosk import db, sessions, sms
-from kiosk.catalog import Catalog, Service
-from kiosk.catalog_ext import get_catalog
+from kiosk.catalog import Catalog, Category, Channel, ChecklistItem, Service
+from kiosk.catalog_ext import channel_place, get_catalog
 from kiosk.crypto import keyring
 from kiosk.forms import ConfirmForm
 from kiosk.iin import mask
@@ -50,9 +50,29 @@ class ReceiptPart:
     lang: str
     title: str
     rows: list[tuple[str, str]]
-    originals_title: str
-    originals: list[str]
+    sections: list[tuple[str, str, list[str]]]  # (kind, heading, one line per document)
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReceiptChecklist:
+    """What a parent must bring for one service, channel and family situation, sorted the way they act on it."""
+
+    made_here: tuple[ChecklistItem, ...]  # the application: this kiosk made it
+    originals: tuple[ChecklistItem, ...]  # shown in original for comparison and handed back
+    copies: tuple[ChecklistItem, ...]  # copies handed in (some with the original shown beside)
+    hand_in: tuple[ChecklistItem, ...]  # the rest: certificates, photos, conclusions handed in
+
+
+def receipt_checklist(channel: Channel, category: Category | None) -> ReceiptChecklist:
+    """Every document of the channel (with the category's, when its source lists one there), none left out."""
+    items = channel.checklist(category)
+    return ReceiptChecklist(
+        made_here=tuple(i for i in items if i.document.made_here),
+        originals=tuple(i for i in items if not i.document.made_here and i.original and not i.copy),
+        copies=tuple(i for i in items if not i.document.made_here and i.copy),
+        hand_in=tuple(i for i in items if not (i.document.made_here or i.copy or i.original)),
+    )
 
 
 def receipt_parts(submission: Submission, payload: dict[str, Any], catalog: Catalog) -> list[ReceiptPart]:
@@ -62,8 +82,9 @@ def receipt_parts(submission: Submission, payload: dict[str, Any], catalog: Cata
 
 def _part(lang: str, submission: Submission, payload: dict[str, Any], service: Service | None) -> ReceiptPart:
     with force_locale(lang):
-        school = next((c for c in service.channels if c.kind == "school"), service.channels[0]) if service else None
+        channel = service.kiosk_channel if service else None
         answers = payload["answers"]
+        category = service.category(answers.get("category", "")) if service else None
         rows = [
             (_("Reference"), display(submission.reference)),
             (_("Service"), service.name.get(lang) if service else submission.service_code),
@@ -75,17 +96,51 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
             (_("Child"), " ".join(x for x in (answers.get("child_name", ""), mask(answers["child_iin"])) if x)),
             (_("Status"), state_label(submission.state)),
         ]
-        if school is not None:
-            rows.append((_("Result"), school.result.get(lang)))
-            if school.time_limit:
-                rows.append((_("Time limit"), school.time_limit.get(lang)))
-        originals = [item.document.name.get(lang) for item in school.documents if item.original] if school else []
+        if category is not None:
+            rows.append((_("Your family's situation"), category.name.get(lang)))
+        sections: list[tuple[str, str, list[str]]] = []
+        if channel is not None:
+            rows.append((_("Where to bring the documents"), channel_place(channel, lang)))
+            if channel.result is not None:
+                rows.append((_("Result"), channel.result.get(lang)))
+            if channel.time_limit is not None:
+                rows.append((_("Time limit"), channel.time_limit.get(lang)))
+            sections = checklist_sections(receipt_checklist(channel, category), lang)
         if submission.state == State.NEEDS_VERIFICATION:
-            originals.insert(0, _("Your ID card: the office must see it before the application is sent"))
-        notes = [_("Check the status with the QR code, or at this kiosk with the reference and your IIN.")]
-        return ReceiptPart(
-            lang, _("Application received"), rows, _("Bring in original to the school office"), originals, notes
-        )
+            id_line = _("Your ID card: the office must see it before the application is sent")
+            originals = next((s for s in sections if s[0] == "originals"), None)
+            if originals is None:
+                sections.insert(0, ("originals", _("Original: shown for comparison and handed back"), [id_line]))
+            else:
+                originals[2].insert(0, id_line)
+        notes = []
+        if channel is not None and category is not None and channel.category_item(category) is None:
+            notes.append(
+                _("The sources list no document for your family's situation for this way of applying: ask the office.")
+            )
+        notes.append(_("Check the status with the QR code, or at this kiosk with the reference and your IIN."))
+        return ReceiptPart(lang, _("Application received"), rows, sections, notes)
+
+
+def checklist_sections(checklist: ReceiptChecklist, lang: str) -> list[tuple[str, str, list[str]]]:
+    """The receipt's headed lists in the current locale; a list with nothing in it is left out."""
+    sections = [
+        ("made_here", _("Made at this kiosk"), checklist.made_here),
+        ("originals", _("Original: shown for comparison and handed back"), checklist.originals),
+        ("copies", _("Copies to hand in"), checklist.copies),
+        ("hand_in", _("Documents to hand in"), checklist.hand_in),
+    ]
+    return [(kind, title, [document_line(i, lang) for i in items]) for kind, title, items in sections if items]
+
+
+def document_line(item: ChecklistItem, lang: str) -> str:
+    """A document as the receipt prints it: its name, the condition it is needed under, the original beside."""
+    parts = [item.document.name.get(lang)]
+    if item.document.condition is not None:
+        parts.append(item.document.condition.get(lang))
+    if item.copy and item.original:
+        parts.append(_("Bring the original too: it is shown for comparison and handed back"))
+    return ". ".join(p.rstrip(".") for p in parts)
 
 
 _STATE_LABELS: dict[str, dict[str, str]] = {}
@@ -142,9 +197,10 @@ def escpos_bytes(parts: list[ReceiptPart], url: str) -> bytes:
         lines.append((part.title, bold))
         for label, value in part.rows:
             lines += [(w, font) for w in _wrap(f"{label}: {value}", font, width)]
-        lines.append((part.originals_title + ":", font))
-        for doc in part.originals:
-            lines += [(w, font) for w in _wrap(f"• {doc}", font, width)]
+        for _kind, heading, docs in part.sections:
+            lines.append((heading + ":", font))
+            for doc in docs:
+                lines += [(w, font) for w in _wrap(f"• {doc}", font, width)]
         for note in part.notes:
             lines += [(w, font) for w in _wrap(note, font, width)]
         lines.append(("", font))

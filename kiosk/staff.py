@@ -188,20 +188,26 @@ def _alerts(s: Session, now: dt.datetime, counts: dict[str, int], health: sync.H
     alerts = []
     if health.oldest_waiting_s and health.oldest_waiting_s > config["STAFF_ALERT_WAITING_S"]:
         alerts.append(
-            _(
+            ngettext(
+                "Applications have waited more than %(num)d minute to reach the central system.",
                 "Applications have waited more than %(num)d minutes to reach the central system.",
-                num=config["STAFF_ALERT_WAITING_S"] // 60,
+                config["STAFF_ALERT_WAITING_S"] // 60,
             )
         )
     if health.needs_staff:
         alerts.append(
-            _("%(num)d applications were rejected by the central system and need you.", num=health.needs_staff)
+            ngettext(
+                "%(num)d application was rejected by the central system and needs you.",
+                "%(num)d applications were rejected by the central system and need you.",
+                health.needs_staff,
+            )
         )
     if counts.get(State.NEEDS_VERIFICATION):
         alerts.append(
-            _(
+            ngettext(
+                "%(num)d application waits for an ID card to be seen at the office.",
                 "%(num)d applications wait for an ID card to be seen at the office.",
-                num=counts[State.NEEDS_VERIFICATION],
+                counts[State.NEEDS_VERIFICATION],
             )
         )
     if health.backlog and (
@@ -212,10 +218,13 @@ def _alerts(s: Session, now: dt.datetime, counts: dict[str, int], health: sync.H
     failed = codes.undelivered_since(s, now - dt.timedelta(seconds=config["STAFF_ALERT_SMS_S"]))
     if failed:
         alerts.append(
-            _(
-                "%(num)d SMS codes could not be sent in the last %(minutes)d minutes: parents cannot sign.",
-                num=failed,
-                minutes=config["STAFF_ALERT_SMS_S"] // 60,
+            ngettext(
+                "%(num)d SMS code could not be sent %(period)s: parents cannot sign.",
+                "%(num)d SMS codes could not be sent %(period)s: parents cannot sign.",
+                failed,
+                period=ngettext(
+                    "in the last %(num)d minute", "in the last %(num)d minutes", config["STAFF_ALERT_SMS_S"] // 60
+                ),
             )
         )
     return alerts

@@ -58,7 +58,7 @@ def test_a_card_with_a_wrong_check_digit_is_not_read(chromium, live_server: str,
     page.goto(live_server + "/ru/identify")
     page.keyboard.type("\r\n".join(lines) + "\r\n", delay=2)
     page.wait_for_selector(".alert")
-    assert "Карта не прочитана" in page.locator(".alert").inner_text()
+    assert "Удостоверение не прочитано" in page.locator(".alert").inner_text()
     assert page.url.endswith("/ru/identify")  # the answer takes its own GET address: Back and reload never re-post
     page.screenshot(path=str(artifacts / "bad-card.png"), full_page=True)
     context.close()

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 from flask_babel import force_locale, gettext
 
@@ -14,11 +14,14 @@ from kiosk import ROOT, create_app
 from kiosk.i18n import TRANSLATIONS, compile_translations
 
 METHODS = [("kiosk/**.py", "python"), ("templates/**.html", "jinja2")]
+# the lazy forms used for form labels and validators; README's pybabel command passes the same with -k
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+POT = TRANSLATIONS / "messages.pot"
 
 
 def _source_messages() -> set[str | tuple[str, str]]:
     found: set[str | tuple[str, str]] = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(str(ROOT), METHODS):
+    for _file, _line, message, _comments, _context in extract_from_dir(str(ROOT), METHODS, keywords=KEYWORDS):
         if not message or (isinstance(message, tuple) and not message[0]):
             continue
         found.add(message if isinstance(message, str) else (message[0], message[1]))
@@ -93,3 +96,30 @@ def test_a_changed_po_is_compiled_again_at_the_next_start(tmp_path: Path) -> Non
     os.utime(po, ns=(mo.stat().st_mtime_ns + 10**9,) * 2)  # newer than the .mo, whatever the clock's grain
     compile_translations(dest, source)
     assert "Верно".encode() in mo.read_bytes()
+
+
+def _ids(path: Path, locale: str | None = None) -> set[str | tuple[str, str]]:
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    return {m.id for m in catalog if m.id}
+
+
+def test_extraction_finds_the_lazy_messages_of_the_forms() -> None:
+    messages = _source_messages()
+    assert "Child's IIN" in messages  # a lazy_gettext (_l) label
+    assert ("Between %(min)d and %(max)d letter.", "Between %(min)d and %(max)d letters.") in messages
+
+
+def test_the_pot_is_regenerated() -> None:
+    """messages.pot holds exactly what the sources say (README: pybabel extract ... -k _l -k lazy_ngettext:1,2)."""
+    pot = _ids(POT)
+    source = _source_messages()
+    assert sorted(map(str, source - pot)) == [], "missing from messages.pot: run the README's pybabel extract"
+    assert sorted(map(str, pot - source)) == [], "stale in messages.pot: run the README's pybabel extract"
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_no_obsolete_entry_in_the_po_files(lang: str) -> None:
+    po = {m if isinstance(m, str) else m[0] for m in _ids(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po", lang)}
+    source = {m if isinstance(m, str) else m[0] for m in _source_messages()}
+    assert sorted(po - source) == [], f"{lang}: entries no source uses any more"

@@ -91,18 +91,18 @@ def test_typed_iin_on_the_keypad_works_the_same(client) -> None:
 @pytest.mark.parametrize(
     ("card", "lang", "message"),
     [
-        (CARD[:44] + ("0" if CARD[44] != "0" else "1") + CARD[45:], "ru", "Карта не прочитана"),
+        (CARD[:44] + ("0" if CARD[44] != "0" else "1") + CARD[45:], "ru", "Удостоверение не прочитано"),
         (CARD.replace("IDKAZ", "IDUZB"), "en", "Only a Kazakhstan ID card"),
         (compose_td1("043218765", PARENT, dt.date(2020, 1, 1), "A", "B"), "en", "This ID card has expired"),
         (compose_td1("043218765", PARENT, dt.date(2031, 1, 1), "A", "B", sex="M"), "en", "do not agree"),
         (
             compose_td1("043218765", make_iin(dt.date(2010, 3, 3), "M", 12), dt.date(2031, 1, 1), "A", "B"),
             "kk",
-            "18 жастан",
+            "18 жасқа толған",
         ),
-        ("garbage", "ru", "Карта не прочитана"),
-        ("", "ru", "Карта не прочитана"),
-        ("x" * 5000, "ru", "Карта не прочитана"),
+        ("garbage", "ru", "Удостоверение не прочитано"),
+        ("", "ru", "Удостоверение не прочитано"),
+        ("x" * 5000, "ru", "Удостоверение не прочитано"),
     ],
 )
 def test_each_card_problem_has_its_message(client, card, lang, message) -> None:

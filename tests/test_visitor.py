@@ -97,7 +97,19 @@ def test_every_service_page_shows_each_channel_and_document(client, app) -> None
                 assert names == [item.document.name.get(lang) for item in channel.documents]
                 originals = [bool(li.select_one(".tag.original")) for li in article.select("li.doc")]
                 assert originals == [item.original for item in channel.documents]
-                assert channel.result.get(lang) in article.get_text()
+                # every document and time limit on screen names its sources beside it
+                for li, item in zip(article.select("li.doc"), channel.documents, strict=True):
+                    for source in item.sources:
+                        assert source.label.get(lang) in li.select_one(".source").get_text(), (s.code, item)
+                assert bool(article.select("[data-unconfirmed]")) is channel.unconfirmed
+                if channel.result is not None:
+                    assert channel.result.get(lang) in article.get_text()
+                if channel.time_limit is not None:
+                    shown = article.select_one("[data-time-limit]").get_text()
+                    assert channel.time_limit.get(lang) in shown
+                    assert all(src.label.get(lang) in shown for src in channel.time_limit_sources)
+                else:
+                    assert not article.select("[data-time-limit]")
             if not s.takes_applications:
                 assert s.where_to_apply.get(lang) in soup.select_one("section.where").get_text()
 

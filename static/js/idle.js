@@ -10,7 +10,14 @@
   if (!box) return;
   var idleMs = parseInt(box.dataset.idleS, 10) * 1000;
   var warnS = parseInt(box.dataset.idleWarnS, 10);
-  var count = box.querySelector("[data-idle-count]");
+  var text = box.querySelector("#idle-text");
+  var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang) : null;
+  var show = function (n) {
+    // the sentence in the plural form the number needs ("5 секунд", "3 секунды"), then the number in it
+    var form = plural && box.querySelector('template[data-idle-form="' + plural.select(n) + '"]');
+    if (form) text.replaceChildren(form.content.cloneNode(true));
+    text.querySelector("[data-idle-count]").textContent = String(n);
+  };
   var form = box.querySelector("[data-idle-reset]");
   var timer = null, tick = null, left = warnS, lastAlive = Date.now();
 
@@ -20,12 +27,12 @@
   };
   var warn = function () {
     left = warnS;
-    count.textContent = String(left);
+    show(left);
     box.hidden = false;
     box.querySelector("[data-idle-stay]").focus();
     tick = setInterval(function () {
       left -= 1;
-      count.textContent = String(Math.max(left, 0));
+      show(Math.max(left, 0));
       if (left <= 0) reset();
     }, 1000);
   };

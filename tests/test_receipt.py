@@ -1,0 +1,174 @@
+"""The receipt lists what the parent must bring, all of it, for every service, channel and family situation.
+
+Table-driven over the whole catalog: for each service that takes applications here, each office channel and
+each family situation its source lists (and none), the receipt holds exactly the catalog's documents, the
+originals apart from the copies, each conditional document with its condition, under the office it goes to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+
+from kiosk.catalog import load_catalog
+from kiosk.models import State
+from kiosk.receipt import RECEIPT_LANGS, receipt_checklist, receipt_parts
+
+CATALOG = load_catalog()
+PARENT_IIN = "880412412349"
+CHILD_IIN = "160909600111"
+
+
+def _cases():
+    """(service, channel, category) for every office channel of the catalog and every category it lists."""
+    for service in CATALOG.services:
+        for channel in service.channels:
+            if channel.kind == "portal" or channel.unconfirmed:
+                continue  # no receipt is made there: an application made here goes on at an office
+            for category in (None, *channel.categories):
+                yield pytest.param(
+                    service,
+                    channel,
+                    category,
+                    id=f"{service.code}-{channel.kind}-{category.code if category else 'none'}",
+                )
+
+
+@pytest.mark.parametrize(("service", "channel", "category"), list(_cases()))
+def test_the_checklist_holds_exactly_the_catalogs_documents(service, channel, category) -> None:
+    checklist = receipt_checklist(channel, category)
+    shown = [*checklist.made_here, *checklist.originals, *checklist.copies, *checklist.hand_in]
+    expected = list(channel.documents)
+    if category is not None:
+        expected.append(channel.category_item(category))
+        assert category.document in [i.document for i in shown]
+    assert Counter(i.document.code for i in shown) == Counter(i.document.code for i in expected)
+    assert all(i.document.made_here for i in checklist.made_here)
+    assert all(i.original and not i.copy for i in checklist.originals)  # originals and copies apart
+    assert all(i.copy for i in checklist.copies)
+    assert not any(i.original or i.copy or i.document.made_here for i in checklist.hand_in)
+
+
+def _submission(service_code: str, state: str = State.QUEUED) -> SimpleNamespace:
+    return SimpleNamespace(
+        reference="7KPQ4X9MZ",
+        service_code=service_code,
+        created_at=dt.datetime(2026, 5, 4, 7, 30, tzinfo=dt.UTC),
+        state=state,
+    )
+
+
+def _payload(category: str | None) -> dict:
+    answers = {"child_iin": CHILD_IIN, "child_name": "Иванова Мария"}
+    if category:
+        answers["category"] = category
+    return {"applicant": {"iin": PARENT_IIN, "name": ""}, "answers": answers}
+
+
+def _kiosk_cases():
+    for service in CATALOG.services:
+        if not service.takes_applications:
+            continue
+        for category in (None, *service.kiosk_categories):
+            yield pytest.param(service, category, id=f"{service.code}-{category.code if category else 'none'}")
+
+
+@pytest.mark.parametrize(("service", "category"), list(_kiosk_cases()))
+def test_the_printed_receipt_lists_every_document_of_the_kiosks_office(app, service, category) -> None:
+    """What the parent reads: each document under its heading, with its condition, in Kazakh and Russian."""
+    channel = service.kiosk_channel
+    with app.test_request_context():
+        parts = receipt_parts(_submission(service.code), _payload(category and category.code), CATALOG)
+    assert [p.lang for p in parts] == list(RECEIPT_LANGS)
+    for part in parts:
+        lang = part.lang
+        rows = dict(part.rows)
+        place = channel.place.get(lang) if channel.place else None
+        assert place is None or place in rows.values()
+        assert channel.result.get(lang) in rows.values()
+        if channel.time_limit:
+            assert channel.time_limit.get(lang) in rows.values()
+        lines = {kind: docs for kind, _heading, docs in part.sections}
+        checklist = receipt_checklist(channel, category)
+        for kind, items in (
+            ("made_here", checklist.made_here),
+            ("originals", checklist.originals),
+            ("copies", checklist.copies),
+            ("hand_in", checklist.hand_in),
+        ):
+            assert len(lines.get(kind, [])) == len(items), (kind, lang)
+            for line, item in zip(lines.get(kind, []), items, strict=True):
+                assert line.startswith(item.document.name.get(lang).rstrip(".")), (kind, lang)
+                if item.document.condition is not None:  # "only if ..." stays with the document
+                    assert item.document.condition.get(lang).rstrip(".") in line
+        assert sum(len(v) for v in lines.values()) == len(channel.checklist(category))
+
+
+def _text(service_code: str, category: str | None = None, state: str = State.QUEUED) -> str:
+    parts = receipt_parts(_submission(service_code, state), _payload(category), CATALOG)
+    return "\n".join(
+        "\n".join([*(f"{a}: {b}" for a, b in p.rows), *(f"{h}: {'; '.join(d)}" for _k, h, d in p.sections), *p.notes])
+        for p in parts
+    )
+
+
+def test_grade1_lists_the_health_certificates_and_the_photos(app) -> None:
+    with app.test_request_context():
+        text = _text("grade1")
+    assert "063/у" in text and "026/у-3" in text
+    assert "3х4" in text
+    assert "Документ, удостоверяющий личность" in text
+
+
+def test_meals_for_an_orphan_lists_the_guardianship_decision_as_a_copy_with_the_original(app) -> None:
+    with app.test_request_context():
+        parts = receipt_parts(_submission("meals"), _payload("orphan"), CATALOG)
+    ru = dict((k, d) for k, _h, d in parts[1].sections)
+    decision = [d for d in ru["copies"] if d.startswith("Решение уполномоченного органа")]
+    assert decision and "оригинал" in decision[0]
+    birth = [d for d in ru["copies"] if d.startswith("Копия свидетельства о рождении")]
+    assert birth and "Только если сведений нет" in birth[0]  # the condition, not under "in original"
+    assert not any("Копия" in d for d in ru.get("originals", []))
+
+
+def test_a_situation_the_office_does_not_list_says_to_ask(app) -> None:
+    """An application stored before the office lists were followed may claim "unemployed" at the school."""
+    with app.test_request_context():
+        text = _text("meals", "unemployed")
+    assert "Справка о регистрации в качестве безработного" not in text
+    assert "для вашей ситуации" in text.lower() or "положения вашей семьи" in text.lower()
+
+
+def test_transport_goes_to_the_education_department_not_the_school_office(app) -> None:
+    with app.test_request_context():
+        text = _text("transport")
+    assert "канцелярию школы" not in text and "канцелярии школы" not in text
+    assert "В отделе образования или в центре «Правительство для граждан»" in text
+
+
+def test_waiting_for_the_id_card_heads_the_originals(app) -> None:
+    with app.test_request_context():
+        parts = receipt_parts(_submission("camp", State.NEEDS_VERIFICATION), _payload("asp"), CATALOG)
+    originals = dict((k, d) for k, _h, d in parts[1].sections)["originals"]
+    assert originals[0].startswith("Ваше удостоверение личности")
+
+
+def test_the_form_offers_only_the_situations_the_office_lists(client, app, clock) -> None:
+    """A family situation the kiosk's office does not list is not offered, and a forged one is refused."""
+    from flows import child_iin, fill_form, identify, soup
+
+    clock.set_local(2026, 5, 4)
+    identify(client, "ru", "meals", clock=clock)
+    page = soup(client.get("/ru/apply/form"))
+    offered = [i["value"] for i in page.select('input[name="category"]')]
+    assert offered == [c.code for c in CATALOG.service("meals").kiosk_channel.categories]
+    assert "unemployed" not in offered
+    child = child_iin(dt.date(2016, 9, 9), "F")
+    response = fill_form(
+        client, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "unemployed"}
+    )
+    assert response.status_code == 200  # the form again, with its message, not a 500
+    assert soup(response).select_one("#field-category .field-error").get_text(strip=True)  # in Russian, by WTForms
