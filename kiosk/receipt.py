@@ -30,8 +30,8 @@ from flask_babel import gettext as _
 from sqlalchemy import delete
 
 from kiosk import db, sessions, sms
-from kiosk.catalog import Catalog, Category, Channel, ChecklistItem, Service
-from kiosk.catalog_ext import channel_place, get_catalog
+from kiosk.catalog import Catalog, Category, Channel, ChecklistItem, Service, Source
+from kiosk.catalog_ext import channel_place, get_catalog, source_labels
 from kiosk.crypto import keyring
 from kiosk.forms import ConfirmForm
 from kiosk.iin import mask
@@ -101,10 +101,11 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
         sections: list[tuple[str, str, list[str]]] = []
         if channel is not None:
             rows.append((_("Where to bring the documents"), channel_place(channel, lang)))
+            # a result or a time limit is a promise: it is printed with its source, as on the service page
             if channel.result is not None:
-                rows.append((_("Result"), channel.result.get(lang)))
+                rows.append((_("Result"), _sourced(channel.result.get(lang), channel.result_sources, lang)))
             if channel.time_limit is not None:
-                rows.append((_("Time limit"), channel.time_limit.get(lang)))
+                rows.append((_("Time limit"), _sourced(channel.time_limit.get(lang), channel.time_limit_sources, lang)))
             sections = checklist_sections(receipt_checklist(channel, category), lang)
         if submission.state == State.NEEDS_VERIFICATION:
             id_line = _("Your ID card: the office must see it before the application is sent")
@@ -120,6 +121,10 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
             )
         notes.append(_("Check the status with the QR code, or at this kiosk with the reference and your IIN."))
         return ReceiptPart(lang, _("Application received"), rows, sections, notes)
+
+
+def _sourced(text: str, sources: tuple[Source, ...], lang: str) -> str:
+    return f"{text} ({source_labels(sources, lang)})" if sources else text
 
 
 def checklist_sections(checklist: ReceiptChecklist, lang: str) -> list[tuple[str, str, list[str]]]:

@@ -43,7 +43,7 @@ from kiosk.extensions import htmx
 from kiosk.forms import ConfirmForm, StaffLoginForm
 from kiosk.i18n import current_language
 from kiosk.models import Attachment, StaffUser, State, Submission
-from kiosk.receipt import state_label
+from kiosk.receipt import document_line, state_label
 from kiosk.references import display
 from kiosk.rendering import render_page_or_partial
 from kiosk.submissions import by_reference, open_payload
@@ -422,7 +422,10 @@ def submission(reference: str) -> ResponseReturnValue:
         abort(404)
     payload = open_payload(row, keyring())
     service = get_catalog().service(row.service_code)
-    school = next((c for c in service.channels if c.kind == "school"), None) if service else None
+    # every document the receipt told the parent to show in original, for this channel and situation
+    channel = service.kiosk_channel if service else None
+    category = service.category(payload["answers"].get("category", "")) if service else None
+    originals = [i for i in channel.checklist(category) if i.original] if channel is not None else []
     checked = {e.detail.get("document"): e for e in row.events if (e.detail or {}).get("action") == "original_checked"}
     answers = (
         applications.answer_rows(service, payload["answers"], current_language())
@@ -439,7 +442,8 @@ def submission(reference: str) -> ResponseReturnValue:
         payload=payload,
         answers=answers,
         service=service,
-        school=school,
+        originals=originals,
+        document_line=document_line,
         checked=checked,
         actions=staffqueue.ACTIONS,
         form=ConfirmForm(formdata=None),

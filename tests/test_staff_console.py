@@ -503,3 +503,38 @@ def test_a_cancel_without_a_reason_says_what_is_missing(client, app, staff, cloc
     page = soup(client.get(answer.headers["Location"]))
     assert "Напишите, почему заявление отменяется" in page.select_one("main .alert").get_text()
     assert page.select_one("[data-state]").get_text() != "Отменено"
+
+
+def _service_categories() -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for service in load_catalog().services:
+        if service.takes_applications:
+            cats = [c.code for c in service.kiosk_categories] if "category" in service.form else []
+            out += [(service.code, c) for c in cats] or [(service.code, None)]
+    return out
+
+
+@pytest.mark.parametrize(("service", "category"), _service_categories())
+def test_staff_can_mark_every_original_the_receipt_told_the_parent_to_bring(
+    client, app, staff, clock, service: str, category: str | None
+) -> None:
+    """The staff page's originals are the receipt's: the kiosk's channel, the family's situation, the conditions."""
+    clock.set_local(2026, 5, 4)
+    visitor = app.test_client()
+    answers = answers_for(service, app) | ({"category": category} if category else {})
+    identify(visitor, "ru", service, clock=clock)
+    assert fill_form(visitor, "ru", answers).status_code == 302
+    reference = sign(visitor, "ru", clock).rsplit("/", 1)[-1]
+    entry = load_catalog().service(service)
+    channel = entry.kiosk_channel
+    wanted = [i for i in channel.checklist(entry.category(category or "")) if i.original] if channel else []
+    sign_in(client)
+    client.get("/staff/language/ru")
+    page = soup(client.get(f"/staff/submissions/{reference}"))
+    rows = page.select("[data-original]")
+    assert [r["data-original"] for r in rows] == [i.document.code for i in wanted]
+    for row, item in zip(rows, wanted, strict=True):
+        text = row.get_text(" ", strip=True)
+        assert item.document.name.get("ru").rstrip(".") in text
+        if item.document.condition is not None:  # "only if ..." as on the receipt
+            assert item.document.condition.get("ru").rstrip(".") in text
