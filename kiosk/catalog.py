@@ -168,6 +168,15 @@ class Service:
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
 
+    def categories_elsewhere(self) -> list[tuple[Category, tuple[Channel, ...]]]:
+        """Situations the sources list on another channel only, with the channels that take them.
+
+        The form offers only what the kiosk's office lists; a parent who chose another situation on
+        the service page must read where it is applied for, not find it silently gone.
+        """
+        here = set(self.kiosk_categories)
+        return [(c, tuple(ch for ch in self.channels if c in ch.categories)) for c in self.categories if c not in here]
+
     @property
     def kiosk_categories(self) -> tuple[Category, ...]:
         """The family situations an application made here can claim: those its office lists."""

@@ -11,9 +11,11 @@ import datetime as dt
 import io
 
 import pytest
+from flask_babel import force_locale
 
 from flows import child_iin, fill_form, identify, soup, token
 from kiosk.catalog import FORM_FIELDS, load_catalog
+from kiosk.catalog_ext import channel_place
 
 SERVICES = [s for s in load_catalog().services if s.takes_applications]
 CHILD10 = child_iin(dt.date(2016, 1, 15), "F")  # ten on the day below
@@ -257,3 +259,22 @@ def test_grade_1_still_refuses_a_child_not_six_this_year(client, clock) -> None:
     young = child_iin(dt.date(2021, 1, 5))
     response = fill_form(client, "ru", {**GRADE1, "child_iin": young, "grade": "1"})
     assert "6 лет" in soup(response).select_one("#field-child_iin .field-error").get_text()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_a_situation_the_office_does_not_list_is_named_with_where_it_is_listed(client, clock, lang: str) -> None:
+    """The service page offers every situation; the form only the office's: the others say where they go."""
+
+    service = load_catalog().service("meals")
+    elsewhere = service.categories_elsewhere()
+    assert elsewhere  # the unemployed parent's certificate is on the portal's list only (seed)
+    identify(client, lang, "meals", clock=clock)
+    page = soup(client.get(f"/{lang}/apply/form"))
+    offered = {i["value"] for i in page.select('input[name="category"]')}
+    assert offered == {c.code for c in service.kiosk_categories}
+    with client.application.test_request_context(f"/{lang}/"):
+        with force_locale(lang):
+            for category, channels in elsewhere:
+                note = page.select_one(f'[data-category-elsewhere="{category.code}"]').get_text(" ", strip=True)
+                assert category.name.get(lang) in note
+                assert all(channel_place(ch, lang) in note for ch in channels)
