@@ -208,5 +208,7 @@ def test_every_printed_checklist_has_one_type_scale_on_the_roll_and_on_a4(
             assert page.goto(f"{live_server}/{lang}/services/{code}/print{query}").status == 200
             if code in ("grade1", "meals"):
                 page.screenshot(path=str(artifacts / f"{lang}-{code}-{paper}.png"), full_page=True)
-            _assert_type_scale(page, f"{code} on {paper}", "section.channel li", ["h1", "h2", "h3", ".tag"])
+            _assert_type_scale(
+                page, f"{code} on {paper}", "section.channel li, section.channel p", ["h1", "h2", "h3", ".tag"]
+            )
         context.close()
