@@ -71,6 +71,8 @@ from werkzeug.exceptions import HTTPException  # noqa: E402
 from werkzeug.routing import PathConverter, RequestRedirect  # noqa: E402
 from werkzeug.routing.converters import NumberConverter  # noqa: E402
 
+from scratch import scratch_database  # noqa: E402
+
 STATES = ("none", "code", "identified", "signing", "receipt", "ended", "staff")
 KINDS = (
     "none",
@@ -981,24 +983,6 @@ def run(requests: int, seed: int, instance: Path, database_url: str | None = Non
     return report
 
 
-@contextlib.contextmanager
-def scratch_postgres(url: str) -> Iterator[str]:
-    """A database of its own on the server at ``url``, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"kiosk_fuzz_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def print_report(report: Report, database: str) -> None:
     d = report.as_dict()
     print(f"database: {database}; server: waitress (4 threads, in this process), one connection per request")
@@ -1038,7 +1022,7 @@ def main() -> int:
     instance = Path(tempfile.mkdtemp(prefix="kiosk-fuzz-"))
     try:
         with contextlib.ExitStack() as stack:
-            url = stack.enter_context(scratch_postgres(args.postgres)) if args.postgres else None
+            url = stack.enter_context(scratch_database(args.postgres, "kiosk_fuzz")) if args.postgres else None
             report = run(args.requests, args.seed, instance / "instance", url, args.rebuild_every)
     finally:
         shutil.rmtree(instance, ignore_errors=True)

@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from flask import Flask
 from hypothesis import settings
 
 from kiosk import create_app, db
+from scratch import scratch_database
 
 # Property tests must not fail on a slow CI machine for being slow: no per-example deadline
 settings.register_profile("kiosk", deadline=None, print_blob=True)
@@ -90,26 +90,6 @@ def pg_url() -> str:
     if not url:
         missing("KIOSK_TEST_DATABASE_URL is not set (a PostgreSQL for tests)")
     return url
-
-
-@contextmanager
-def scratch_database(pg_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database of its own, dropped afterwards whatever happens."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"kiosk_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
