@@ -1,6 +1,6 @@
 # Two commands on a fresh clone: `make run` starts the kiosk, `make test` runs the tests.
 # Both make the virtual environment in .venv on first use (Python 3.11 and npm are needed), with
-# the versions pinned in constraints.txt, and fetch htmx (kiosk/assets.py) into vendor/.
+# the versions pinned in constraints.txt, and fetch htmx (kiosk/web/assets.py) into vendor/.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -16,8 +16,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,postgres]'
 	touch $(STAMP)
 
-$(HTMX): kiosk/assets.py $(STAMP)
-	$(BIN)/python -m kiosk.assets
+$(HTMX): kiosk/web/assets.py $(STAMP)
+	$(BIN)/python -m kiosk.web.assets
 	touch $(HTMX)
 
 run: $(STAMP) $(HTMX)

@@ -54,7 +54,7 @@ from flow_client import (
     sms_code,
 )
 
-from kiosk.keys import keyed_hash
+from kiosk.infra.keys import keyed_hash
 
 # --- one visit: the flow over real HTTP ------------------------------------------------------------
 

@@ -5,7 +5,7 @@
   lifts the SMS limits and picks the in-process demo portal;
 - the page readers: the CSRF token, the code on the demo phone, the receipt's reference, the form's
   duplicate message, the alerts of an unexpected page, read from the HTML the way a user would;
-- synthetic people: parents and children with valid IINs (``kiosk.iin.make_iin``), distinct
+- synthetic people: parents and children with valid IINs (``kiosk.domain.iin.make_iin``), distinct
   within a run, so the one-application-per-child rule refuses none of them.
 
 ``crash_submit.py``, ``sign_queue.py`` (through ``crash_submit``) and ``load_flow.py`` use it;
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from kiosk.iin import make_iin
-from kiosk.mrz import compose_td1
+from kiosk.domain.iin import make_iin
+from kiosk.domain.mrz import compose_td1
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "meals"  # no application window, so the real clock never closes it

@@ -313,7 +313,7 @@ class People:
 
     def _iin(self, born: dt.date, sex: str) -> str:
         from flows import NO_PHONE
-        from kiosk.iin import make_iin
+        from kiosk.domain.iin import make_iin
 
         while True:
             self.serial += 1
@@ -322,7 +322,7 @@ class People:
                 return iin
 
     def card(self) -> str:
-        from kiosk.mrz import compose_td1
+        from kiosk.domain.mrz import compose_td1
 
         iin = self._iin(dt.date(1985, 3, 14), "F")
         return compose_td1(f"{self.serial:09d}", iin, dt.date(2031, 5, 20), "TESTOVA", "AIGUL")
@@ -379,9 +379,9 @@ class States:
 
     def _services(self) -> list[str]:
         """The services a parent can apply for on the app's date, from the catalog."""
-        from kiosk.catalog import window_state
-        from kiosk.catalog_ext import get_catalog
         from kiosk.clock import ALMATY
+        from kiosk.domain.catalog import window_state
+        from kiosk.infra.catalog_ext import get_catalog
 
         today = self.clock.now.astimezone(ALMATY).date()
         with self.app.app_context():

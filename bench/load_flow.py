@@ -75,7 +75,7 @@ from flow_client import (
 )
 
 import kiosk
-from kiosk.references import display
+from kiosk.domain.references import display
 
 HX_HEADERS = {"HX-Request": "true", "HX-Target": "checklist"}
 HEALTHZ = "/healthz"

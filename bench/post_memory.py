@@ -3,7 +3,7 @@
 Bodies nobody meant to send must not cost memory: before the fix one 8 MB urlencoded POST raised
 the server's RSS by about 340 MB (Werkzeug splits a urlencoded body whole into Python strings) and
 four at once reached 1.6 GB. Now every endpoint takes only the kinds and sizes it expects
-(``kiosk/bodies.py``), checked from the headers before anything parses the body, and waitress keeps
+(``kiosk/web/bodies.py``), checked from the headers before anything parses the body, and waitress keeps
 a body over 512 KB in a temporary file. Goal: peak RSS less than 30 MB above idle.
 
 The real server (``kiosk run``: waitress, 8 threads, a fresh temporary instance, the in-process demo

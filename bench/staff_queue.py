@@ -135,7 +135,7 @@ class Dataset:
 
 def synthetic_iins(count: int, first: dt.date, days: int) -> list[str]:
     """``count`` distinct valid IINs born within ``days`` of ``first`` (serial-major, so spread)."""
-    from kiosk.iin import make_iin
+    from kiosk.domain.iin import make_iin
 
     out: list[str] = []
     serial = 0
@@ -157,7 +157,7 @@ def reference_for(index: int) -> str:
     Multiplying by a number prime to 31 is a bijection modulo 31**9, so no two indexes share one.
     (The check character is not a valid one; the queue page does not check stored references.)
     """
-    from kiosk.references import ALPHABET, N
+    from kiosk.domain.references import ALPHABET, N
 
     value = (index * 0x5DEECE66D + 12345) % N**9
     chars = []
@@ -169,7 +169,7 @@ def reference_for(index: int) -> str:
 
 def make_dataset(rows: int, seed: int) -> Dataset:
     """Build ``rows`` submissions deterministically from ``seed``."""
-    from kiosk.keys import keyed_hash
+    from kiosk.infra.keys import keyed_hash
 
     start = time.perf_counter()
     rng = random.Random(seed)
@@ -382,7 +382,7 @@ def cursor_at(app: Any, depth: int) -> tuple[dt.datetime, int]:
 
 def make_cases(app: Any, data: Dataset) -> list[Case]:
     """The cases of the issue, and the two filter cases."""
-    from kiosk.staffqueue import Filters
+    from kiosk.domain.staffqueue import Filters
 
     depth = max(1, len(data.rows) * 9 // 10)
     at, last_id = cursor_at(app, depth)
@@ -436,7 +436,8 @@ def time_queue_page(
     """The floors and ``queue_page`` for every case, in an app context, a fresh session each time."""
     from sqlalchemy import text
 
-    from kiosk import db, staffqueue
+    from kiosk import db
+    from kiosk.domain import staffqueue
     from kiosk.models import Submission
 
     results: list[Result] = []
@@ -530,7 +531,8 @@ def query_plans(app: Any, cases: list[Case]) -> dict[str, str]:
     """Each case's plan, for the very statement ``queue_page`` sends (caught on the engine)."""
     from sqlalchemy import event
 
-    from kiosk import db, staffqueue
+    from kiosk import db
+    from kiosk.domain import staffqueue
 
     engine = db.engine(app)
     plans: dict[str, str] = {}

@@ -62,7 +62,7 @@ def start_sim(folder: Path, key: str) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def body(i: int) -> dict:
-    from kiosk.iin import make_iin
+    from kiosk.domain.iin import make_iin
 
     child = None
     serial = 1
@@ -87,7 +87,7 @@ def raw_rate(url: str, key: str, count: int, clients: int) -> float:
     """The simulator's own accept rate: signed posts and nothing else, ``clients`` at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from kiosk.portal import Accepted, HttpPortal
+    from kiosk.clients.portal import Accepted, HttpPortal
 
     portal = HttpPortal(url, "raw-1", bytes.fromhex(key))
     bodies = [body(i) for i in range(count)]
@@ -102,12 +102,13 @@ def raw_rate(url: str, key: str, count: int, clients: int) -> float:
 
 def worker_rate(url: str, key: str, count: int, folder: Path, clients: int) -> tuple[float, float, int]:
     os.environ["KIOSK_INSTANCE_PATH"] = str(folder)
-    from kiosk import applications, create_app, db
-    from kiosk.catalog_ext import get_catalog
-    from kiosk.crypto import keyring
+    from kiosk import create_app, db
+    from kiosk.domain import applications
+    from kiosk.domain.submissions import queue_submission
+    from kiosk.infra.catalog_ext import get_catalog
+    from kiosk.infra.crypto import keyring
+    from kiosk.jobs.sync import Worker
     from kiosk.models import State, Submission
-    from kiosk.submissions import queue_submission
-    from kiosk.sync import Worker
 
     app = create_app({"PORTAL": "http", "PORTAL_URL": url, "PORTAL_KEY": key, "SECRET_KEY": "bench"})
     db.upgrade(app)

@@ -7,7 +7,7 @@
 
 # A site's own reviewed catalog: put it at instance/catalog.toml (checked with `kiosk check-catalog`)
 # or point to it here:
-# CATALOG_PATH = "/etc/kiosk/catalog.toml"
+# CATALOG_PATH = "/etc/kiosk/domain/catalog.toml"
 
 # Days before a window closes from which a service shows how many days are left:
 # WINDOW_WARN_DAYS = 30

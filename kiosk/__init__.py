@@ -17,7 +17,7 @@ class Kiosk(Flask):
     """Flask, but a database error that is the database's state, not a bug, gets no traceback.
 
     Flask logs an error raised while the visit is loaded or saved with its traceback before
-    kiosk/errors.py answers it; a busy database or one behind the migrations gets "try again" or
+    kiosk/web/errors.py answers it; a busy database or one behind the migrations gets "try again" or
     "out of service" there, and one warning line (errors.database_page).
     """
 
@@ -53,30 +53,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settle(app.config)  # ConfigError: the start refuses, with the reason
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kiosk import (
+    from kiosk import db
+    from kiosk.clients import portal, sms
+    from kiosk.extensions import csrf, htmx
+    from kiosk.infra import catalog_ext, crypto, i18n, keys, security
+    from kiosk.infra.sessions import VisitSessionInterface
+    from kiosk.web import (
         apply,
         assets,
         bodies,
-        catalog_ext,
-        crypto,
-        db,
         display,
         errors,
         formdata,
         health,
-        i18n,
         identify,
-        keys,
-        portal,
         receipt,
-        security,
-        sms,
         staff,
         status,
         visitor,
     )
-    from kiosk.extensions import csrf, htmx
-    from kiosk.sessions import VisitSessionInterface
 
     formdata.init_app(app)
     keys.init_app(app)

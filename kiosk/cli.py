@@ -12,12 +12,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
-from kiosk import create_app, db, logs
-from kiosk.backup import backup_command, restore_command
-from kiosk.catalog import CatalogError, load_catalog
+from kiosk import create_app, db
 from kiosk.config import ConfigError
+from kiosk.domain.catalog import CatalogError, load_catalog
+from kiosk.infra import logs
+from kiosk.jobs.backup import backup_command, restore_command
+from kiosk.jobs.sync import Worker
 from kiosk.portal_sim.cli import portal_sim_command
-from kiosk.sync import Worker
 
 
 def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
@@ -60,7 +61,7 @@ def run_command(host: str | None, port: int | None) -> None:
     if app.config["SYNC_IN_PROCESS"] and app.config["PORTAL"] != "demo":
         threading.Thread(target=make_worker(app, "in-process").run, name="sync", daemon=True).start()
         _say(app, "Sync worker running in this process")
-    _say(app, f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.catalog'].version})")
+    _say(app, f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.domain.catalog'].version})")
     serve(app, host=host, port=port, **waitress_options(app))
 
 
@@ -78,7 +79,7 @@ def waitress_options(app: Flask) -> dict[str, Any]:
         "max_request_header_size": app.config["RUN_MAX_HEADER_BYTES"],
         "channel_timeout": app.config["RUN_CHANNEL_TIMEOUT_S"],
         "connection_limit": app.config["RUN_CONNECTION_LIMIT"],
-        # waitress drops X-Forwarded-* unless told; ProxyFix (kiosk/security.py) trusts exactly
+        # waitress drops X-Forwarded-* unless told; ProxyFix (kiosk/infra/security.py) trusts exactly
         # TRUSTED_PROXIES hops of them
         "clear_untrusted_proxy_headers": not app.config["TRUSTED_PROXIES"],
     }
@@ -96,7 +97,7 @@ def start_embedded_simulator(app: Flask) -> str:
     """The embedded default: the central system's simulator in a thread, on its own port and database."""
     from waitress.server import TcpWSGIServer, create_server
 
-    from kiosk.portal import portal_key
+    from kiosk.clients.portal import portal_key
     from kiosk.portal_sim import create_sim_app
 
     sim = create_sim_app(
@@ -113,7 +114,7 @@ def start_embedded_simulator(app: Flask) -> str:
 
 
 def make_worker(app: Flask, worker_id: str) -> Worker:
-    from kiosk.sync import Backoff
+    from kiosk.jobs.sync import Backoff
 
     return Worker(
         app,
@@ -159,7 +160,7 @@ def keys_group() -> None:
 @with_appcontext
 def keys_rotate() -> None:
     """Make a new data key the current one; the old keys stay, to open what they sealed."""
-    from kiosk.crypto import add_key
+    from kiosk.infra.crypto import add_key
 
     key_id = add_key(Path(current_app.instance_path) / "keys")
     click.echo(f"new data key {key_id}; restart the kiosk and the workers to seal with it")
@@ -185,8 +186,8 @@ def _password(from_stdin: bool) -> str:
 @with_appcontext
 def staff_add(username: str, role: str, password_stdin: bool) -> None:
     """Add a member of staff."""
-    from kiosk import accounts
     from kiosk.clock import utcnow
+    from kiosk.domain import accounts
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     db.upgrade(app)
@@ -216,8 +217,8 @@ def staff_list() -> None:
 def _change_user(username: str, change: str) -> None:
     from sqlalchemy import select
 
-    from kiosk import accounts, audit
     from kiosk.clock import utcnow
+    from kiosk.domain import accounts, audit
     from kiosk.models import StaffUser
 
     with db.new_session(current_app._get_current_object()) as s:  # type: ignore[attr-defined]
@@ -283,7 +284,7 @@ def audit_group() -> None:
 @with_appcontext
 def audit_verify() -> None:
     """Walk the hash chain: exit 1 and say where, if an entry was changed or removed."""
-    from kiosk import audit
+    from kiosk.domain import audit
 
     with db.new_session(current_app._get_current_object()) as s:  # type: ignore[attr-defined]
         problems = audit.verify(s)
@@ -325,7 +326,7 @@ def check_catalog(path: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the page here (default: print it).")
 def catalog_doc(path: str | None, output: str | None) -> None:
     """Write the review page of a catalog (docs/services.md): each service with its sources."""
-    from kiosk.catalog_doc import render_markdown
+    from kiosk.domain.catalog_doc import render_markdown
 
     try:
         catalog = load_catalog(path) if path else load_catalog()

@@ -33,13 +33,13 @@ RUN_PORT = 8080
 RUN_THREADS = 8
 # How `kiosk run` and `kiosk sync` log to standard error: "text" for a developer's terminal, "json"
 # (one object per line) for journald on a real terminal (deploy/kiosk.env.example sets it). Both are in
-# UTC with IINs, phone numbers and SMS codes masked (kiosk/logs.py).
+# UTC with IINs, phone numbers and SMS codes masked (kiosk/infra/logs.py).
 LOG_FORMAT = "text"
 
 SESSION_COOKIE_NAME = "kiosk_visit"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Request bodies (kiosk/bodies.py): each endpoint takes only the kinds and sizes it expects; any
+# Request bodies (kiosk/web/bodies.py): each endpoint takes only the kinds and sizes it expects; any
 # other body is refused (413 or 415, the visitor's page) before it is parsed.
 # Every form but the upload: the longest has about 20 short fields, under 25 KB even as
 # percent-encoded Cyrillic.
@@ -55,7 +55,7 @@ MAX_UPLOAD_SIZE = 30 * 1024 * 1024
 # when a CR or LF lies near its end (up to a boundary's length, kept in case a boundary starts
 # there): at 64 KB most photos over 64 KB were refused, depending on their bytes. It must stay well
 # above 64 KB. Text parts stay small anyway: a form's whole body is at most MAX_FORM_BODY, and the
-# upload takes at most 4 parts (kiosk/bodies.py).
+# upload takes at most 4 parts (kiosk/web/bodies.py).
 MAX_FORM_MEMORY_SIZE = 256 * 1024
 MAX_FORM_PARTS = 100  # the longest form has about 20 fields
 # waitress's own limits. Its body limit is above Flask's, so that a body too large for Flask gets

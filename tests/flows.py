@@ -7,8 +7,8 @@ import re
 
 from bs4 import BeautifulSoup
 
-from kiosk.iin import make_iin
-from kiosk.mrz import compose_td1
+from kiosk.domain.iin import make_iin
+from kiosk.domain.mrz import compose_td1
 
 PARENT = "880412412349"  # demo citizen, phone +7 701 *** ** 45
 PARENT_NAME = ("NURLANQYZY", "AIGERIM")

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import missing
 from flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, soup, token
-from kiosk.display import MODES
+from kiosk.web.display import MODES
 
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from flows import CARD, PARENT, apply, child_iin, fill_form, identify, sign, soup, token
 from kiosk import db
-from kiosk.crypto import keyring
+from kiosk.domain.submissions import ImmutableSubmission, open_payload
+from kiosk.infra.crypto import keyring
 from kiosk.models import Attachment, State, Submission
-from kiosk.submissions import ImmutableSubmission, open_payload
 
 CHILD6 = child_iin(dt.date(2020, 3, 3))  # six in 2026
 CHILD10 = child_iin(dt.date(2016, 9, 9), "F")
@@ -359,7 +359,7 @@ def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
     with client.session_transaction() as visit:
         status_token = visit["receipts"][0]["token"]
     with app.test_request_context("/kk/receipt/x", base_url="http://kiosk.school.kz"):
-        from kiosk.receipt import qr_svg, status_url
+        from kiosk.web.receipt import qr_svg, status_url
 
         url = status_url(status_token, "kk")
         assert url == f"http://kiosk.school.kz/kk/status/t/{status_token}"
@@ -391,7 +391,7 @@ def test_finish_wipes_the_visit(client, app, clock) -> None:
 
 
 def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
-    from kiosk.receipt import escpos_bytes, receipt_parts
+    from kiosk.web.receipt import escpos_bytes, receipt_parts
 
     apply(
         client,
@@ -402,7 +402,7 @@ def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
     )
     with app.test_request_context("/kk/"), db.new_session(app) as s:
         row = s.scalars(select(Submission)).one()
-        from kiosk.catalog_ext import get_catalog
+        from kiosk.infra.catalog_ext import get_catalog
 
         data = escpos_bytes(receipt_parts(row, open_payload(row, keyring()), get_catalog()), "http://kiosk/s")
     assert b"\x1dv0" in data  # the receipt drawn as a raster image (Kazakh letters intact)
@@ -452,7 +452,7 @@ def test_back_after_signing_shows_the_receipt_not_an_empty_form(client, clock) -
 
 def _bin() -> str:
     """A company's BIN: registration year and month, then the entity type (4) in the 5th digit."""
-    from kiosk.iin import check_digit
+    from kiosk.domain.iin import check_digit
 
     return next(f"0405400{s:04d}{d}" for s in range(50) if (d := check_digit(f"0405400{s:04d}")) is not None)
 
@@ -471,8 +471,8 @@ def _bin() -> str:
 def test_a_wrong_iin_reads_the_same_on_every_screen(client, clock, lang, typed, problem) -> None:
     """The parent's field, the child's and the status look-up's say one message for one mistake
     (a BIN names itself as a BIN in each, and asks for the IIN the field wants)."""
-    from kiosk.identify import iin_message
-    from kiosk.iin import IinProblem
+    from kiosk.domain.iin import IinProblem
+    from kiosk.web.identify import iin_message
 
     with client.application.test_request_context(f"/{lang}/"):
         from flask import g

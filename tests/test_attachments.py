@@ -15,8 +15,8 @@ from sqlalchemy import select
 import documents
 from flows import child_iin, fill_form, identify, soup, token
 from kiosk import db
-from kiosk.attachments import TOTAL_BUDGET
-from kiosk.crypto import keyring
+from kiosk.domain.attachments import TOTAL_BUDGET
+from kiosk.infra.crypto import keyring
 from kiosk.models import Attachment
 
 COOKIE = "kiosk_visit"
@@ -124,7 +124,7 @@ def test_a_big_phone_photo_is_decoded_smaller_but_a_bomb_is_refused(monkeypatch:
     phone photo stays under the pixel guard; a PNG cannot be, and over the guard it is refused."""
     from PIL import Image
 
-    from kiosk import attachments
+    from kiosk.domain import attachments
 
     monkeypatch.setattr(attachments, "MAX_PIXELS", 1_000_000)  # a 2000x1500 picture plays the 48 MP one
     monkeypatch.setattr(attachments, "LONG_SIDE", 500)

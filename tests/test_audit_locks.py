@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import select, update
 from test_sync_faults import queue_many
 
-from kiosk import audit, create_app, db
+from kiosk import create_app, db
+from kiosk.domain import audit
+from kiosk.domain.staffqueue import act
 from kiosk.models import State, Submission
-from kiosk.staffqueue import act
 
 
 @pytest.mark.postgres

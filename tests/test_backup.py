@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 
 from conftest import missing, scratch_database
 from kiosk import create_app, db
-from kiosk.backup import BackupError, backup, prune, restore, restore_sqlite
 from kiosk.cli import main
+from kiosk.jobs.backup import BackupError, backup, prune, restore, restore_sqlite
 
 BATCH = 10  # the writer commits this many rows at once: a consistent copy holds whole batches
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.mrz import compose_td1
+from kiosk.domain.mrz import compose_td1
 
 pytestmark = pytest.mark.browser
 

@@ -195,7 +195,7 @@ def test_every_printed_checklist_has_one_type_scale_on_the_roll_and_on_a4(
     app, chromium, live_server, artifacts, lang
 ) -> None:
     """Every service, with its first category when it has them (the longest list), on both papers."""
-    from kiosk.catalog_ext import get_catalog
+    from kiosk.infra.catalog_ext import get_catalog
 
     with app.app_context():
         services = [(s.code, s.categories[0].code if s.categories else None) for s in get_catalog().services]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main
-from kiosk.mrz import compose_td1
+from kiosk.domain.mrz import compose_td1
 
 pytestmark = pytest.mark.browser
 

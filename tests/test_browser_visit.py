@@ -12,7 +12,7 @@ import pytest
 from test_browser_apply import _code, _keypad, _type_name
 
 from flows import CARD, child_iin
-from kiosk.codes import CodeRules
+from kiosk.domain.codes import CodeRules
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.catalog import BUNDLED_CATALOG, CatalogError, Text, Window, load_catalog, window_state
+from kiosk.domain.catalog import BUNDLED_CATALOG, CatalogError, Text, Window, load_catalog, window_state
 
 # --- facts from the seeds -----------------------------------------------------------------------
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from kiosk import ROOT
-from kiosk.catalog import load_catalog
-from kiosk.catalog_doc import render_markdown
 from kiosk.cli import main
+from kiosk.domain.catalog import load_catalog
+from kiosk.domain.catalog_doc import render_markdown
 
 PAGE = ROOT / "docs" / "services.md"
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from kiosk import db
-from kiosk.codes import Check, CodeRules, Refusal, SendRefused, check_code, issue_code, locked_until, tries_left
-from kiosk.iin import make_iin
+from kiosk.domain.codes import Check, CodeRules, Refusal, SendRefused, check_code, issue_code, locked_until, tries_left
+from kiosk.domain.iin import make_iin
 from kiosk.models import SmsCode
 
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
@@ -53,7 +53,7 @@ def test_six_digits_stored_only_as_a_keyed_hash(s) -> None:
 
 def test_codes_come_from_secrets_and_differ(s, monkeypatch) -> None:
     calls = []
-    import kiosk.codes as codes_module
+    import kiosk.domain.codes as codes_module
 
     real = codes_module.secrets.choice
     monkeypatch.setattr(codes_module.secrets, "choice", lambda seq: calls.append(1) or real(seq))

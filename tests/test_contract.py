@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from kiosk import ROOT
-from kiosk.iin import make_iin
+from kiosk.clients.signing import sign
+from kiosk.domain.iin import make_iin
 from kiosk.portal_sim import create_sim_app
 from kiosk.portal_sim.server import ServerThread
-from kiosk.signing import sign
 
 CONTRACT = ROOT / "contract" / "openapi.yaml"
 KEY = bytes(range(32))

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from kiosk import create_app
 from kiosk.cli import main
-from kiosk.crypto import CannotDecrypt, load_keyring
+from kiosk.infra.crypto import CannotDecrypt, load_keyring
 
 
 def test_sealed_data_opens_only_in_its_place(instance) -> None:

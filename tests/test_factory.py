@@ -172,7 +172,7 @@ def test_healthz_says_when_the_database_does_not_answer(instance: Path, clock) -
 
 
 def test_a_broken_site_catalog_stops_the_start_naming_service_and_field(instance: Path) -> None:
-    from kiosk.catalog import BUNDLED_CATALOG, CatalogError
+    from kiosk.domain.catalog import BUNDLED_CATALOG, CatalogError
 
     instance.mkdir(parents=True)
     text_ = BUNDLED_CATALOG.read_text(encoding="utf-8")
@@ -185,7 +185,7 @@ def test_a_broken_site_catalog_stops_the_start_naming_service_and_field(instance
 
 
 def test_site_catalog_in_instance_replaces_the_bundled_one(instance: Path) -> None:
-    from kiosk.catalog import BUNDLED_CATALOG
+    from kiosk.domain.catalog import BUNDLED_CATALOG
 
     instance.mkdir(parents=True)
     text_ = BUNDLED_CATALOG.read_text(encoding="utf-8")
@@ -228,7 +228,7 @@ def test_start_up_hashes_nothing_and_loads_no_migration_or_contract_tooling(inst
 
 def test_migrating_at_start_logs_the_migrations_not_alembics_plugins(instance: Path) -> None:
     """Alembic is imported after `kiosk run` sets up logging now: its plugin lines stay out."""
-    script = "from kiosk import create_app, db, logs\nlogs.configure()\ndb.upgrade(create_app())\n"
+    script = "from kiosk import create_app, db\nfrom kiosk.infra import logs\nlogs.configure()\ndb.upgrade(create_app())\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")} | {"KIOSK_INSTANCE_PATH": str(instance)}
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     log = done.stdout + done.stderr
@@ -237,7 +237,7 @@ def test_migrating_at_start_logs_the_migrations_not_alembics_plugins(instance: P
 
 def test_an_unknown_name_is_still_checked_against_a_hash(app) -> None:
     """The dummy hash is made on first use, and verifying against it is a real argon2 check."""
-    from kiosk import accounts
+    from kiosk.domain import accounts
 
     with app.app_context(), db.new_session(app) as s:  # the name's throttle is keyed with the app's hash key
         result, user = accounts.authenticate(s, "nobody", "not the password", dt.datetime(2026, 5, 4, tzinfo=dt.UTC))
@@ -262,7 +262,7 @@ def test_postgresql_without_its_driver_stops_the_start_with_the_install_step(
 
 
 def test_htmx_served_is_the_pinned_2_0_release(client) -> None:
-    from kiosk.assets import HTMX_VERSION
+    from kiosk.web.assets import HTMX_VERSION
 
     assert HTMX_VERSION.startswith("2.0.")
     with client.get("/vendor/htmx/htmx.min.js") as response:
@@ -293,7 +293,7 @@ def _fake_npm(folder: Path, script_body: bytes) -> str:
 def test_htmx_is_fetched_only_with_the_pinned_integrity(
     instance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kiosk import assets
+    from kiosk.web import assets
 
     integrity = _fake_npm(tmp_path, b'htmx={version:"2.0.99"}')
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")

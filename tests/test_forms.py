@@ -14,8 +14,8 @@ import pytest
 from flask_babel import force_locale
 
 from flows import child_iin, fill_form, identify, soup, token
-from kiosk.catalog import FORM_FIELDS, load_catalog
-from kiosk.catalog_ext import channel_place
+from kiosk.domain.catalog import FORM_FIELDS, load_catalog
+from kiosk.infra.catalog_ext import channel_place
 
 SERVICES = [s for s in load_catalog().services if s.takes_applications]
 CHILD10 = child_iin(dt.date(2016, 1, 15), "F")  # ten on the day below
@@ -100,7 +100,7 @@ def test_back_change_and_reload_show_the_saved_answers(client, clock, service) -
 
 def test_saved_answers_round_trip_through_every_form(app) -> None:
     """The class, below HTTP: whatever `answers_of` saves, `with_answers` shows and saves the same again."""
-    from kiosk.applications import answers_of, form_for, with_answers
+    from kiosk.domain.applications import answers_of, form_for, with_answers
 
     app.config["WTF_CSRF_ENABLED"] = False  # the forms alone, without a visit's token
     with app.test_request_context("/ru/apply/form", method="POST"):
@@ -202,7 +202,7 @@ def test_the_message_is_kazakh_for_a_kazakh_visitor_and_a_file_is_no_number(clie
         content_type="multipart/form-data",
     )
     assert response.status_code == 200
-    # a file where text is expected reads as no answer (kiosk.forms.KioskForm), in the visitor's language
+    # a file where text is expected reads as no answer (kiosk.web.forms.KioskForm), in the visitor's language
     assert soup(response).select_one("#field-distance_km .field-error").get_text() == "Бұл жауап қажет."
 
 

@@ -11,8 +11,8 @@ import tomllib
 import pytest
 from babel.messages.pofile import read_po
 
-from kiosk.catalog import Text, load_catalog
-from kiosk.i18n import TRANSLATIONS
+from kiosk.domain.catalog import Text, load_catalog
+from kiosk.infra.i18n import TRANSLATIONS
 
 GLOSSARY = tomllib.loads((TRANSLATIONS / "glossary.toml").read_text(encoding="utf-8"))
 

@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 from flask_babel import force_locale, gettext
 
 from kiosk import ROOT, create_app
-from kiosk.i18n import TRANSLATIONS, compile_translations
+from kiosk.infra.i18n import TRANSLATIONS, compile_translations
 
 METHODS = [("kiosk/**.py", "python"), ("templates/**.html", "jinja2")]
 # the lazy forms used for form labels and validators; README's pybabel command passes the same with -k

@@ -9,9 +9,9 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from kiosk.iin import make_iin
-from kiosk.mrz import compose_td1
-from kiosk.portal import DemoPortal
+from kiosk.clients.portal import DemoPortal
+from kiosk.domain.iin import make_iin
+from kiosk.domain.mrz import compose_td1
 
 PARENT = "880412412349"  # a demo citizen with +7 701 *** ** 45
 PARENT_PHONE = "+77011234545"
@@ -127,7 +127,7 @@ def test_each_iin_problem_has_its_message(client, typed, message) -> None:
 
 
 def test_a_bin_typed_as_an_iin_gets_its_own_message(client) -> None:
-    from kiosk.iin import check_digit
+    from kiosk.domain.iin import check_digit
 
     number = next(
         f"0405400{s:04d}{check_digit(f'0405400{s:04d}')}"

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from babel.dates import format_date
 
-from kiosk.kazakh import ablative, dative, inflect, locative, spoken_last_word
+from kiosk.domain.kazakh import ablative, dative, inflect, locative, spoken_last_word
 
 # Each spoken last word with its dative, locative and ablative endings, written out by hand (not computed):
 # vowel harmony by the last vowel, the consonant class of the last sound, "н" before the ablative after м н ң.
@@ -133,8 +133,8 @@ def test_grade1_window_closing_and_opening_in_the_locative(client, clock) -> Non
 
 
 def test_identify_refusals_say_after_in_the_ablative(app) -> None:
-    from kiosk import codes
-    from kiosk.identify import refusal_message
+    from kiosk.domain import codes
+    from kiosk.web.identify import refusal_message
 
     retry = dt.datetime(2026, 5, 4, 4, 50, tzinfo=dt.UTC)  # 09:50 in Almaty
     with app.test_request_context("/kk/identify"):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import ROOT, create_app
-from kiosk.logs import JsonFormatter, configure, make_handler, mask_personal
+from kiosk.infra.logs import JsonFormatter, configure, make_handler, mask_personal
 
 IIN = "880412412349"
 PHONE = "+7 701 123 45 67"
@@ -173,7 +173,7 @@ def test_kiosk_sync_writes_only_json_lines_to_stderr(instance: Path) -> None:
         check=True,
     )
     entries = _json_lines(done.stderr)
-    assert any(e["logger"] == "kiosk.sync" and "not reachable" in e["message"] for e in entries)
+    assert any(e["logger"] == "kiosk.jobs.sync" and "not reachable" in e["message"] for e in entries)
     assert done.stdout.strip() == "sent 0, status changes 0"
 
 
@@ -271,5 +271,5 @@ def test_no_log_record_holds_an_sms_code_while_the_demo_phone_shows_it(app, cloc
             assert code not in repr(vars(record)), f"the code reached a record's fields: {message!r}"
         for output in (text_out.getvalue(), json_out.getvalue(), printed.out, printed.err):
             assert code not in output
-    sms_records = [r for r in raw.records if r.name == "kiosk.sms" and "console SMS" in r.getMessage()]
+    sms_records = [r for r in raw.records if r.name == "kiosk.clients.sms" and "console SMS" in r.getMessage()]
     assert len(sms_records) == 2 and all("******" in r.getMessage() for r in sms_records)  # logged, masked

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.iin import make_iin
-from kiosk.mrz import CardProblem, CardRefused, check_holder, compose_td1, parse_td1
+from kiosk.domain.iin import make_iin
+from kiosk.domain.mrz import CardProblem, CardRefused, check_holder, compose_td1, parse_td1
 
 PARENT = make_iin(dt.date(1988, 4, 12), "F", 1234)
 CHILD = make_iin(dt.date(2015, 6, 1), "M", 1)

@@ -17,7 +17,7 @@ from babel.messages.pofile import read_po
 from flask_babel import force_locale, ngettext
 
 from kiosk import ROOT
-from kiosk.i18n import TRANSLATIONS, plural_samples
+from kiosk.infra.i18n import TRANSLATIONS, plural_samples
 
 NUMBERS = (1, 2, 5, 11, 21, 22, 25, 111)
 RU_FORM = {1: 0, 2: 1, 5: 2, 11: 2, 21: 0, 22: 1, 25: 2, 111: 2}  # one, few, many, by hand

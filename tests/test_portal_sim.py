@@ -22,11 +22,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from kiosk.iin import make_iin
+from kiosk.clients.signing import sign
+from kiosk.domain.iin import make_iin
 from kiosk.portal_sim import create_sim_app
 from kiosk.portal_sim.models import Nonce
 from kiosk.portal_sim.server import ServerThread
-from kiosk.signing import sign
 
 KEY_1 = bytes(range(32))
 KEY_2 = bytes(range(32, 64))
@@ -673,8 +673,8 @@ def test_the_phone_page_over_http(live: httpx.Client) -> None:
 
 
 def test_the_kiosks_own_client_speaks_to_the_simulator(tmp_path: Path) -> None:
-    """kiosk.portal.HttpPortal (real clock, real signing) against the simulator over HTTP."""
-    from kiosk.portal import Accepted, HttpPortal
+    """kiosk.clients.portal.HttpPortal (real clock, real signing) against the simulator over HTTP."""
+    from kiosk.clients.portal import Accepted, HttpPortal
 
     app = create_sim_app({"SIM_INSTANCE_PATH": str(tmp_path / "sim"), "SIM_KIOSK_KEYS": {"kiosk-1": KEY_1.hex()}})
     with ServerThread(app) as served:

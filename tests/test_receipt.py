@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from kiosk.catalog import load_catalog
+from kiosk.domain.catalog import load_catalog
 from kiosk.models import State
-from kiosk.receipt import RECEIPT_LANGS, receipt_checklist, receipt_parts
+from kiosk.web.receipt import RECEIPT_LANGS, receipt_checklist, receipt_parts
 
 CATALOG = load_catalog()
 PARENT_IIN = "880412412349"

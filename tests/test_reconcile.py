@@ -14,8 +14,8 @@ from flows import soup, token
 from kiosk import db
 from kiosk.cli import main
 from kiosk.clock import ALMATY
+from kiosk.jobs.sync import Worker
 from kiosk.models import State, Submission
-from kiosk.sync import Worker
 
 PASSWORD = "correct horse battery"
 
@@ -35,7 +35,7 @@ def test_each_kind_of_difference_and_its_action(sim, instance) -> None:  # noqa:
         lost_reference = lost.reference
         s.commit()
     portal = app.extensions["kiosk.portal"]  # and one the kiosk never heard of
-    from kiosk.portal import Accepted
+    from kiosk.clients.portal import Accepted
 
     stranger = portal.submit(
         str(uuid.uuid4()),

@@ -9,8 +9,9 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from flows import apply, apply_assisted, child_iin, soup, token
-from kiosk import audit, db
+from kiosk import db
 from kiosk.cli import main
+from kiosk.domain import audit
 
 PASSWORD = "correct horse battery"
 
@@ -225,7 +226,7 @@ def _queue(app, clock, n: int, lang: str = "ru") -> list[str]:
 
 
 def test_queue_search_by_reference_and_by_iin_and_keyset_pages(client, app, staff, clock, monkeypatch) -> None:
-    from kiosk import staffqueue
+    from kiosk.domain import staffqueue
 
     monkeypatch.setattr(staffqueue, "PAGE", 2)
     monkeypatch.setattr(staffqueue.queue_page, "__defaults__", (2,))
@@ -350,7 +351,7 @@ def test_a_visitor_calls_staff_and_the_dashboard_shows_it_until_answered(client,
 
 def test_sms_that_cannot_be_sent_raise_an_alert(client, app, staff, clock) -> None:
     from flows import CARD
-    from kiosk.portal import PortalUnavailable
+    from kiosk.clients.portal import PortalUnavailable
 
     def down(*_args) -> None:
         raise PortalUnavailable("the SMS gateway does not answer")
@@ -413,8 +414,8 @@ def test_staff_open_the_attachments_and_each_look_is_audited(client, app, staff,
 
 
 def test_the_system_actions_are_in_the_audit_chain(client, app, staff, clock) -> None:
-    from kiosk.portal import Accepted, Change
-    from kiosk.sync import Worker
+    from kiosk.clients.portal import Accepted, Change
+    from kiosk.jobs.sync import Worker
 
     [ref] = _queue(app, clock, 1)
 

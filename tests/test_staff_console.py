@@ -9,9 +9,9 @@ import pytest
 from wtforms import RadioField
 
 from flows import child_iin, fill_form, identify, sign, soup, token
-from kiosk import applications
-from kiosk.catalog import load_catalog
 from kiosk.cli import main
+from kiosk.domain import applications
+from kiosk.domain.catalog import load_catalog
 
 PASSWORD = "correct horse battery"
 CHILD = child_iin(dt.date(2019, 9, 9), "F")  # seven by the end of 2026: old enough for every form
@@ -105,10 +105,10 @@ def at_local(day: dt.date, hour: int, minute: int) -> dt.datetime:
 
 def queued_at(app, moments: list[dt.datetime], state: str = "delivered") -> list[tuple[str, str]]:
     """Applications made at these moments (straight into the queue), then in ``state``: (reference, key)."""
-    from kiosk.catalog_ext import get_catalog
-    from kiosk.crypto import keyring
     from kiosk.db import new_session
-    from kiosk.submissions import queue_submission
+    from kiosk.domain.submissions import queue_submission
+    from kiosk.infra.catalog_ext import get_catalog
+    from kiosk.infra.crypto import keyring
 
     made = []
     with app.test_request_context("/ru/"), new_session(app) as s:
@@ -320,8 +320,8 @@ def _busy_console(app, client, clock) -> list[str]:
     """A console with something of everything: applications of each kind of identity, staff
     actions, the central system's answers, a visitor's call, failed sign-ins and a difference."""
     from flows import apply, apply_assisted
-    from kiosk.portal import Accepted, Change
-    from kiosk.sync import Worker
+    from kiosk.clients.portal import Accepted, Change
+    from kiosk.jobs.sync import Worker
 
     clock.set_local(2026, 5, 4)
     refs = []
@@ -395,7 +395,7 @@ def test_the_console_shows_words_not_codes(client, app, staff, clock, lang) -> N
 def test_every_label_for_a_code_is_translated(app, lang) -> None:
     from flask_babel import force_locale
 
-    from kiosk import staff_labels
+    from kiosk.web import staff_labels
 
     with app.test_request_context("/"), force_locale(lang):
         for table in (
@@ -438,7 +438,7 @@ def test_an_unknown_name_locks_as_a_real_one_does(client, app, staff, clock) -> 
 def test_an_unknown_name_costs_the_same_password_check(client, app, staff, monkeypatch) -> None:
     """The password is checked against a hash for an unknown name as for a real one, so the time an
     answer takes does not tell names apart either (a count of argon2 checks, not a stopwatch)."""
-    from kiosk import accounts
+    from kiosk.domain import accounts
 
     checked: list[str] = []
 
@@ -477,7 +477,8 @@ def test_the_lock_of_an_unknown_name_keeps_no_typed_name(app, staff, client) -> 
 
 @pytest.mark.postgres
 def test_an_unknown_name_locks_on_postgresql_too(pg_database, instance, clock) -> None:
-    from kiosk import accounts, create_app, db
+    from kiosk import create_app, db
+    from kiosk.domain import accounts
 
     app = create_app({"TESTING": True, "DATABASE_URL": pg_database})
     db.upgrade(app)

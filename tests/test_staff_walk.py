@@ -96,8 +96,8 @@ HUGE = 2**63 + 5
 
 def _errors(client, monkeypatch) -> dict[int | str, object]:
     """One answer per error code a member of staff may meet, made the way it happens."""
-    from kiosk import errors
-    from kiosk import staff as console
+    from kiosk.web import errors
+    from kiosk.web import staff as console
 
     csrf = token(client, "/staff/queue")
     answers: dict[int | str, object] = {

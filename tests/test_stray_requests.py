@@ -22,9 +22,9 @@ from werkzeug.routing.converters import NumberConverter
 
 from flows import fill_form, identify, sign, soup, token
 from kiosk import create_app, db
-from kiosk.catalog import window_state
-from kiosk.catalog_ext import get_catalog
 from kiosk.cli import main
+from kiosk.domain.catalog import window_state
+from kiosk.infra.catalog_ext import get_catalog
 from kiosk.models import Attachment, HelpCall
 
 CHILD = "160909600111"  # a child of nine (born 2016-09-09)
@@ -145,7 +145,7 @@ def test_a_json_body_is_no_form(client, app) -> None:
 
     The forms themselves read no JSON, whether or not a guard before them refuses the body's kind.
     """
-    from kiosk.forms import StatusForm
+    from kiosk.web.forms import StatusForm
 
     bodies = [{"reference": 2**64, "iin": [1, 2]}, {"reference": 1e308, "iin": None}, 5, [1], "x"]
     for body in bodies:

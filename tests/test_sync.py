@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from flows import apply, child_iin
 from kiosk import db
+from kiosk.clients.portal import HttpPortal
+from kiosk.jobs.sync import Backoff, Worker, health
 from kiosk.models import State, Submission
-from kiosk.portal import HttpPortal
-from kiosk.sync import Backoff, Worker, health
 
 
 def queue(client, clock, n: int) -> None:
@@ -136,7 +136,7 @@ def test_full_jitter_stays_under_the_cap() -> None:
 def test_a_dead_workers_lease_runs_out_and_the_same_key_is_sent_again(client, app, clock) -> None:
     queue(client, clock, 1)
     seen: list = []
-    from kiosk.sync import claim
+    from kiosk.jobs.sync import claim
 
     with app.app_context(), db.new_session(app) as s:  # a worker claims and dies before sending
         claim(s, worker="dead", now=clock.now, lease=dt.timedelta(seconds=60), limit=10)

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from flows import CARD, PARENT, child_iin, demo_code, fill_form, identify, sign, soup, token
 from kiosk import db
-from kiosk.codes import CodeRules
-from kiosk.iin import make_iin
+from kiosk.clients.portal import DemoPortal
+from kiosk.domain.codes import CodeRules
+from kiosk.domain.iin import make_iin
+from kiosk.domain.mrz import compose_td1
 from kiosk.models import SmsCode, Submission
-from kiosk.mrz import compose_td1
-from kiosk.portal import DemoPortal
 
 S = dt.timedelta(seconds=1)
 CHILDREN = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bs4 import BeautifulSoup
 
-from kiosk.catalog_ext import get_catalog
+from kiosk.infra.catalog_ext import get_catalog
 
 HX = {"HX-Request": "true", "HX-Target": "checklist", "HX-Current-URL": "http://localhost/"}
 

@@ -17,11 +17,11 @@ from flask import Blueprint, Response, g, request
 from sqlalchemy import delete, func, select, true
 from sqlalchemy.exc import IntegrityError
 
+from kiosk.clients.signing import HEADERS, MAX_SKEW, verify
 from kiosk.portal_sim import citizens, rules, session, sim
 from kiosk.portal_sim.models import Application, Change, Citizen, Nonce, Sms
 from kiosk.portal_sim.problems import problem
 from kiosk.portal_sim.validation import Checked, canonical, check, parse_json
-from kiosk.signing import HEADERS, MAX_SKEW, verify
 
 bp = Blueprint("portal_sim_api", __name__, url_prefix="/api/v1")
 

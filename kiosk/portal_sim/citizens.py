@@ -13,7 +13,7 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.iin import InvalidIin, make_iin, parse_iin
+from kiosk.domain.iin import InvalidIin, make_iin, parse_iin
 from kiosk.portal_sim.models import Citizen
 
 # (birth date, sex, serial, phone or None)

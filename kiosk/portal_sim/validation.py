@@ -111,7 +111,7 @@ def check(request: Request) -> Checked | Response:
         if isinstance(error, PathError):
             return problem(404, "Not Found", "not a path of the contract")
         if isinstance(error, SecurityValidationError):
-            continue  # the signature was checked before this, by kiosk.signing
+            continue  # the signature was checked before this, by kiosk.clients.signing
         if isinstance(error, InvalidRequestBody) and isinstance(error.__cause__, InvalidSchemaValue):
             operation = known.spec["paths"][openapi_request.path_pattern][request.method.lower()]
             status = 422 if "422" in operation["responses"] else 400

@@ -19,11 +19,11 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from kiosk import audit
-from kiosk.crypto import Keyring
-from kiosk.keys import keyed_hash
+from kiosk.domain import audit
+from kiosk.domain.references import new_reference, normalise
+from kiosk.infra.crypto import Keyring
+from kiosk.infra.keys import keyed_hash
 from kiosk.models import Attachment, State, Submission, SubmissionEvent
-from kiosk.references import new_reference, normalise
 
 IMMUTABLE = (
     "uuid",

@@ -26,12 +26,13 @@ from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kiosk import audit, db
+from kiosk import db
+from kiosk.clients.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
 from kiosk.clock import aware, utcnow
-from kiosk.crypto import Keyring
+from kiosk.domain import audit
+from kiosk.domain.submissions import open_payload, transition
+from kiosk.infra.crypto import Keyring
 from kiosk.models import State, Submission, SubmissionEvent, SyncState
-from kiosk.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
-from kiosk.submissions import open_payload, transition
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ class Worker:
         from flask_babel import force_locale
         from flask_babel import gettext as _
 
-        from kiosk.references import display
+        from kiosk.domain.references import display
 
         with self.app.test_request_context(f"/{lang}/"), force_locale(lang):
             if state == State.APPROVED:

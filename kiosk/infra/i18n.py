@@ -20,10 +20,10 @@ from flask import Flask, abort, current_app, g, request, session, url_for
 from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale
 from flask_babel import gettext as _
 
-from kiosk import kazakh
+from kiosk.domain import kazakh
 from kiosk.extensions import babel
 
-TRANSLATIONS = Path(__file__).with_name("translations")
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 # Each language's name in itself: a visitor finds their own language whatever is shown now
 NATIVE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 from flask import Flask, current_app
 
+from kiosk.clients.signing import sign
 from kiosk.config import ConfigError
-from kiosk.iin import make_iin
-from kiosk.signing import sign
+from kiosk.domain.iin import make_iin
 
 
 class PortalUnavailable(Exception):
@@ -108,7 +108,7 @@ def portal_key(app: Flask) -> bytes:
     """The key this kiosk signs its requests with (the central system holds the same one)."""
     from pathlib import Path
 
-    from kiosk.keys import instance_secret
+    from kiosk.infra.keys import instance_secret
 
     configured = app.config.get("PORTAL_KEY") or instance_secret(Path(app.instance_path) / "portal_key")
     return bytes.fromhex(configured)

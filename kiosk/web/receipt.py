@@ -29,15 +29,17 @@ from flask_babel import force_locale, format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from kiosk import db, sessions, sms
-from kiosk.catalog import Catalog, Category, Channel, ChecklistItem, Service, Source
-from kiosk.catalog_ext import channel_place, get_catalog, source_labels
-from kiosk.crypto import keyring
-from kiosk.forms import ConfirmForm
-from kiosk.iin import mask
+from kiosk import db
+from kiosk.clients import sms
+from kiosk.domain.catalog import Catalog, Category, Channel, ChecklistItem, Service, Source
+from kiosk.domain.iin import mask
+from kiosk.domain.references import display
+from kiosk.domain.submissions import by_reference, open_payload
+from kiosk.infra import sessions
+from kiosk.infra.catalog_ext import channel_place, get_catalog, source_labels
+from kiosk.infra.crypto import keyring
 from kiosk.models import Attachment, State, Submission
-from kiosk.references import display
-from kiosk.submissions import by_reference, open_payload
+from kiosk.web.forms import ConfirmForm
 
 bp = Blueprint("receipt", __name__, url_prefix="/<lang>/receipt")
 log = logging.getLogger(__name__)

@@ -11,14 +11,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from kiosk import db
-from kiosk.catalog_ext import get_catalog
-from kiosk.forms import StatusForm
-from kiosk.identify import iin_message
-from kiosk.iin import InvalidIin, parse_iin
+from kiosk.domain.iin import InvalidIin, parse_iin
+from kiosk.domain.references import display
+from kiosk.domain.submissions import by_reference, find_by_reference, find_by_token
+from kiosk.infra.catalog_ext import get_catalog
 from kiosk.models import State, Submission
-from kiosk.receipt import state_label
-from kiosk.references import display
-from kiosk.submissions import by_reference, find_by_reference, find_by_token
+from kiosk.web.forms import StatusForm
+from kiosk.web.identify import iin_message
+from kiosk.web.receipt import state_label
 
 bp = Blueprint("status", __name__, url_prefix="/<lang>/status")
 FOUND = "status_found"  # the reference this visit looked up with its IIN; the visit's wipe forgets it

@@ -25,10 +25,10 @@ from wtforms import Field, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp, StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
-from kiosk.catalog import Service
-from kiosk.forms import KioskForm
-from kiosk.identify import iin_message
-from kiosk.iin import InvalidIin, parse_iin
+from kiosk.domain.catalog import Service
+from kiosk.domain.iin import InvalidIin, parse_iin
+from kiosk.web.forms import KioskForm
+from kiosk.web.identify import iin_message
 
 CYRILLIC = "А-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі"  # Russian and Kazakh (І and Һ are the Cyrillic ones)
 LATIN = "A-Za-z"

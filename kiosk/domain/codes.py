@@ -27,7 +27,7 @@ from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.orm import Session
 
 from kiosk.clock import aware
-from kiosk.keys import keyed_hash
+from kiosk.infra.keys import keyed_hash
 from kiosk.models import SmsCode
 
 

@@ -18,14 +18,17 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_time, ngettext
 from flask_babel import gettext as _
 
-from kiosk import codes, db, sessions, sms
-from kiosk.catalog_ext import get_catalog
+from kiosk import db
+from kiosk.clients import sms
+from kiosk.clients.portal import PortalUnavailable, get_portal
 from kiosk.clock import local_today, utcnow
-from kiosk.forms import CardForm, CodeForm, ConfirmForm, IinForm
-from kiosk.i18n import kk_case
-from kiosk.iin import IinProblem, InvalidIin, mask, parse_iin
-from kiosk.mrz import CardProblem, CardRefused, check_holder, parse_td1
-from kiosk.portal import PortalUnavailable, get_portal
+from kiosk.domain import codes
+from kiosk.domain.iin import IinProblem, InvalidIin, mask, parse_iin
+from kiosk.domain.mrz import CardProblem, CardRefused, check_holder, parse_td1
+from kiosk.infra import sessions
+from kiosk.infra.catalog_ext import get_catalog
+from kiosk.infra.i18n import kk_case
+from kiosk.web.forms import CardForm, CodeForm, ConfirmForm, IinForm
 
 bp = Blueprint("identify", __name__, url_prefix="/<lang>/identify")
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from kiosk.iin import InvalidIin, parse_iin
+from kiosk.domain.iin import InvalidIin, parse_iin
 
 LINE = 30
 ALPHABET = re.compile(r"^[A-Z0-9<]{30}$")

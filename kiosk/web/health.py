@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from kiosk import db, sync
-from kiosk.catalog_ext import get_catalog
+from kiosk import db
 from kiosk.clock import utcnow
-from kiosk.errors import OutOfService
+from kiosk.infra.catalog_ext import get_catalog
+from kiosk.jobs import sync
+from kiosk.web.errors import OutOfService
 
 bp = Blueprint("health", __name__)
 

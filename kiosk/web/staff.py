@@ -35,18 +35,22 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk import accounts, applications, audit, codes, db, helpcalls, sessions, staff_labels, staffqueue, sync
-from kiosk.catalog_ext import get_catalog
+from kiosk import db
 from kiosk.clock import local_time, local_today, utcnow
-from kiosk.crypto import keyring
+from kiosk.domain import accounts, applications, audit, codes, helpcalls, staffqueue
+from kiosk.domain.references import display
+from kiosk.domain.submissions import by_reference, open_payload
 from kiosk.extensions import htmx
-from kiosk.forms import ConfirmForm, StaffLoginForm
-from kiosk.i18n import current_language
+from kiosk.infra import sessions
+from kiosk.infra.catalog_ext import get_catalog
+from kiosk.infra.crypto import keyring
+from kiosk.infra.i18n import current_language
+from kiosk.jobs import sync
 from kiosk.models import Attachment, StaffUser, State, Submission
-from kiosk.receipt import document_line, state_label
-from kiosk.references import display
-from kiosk.rendering import render_page_or_partial
-from kiosk.submissions import by_reference, open_payload
+from kiosk.web import staff_labels
+from kiosk.web.forms import ConfirmForm, StaffLoginForm
+from kiosk.web.receipt import document_line, state_label
+from kiosk.web.rendering import render_page_or_partial
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 login_manager = LoginManager()
@@ -497,8 +501,8 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
 @bp.route("/reconcile", methods=["GET", "POST"])
 def reconcile_view() -> ResponseReturnValue:
     """Reconcile the days staff ask for, whole; a day that is not one or a backward range gets a message."""
-    from kiosk import reconcile
-    from kiosk.portal import PortalUnavailable, get_portal
+    from kiosk.clients.portal import PortalUnavailable, get_portal
+    from kiosk.domain import reconcile
 
     problems: list[str] = []
     first, last, typed = _days(problems)
@@ -546,7 +550,7 @@ def reconcile_view() -> ResponseReturnValue:
 @bp.get("/submissions/<reference>/receipt")
 def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
-    from kiosk.receipt import receipt_parts
+    from kiosk.web.receipt import receipt_parts
 
     s = db.get_session()
     row = by_reference(s, reference)

@@ -11,10 +11,10 @@ from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from kiosk.catalog_ext import get_catalog
-from kiosk.receipt import state_label
-from kiosk.references import display
-from kiosk.sync import FEED_STATES
+from kiosk.domain.references import display
+from kiosk.infra.catalog_ext import get_catalog
+from kiosk.jobs.sync import FEED_STATES
+from kiosk.web.receipt import state_label
 
 IDENTITY = {
     "sms": _l("SMS code to the registered phone"),
@@ -61,7 +61,7 @@ PROBLEMS = {
 
 def service_label(code: str) -> str:
     """The service's name in the reader's language."""
-    from kiosk.i18n import current_language
+    from kiosk.infra.i18n import current_language
 
     service = get_catalog().service(code)
     return service.name.get(current_language()) if service else code

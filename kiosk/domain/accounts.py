@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kiosk import audit
 from kiosk.clock import aware
-from kiosk.keys import keyed_hash
+from kiosk.domain import audit
+from kiosk.infra.keys import keyed_hash
 from kiosk.models import SignInThrottle, StaffUser
 
 ROLES = ("operator", "admin")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from kiosk import db
-from kiosk.bodies import is_upload
+from kiosk.web.bodies import is_upload
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def _in_console() -> bool:
 def _staff_error(code: int, kind: str | None) -> str:
     """The error in the staff layout and language, with the way back into the console (never the
     visitor's "choose a service")."""
-    from kiosk.forms import ConfirmForm
+    from kiosk.web.forms import ConfirmForm
 
     try:
         signed_in = bool(current_user.is_authenticated)

@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import Response, current_app, make_response, render_template
 
-from kiosk.display import current_modes
 from kiosk.extensions import htmx
+from kiosk.web.display import current_modes
 
 MAX_CACHED = 4096
 

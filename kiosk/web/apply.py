@@ -18,20 +18,23 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 
-from kiosk import applications, codes, db, sessions, sms, submissions
-from kiosk.attachments import TOTAL_BUDGET, Refused, prepare
-from kiosk.bodies import takes_upload
-from kiosk.catalog import window_state
-from kiosk.catalog_ext import get_catalog
+from kiosk import db
+from kiosk.clients import sms
+from kiosk.clients.portal import PortalUnavailable, get_portal
 from kiosk.clock import local_today, utcnow
-from kiosk.crypto import keyring
-from kiosk.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
-from kiosk.i18n import megabytes
-from kiosk.identify import check_message, code_still_valid, locked_page, render_code_page, send_code
-from kiosk.iin import mask
+from kiosk.domain import applications, codes, submissions
+from kiosk.domain.attachments import TOTAL_BUDGET, Refused, prepare
+from kiosk.domain.catalog import window_state
+from kiosk.domain.iin import mask
+from kiosk.domain.references import display
+from kiosk.infra import sessions
+from kiosk.infra.catalog_ext import get_catalog
+from kiosk.infra.crypto import keyring
+from kiosk.infra.i18n import megabytes
 from kiosk.models import Attachment
-from kiosk.portal import PortalUnavailable, get_portal
-from kiosk.references import display
+from kiosk.web.bodies import takes_upload
+from kiosk.web.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
+from kiosk.web.identify import check_message, code_still_valid, locked_page, render_code_page, send_code
 
 bp = Blueprint("apply", __name__, url_prefix="/<lang>/apply")
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ third-party is committed.
 
 The release is pinned here (version and the npm registry's sha512 integrity of its tarball) and
 fetched at install time into ``vendor/htmx/`` (git-ignored) by ``make`` or, on a server,
-``python -m kiosk.assets``: ``npm pack`` downloads it, the integrity is checked, and only
+``python -m kiosk.web.assets``: ``npm pack`` downloads it, the integrity is checked, and only
 ``dist/htmx.min.js`` and the licence are kept. To move to a newer 2.0.x, see README.md
 ("Dependencies").
 """
@@ -83,7 +83,7 @@ def init_app(app: Flask) -> None:
     if not installed(HTMX_DIR):
         raise AssetsMissing(
             f"htmx {HTMX_VERSION} is not in {HTMX_DIR}: run `make run` or `make test` (they fetch it),"
-            " or `.venv/bin/python -m kiosk.assets` on a server (README.md, Dependencies)"
+            " or `.venv/bin/python -m kiosk.web.assets` on a server (README.md, Dependencies)"
         )
     bp = Blueprint("vendor", __name__, static_folder=str(HTMX_DIR), static_url_path="/vendor/htmx")
     app.register_blueprint(bp)
@@ -93,5 +93,5 @@ if __name__ == "__main__":
     try:
         fetched = fetch_htmx(HTMX_DIR)
     except (AssetsMissing, subprocess.CalledProcessError) as exc:
-        sys.exit(f"kiosk.assets: {exc}")
+        sys.exit(f"kiosk.web.assets: {exc}")
     print(f"htmx {HTMX_VERSION} {'fetched into' if fetched else 'already in'} {HTMX_DIR}")

@@ -23,7 +23,7 @@ from werkzeug.datastructures import CallbackDict
 
 from kiosk import db
 from kiosk.clock import aware, utcnow
-from kiosk.crypto import CannotDecrypt, keyring
+from kiosk.infra.crypto import CannotDecrypt, keyring
 from kiosk.models import Visit
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class VisitSessionInterface(SessionInterface):
         if not token or len(token) > 100:
             return VisitSession()
         if db.schema_problem(app):
-            return VisitSession()  # no visit can be read: every page is "out of service" (kiosk/health.py)
+            return VisitSession()  # no visit can be read: every page is "out of service" (kiosk/web/health.py)
         with db.new_session(app) as s:
             visit = s.get(Visit, _key(token))
             if visit is None:

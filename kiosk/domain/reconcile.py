@@ -20,11 +20,11 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk import audit
 from kiosk.clock import local_day_bounds
+from kiosk.domain import audit
+from kiosk.domain.submissions import transition
+from kiosk.jobs.sync import FEED_STATES
 from kiosk.models import State, Submission
-from kiosk.submissions import transition
-from kiosk.sync import FEED_STATES
 
 # states in which the central system should already hold the application
 SENT = (State.DELIVERED, State.IN_PROGRESS, State.APPROVED, State.REFUSED)

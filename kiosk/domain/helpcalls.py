@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk import audit
+from kiosk.domain import audit
 from kiosk.models import HelpCall
 
 

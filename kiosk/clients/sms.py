@@ -15,9 +15,9 @@ from collections import defaultdict
 
 from flask import Flask, current_app
 
+from kiosk.clients.portal import Phone, get_portal
 from kiosk.config import ConfigError
-from kiosk.keys import keyed_hash
-from kiosk.portal import Phone, get_portal
+from kiosk.infra.keys import keyed_hash
 
 log = logging.getLogger(__name__)
 

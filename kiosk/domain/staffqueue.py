@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from kiosk import audit
 from kiosk.clock import local_day_bounds
+from kiosk.domain import audit
+from kiosk.domain.references import normalise
+from kiosk.domain.submissions import iin_hash, transition
 from kiosk.models import State, Submission
-from kiosk.references import normalise
-from kiosk.submissions import iin_hash, transition
 
 PAGE = 50
 MOVING = (State.QUEUED, State.SENDING, State.RETRY_WAIT)

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from kiosk.catalog import BUNDLED_CATALOG, Catalog, Channel, Source, load_catalog
+from kiosk.domain.catalog import BUNDLED_CATALOG, Catalog, Channel, Source, load_catalog
 
 
 def catalog_path(app: Flask) -> Path:

@@ -6,7 +6,7 @@ file and the catalog disagree, so the page cannot go stale.
 
 from __future__ import annotations
 
-from kiosk.catalog import Catalog, Channel, ChecklistItem, Service, Source
+from kiosk.domain.catalog import Catalog, Channel, ChecklistItem, Service, Source
 
 KIND_LABELS = {
     "school": "the school office",
@@ -18,7 +18,7 @@ KIND_LABELS = {
 
 PREFACE = """# The services and their sources
 
-Written by `kiosk catalog-doc` from `kiosk/catalog.toml`; do not edit by hand (tests/test_catalog_doc.py
+Written by `kiosk catalog-doc` from `kiosk/domain/catalog.toml`; do not edit by hand (tests/test_catalog_doc.py
 compares the two). For each service: its names, where the kiosk sends the parent, every document, result and
 time limit with the key of its source (the sources are listed at the end, with their addresses), and what is
 **still to be confirmed at the office**. Where no public source was found for a list of documents, the kiosk

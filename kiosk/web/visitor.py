@@ -10,13 +10,15 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from kiosk import db, helpcalls, sessions
-from kiosk.catalog import window_state
-from kiosk.catalog_ext import get_catalog
+from kiosk import db
 from kiosk.clock import local_today, utcnow
+from kiosk.domain import helpcalls
+from kiosk.domain.catalog import window_state
 from kiosk.extensions import csrf, htmx
-from kiosk.receipt import wipe_visit
-from kiosk.rendering import render_page_or_partial
+from kiosk.infra import sessions
+from kiosk.infra.catalog_ext import get_catalog
+from kiosk.web.receipt import wipe_visit
+from kiosk.web.rendering import render_page_or_partial
 
 log = logging.getLogger(__name__)
 bp = Blueprint("visitor", __name__)

@@ -1,7 +1,7 @@
 """The service catalog: reviewed data in TOML, loaded once into frozen objects.
 
 Services and their checklists change with policy, not per visitor, so they live in a data file
-that is reviewed like code (``kiosk/catalog.toml``); a site may put its own copy in
+that is reviewed like code (``kiosk/domain/catalog.toml``); a site may put its own copy in
 ``instance/catalog.toml``. A broken file stops the start with a message naming the service and
 the field, because a kiosk that shows a wrong checklist is worse than one that does not start.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 LANGUAGES = ("kk", "ru", "en")
 CHANNEL_KINDS = ("school", "body", "body_gfc", "gfc", "portal")
-# the application fields the kiosk knows how to ask for (their labels and checks: kiosk/applications.py)
+# the application fields the kiosk knows how to ask for (their labels and checks: kiosk/domain/applications.py)
 FORM_FIELDS = (
     "child_iin",
     "child_name",
