@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint $(HTMX)
 	$(BIN)/python -m pytest

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from kiosk.extensions import keyring
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -106,7 +108,6 @@ def worker_rate(url: str, key: str, count: int, folder: Path, clients: int) -> t
     from kiosk.domain import applications
     from kiosk.domain.submissions import queue_submission
     from kiosk.infra.catalog_ext import get_catalog
-    from kiosk.infra.crypto import keyring
     from kiosk.jobs.sync import Worker
     from kiosk.models import State, Submission
 

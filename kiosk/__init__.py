@@ -54,9 +54,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from kiosk import db
-    from kiosk.clients import portal, sms
-    from kiosk.extensions import csrf, htmx
-    from kiosk.infra import catalog_ext, crypto, i18n, keys, security
+    from kiosk.extensions import bind_site, csrf, htmx, init_clients, init_secrets
+    from kiosk.infra import catalog_ext, i18n, security
     from kiosk.infra.sessions import VisitSessionInterface
     from kiosk.web import (
         apply,
@@ -74,8 +73,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     formdata.init_app(app)
-    keys.init_app(app)
-    crypto.init_app(app)
+    bind_site(app)
+    init_secrets(app)
     db.init_app(app)
     app.session_interface = VisitSessionInterface()
     bodies.init_app(app)  # before the CSRF check, which parses the form
@@ -88,8 +87,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     display.init_app(app)
     app.register_blueprint(health.bp)
-    portal.init_app(app)
-    sms.init_app(app)
+    init_clients(app)
     app.register_blueprint(visitor.bp)
     app.register_blueprint(identify.bp)
     app.register_blueprint(apply.bp)

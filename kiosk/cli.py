@@ -97,7 +97,7 @@ def start_embedded_simulator(app: Flask) -> str:
     """The embedded default: the central system's simulator in a thread, on its own port and database."""
     from waitress.server import TcpWSGIServer, create_server
 
-    from kiosk.clients.portal import portal_key
+    from kiosk.extensions import portal_key
     from kiosk.portal_sim import create_sim_app
 
     sim = create_sim_app(

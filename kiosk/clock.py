@@ -1,19 +1,20 @@
-"""The one clock of the app, so tests can move time (set ``CLOCK`` in the test mapping)."""
+"""The one clock of the app, so tests can move time (set ``CLOCK`` in the app's config)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from kiosk import site
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
-def utcnow(app: Flask | None = None) -> dt.datetime:
-    """Now, in UTC: the app's ``CLOCK`` if it has one (the current app's, unless one is given)."""
-    clock: Callable[[], dt.datetime] | None = (app or current_app).config.get("CLOCK")
+def utcnow(config: Mapping[str, Any] | None = None) -> dt.datetime:
+    """Now, in UTC: the site's ``CLOCK`` if it has one (the bound site's, unless one is given)."""
+    clock: Callable[[], dt.datetime] | None = (config if config is not None else site.settings()).get("CLOCK")
     return clock() if clock else dt.datetime.now(dt.UTC)
 
 

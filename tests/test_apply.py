@@ -13,7 +13,7 @@ from sqlalchemy import select
 from flows import CARD, PARENT, apply, child_iin, fill_form, identify, sign, soup, token
 from kiosk import db
 from kiosk.domain.submissions import ImmutableSubmission, open_payload
-from kiosk.infra.crypto import keyring
+from kiosk.extensions import keyring
 from kiosk.models import Attachment, State, Submission
 
 CHILD6 = child_iin(dt.date(2020, 3, 3))  # six in 2026
@@ -359,7 +359,7 @@ def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
     with client.session_transaction() as visit:
         status_token = visit["receipts"][0]["token"]
     with app.test_request_context("/kk/receipt/x", base_url="http://kiosk.school.kz"):
-        from kiosk.web.receipt import qr_svg, status_url
+        from kiosk.web.receipts import qr_svg, status_url
 
         url = status_url(status_token, "kk")
         assert url == f"http://kiosk.school.kz/kk/status/t/{status_token}"
@@ -391,7 +391,8 @@ def test_finish_wipes_the_visit(client, app, clock) -> None:
 
 
 def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
-    from kiosk.web.receipt import escpos_bytes, receipt_parts
+    from kiosk.clients.printer import escpos_bytes
+    from kiosk.web.receipts import receipt_parts
 
     apply(
         client,
@@ -472,7 +473,7 @@ def test_a_wrong_iin_reads_the_same_on_every_screen(client, clock, lang, typed, 
     """The parent's field, the child's and the status look-up's say one message for one mistake
     (a BIN names itself as a BIN in each, and asks for the IIN the field wants)."""
     from kiosk.domain.iin import IinProblem
-    from kiosk.web.identify import iin_message
+    from kiosk.web.codestep import iin_message
 
     with client.application.test_request_context(f"/{lang}/"):
         from flask import g

@@ -16,7 +16,7 @@ import documents
 from flows import child_iin, fill_form, identify, soup, token
 from kiosk import db
 from kiosk.domain.attachments import TOTAL_BUDGET
-from kiosk.infra.crypto import keyring
+from kiosk.extensions import keyring
 from kiosk.models import Attachment
 
 COOKIE = "kiosk_visit"

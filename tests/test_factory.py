@@ -228,7 +228,9 @@ def test_start_up_hashes_nothing_and_loads_no_migration_or_contract_tooling(inst
 
 def test_migrating_at_start_logs_the_migrations_not_alembics_plugins(instance: Path) -> None:
     """Alembic is imported after `kiosk run` sets up logging now: its plugin lines stay out."""
-    script = "from kiosk import create_app, db\nfrom kiosk.infra import logs\nlogs.configure()\ndb.upgrade(create_app())\n"
+    script = (
+        "from kiosk import create_app, db\nfrom kiosk.infra import logs\nlogs.configure()\ndb.upgrade(create_app())\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")} | {"KIOSK_INSTANCE_PATH": str(instance)}
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     log = done.stdout + done.stderr

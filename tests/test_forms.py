@@ -100,7 +100,7 @@ def test_back_change_and_reload_show_the_saved_answers(client, clock, service) -
 
 def test_saved_answers_round_trip_through_every_form(app) -> None:
     """The class, below HTTP: whatever `answers_of` saves, `with_answers` shows and saves the same again."""
-    from kiosk.domain.applications import answers_of, form_for, with_answers
+    from kiosk.web.application_forms import answers_of, form_for, with_answers
 
     app.config["WTF_CSRF_ENABLED"] = False  # the forms alone, without a visit's token
     with app.test_request_context("/ru/apply/form", method="POST"):

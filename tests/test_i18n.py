@@ -14,8 +14,8 @@ from kiosk import ROOT, create_app
 from kiosk.infra.i18n import TRANSLATIONS, compile_translations
 
 METHODS = [("kiosk/**.py", "python"), ("templates/**.html", "jinja2")]
-# the lazy forms used for form labels and validators; README's pybabel command passes the same with -k
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+# the lazy forms of form labels and validators, and N_ (kiosk.domain.states): README's pybabel passes them with -k
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2), "N_": None}
 POT = TRANSLATIONS / "messages.pot"
 
 
@@ -111,7 +111,7 @@ def test_extraction_finds_the_lazy_messages_of_the_forms() -> None:
 
 
 def test_the_pot_is_regenerated() -> None:
-    """messages.pot holds exactly what the sources say (README: pybabel extract ... -k _l -k lazy_ngettext:1,2)."""
+    """messages.pot holds exactly what the sources say (the README's pybabel extract with its -k keywords)."""
     pot = _ids(POT)
     source = _source_messages()
     assert sorted(map(str, source - pot)) == [], "missing from messages.pot: run the README's pybabel extract"

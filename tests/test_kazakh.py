@@ -134,7 +134,7 @@ def test_grade1_window_closing_and_opening_in_the_locative(client, clock) -> Non
 
 def test_identify_refusals_say_after_in_the_ablative(app) -> None:
     from kiosk.domain import codes
-    from kiosk.web.identify import refusal_message
+    from kiosk.web.codestep import refusal_message
 
     retry = dt.datetime(2026, 5, 4, 4, 50, tzinfo=dt.UTC)  # 09:50 in Almaty
     with app.test_request_context("/kk/identify"):

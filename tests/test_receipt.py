@@ -14,8 +14,9 @@ from types import SimpleNamespace
 import pytest
 
 from kiosk.domain.catalog import load_catalog
+from kiosk.domain.receipts import receipt_checklist
 from kiosk.models import State
-from kiosk.web.receipt import RECEIPT_LANGS, receipt_checklist, receipt_parts
+from kiosk.web.receipts import RECEIPT_LANGS, receipt_parts
 
 CATALOG = load_catalog()
 PARENT_IIN = "880412412349"

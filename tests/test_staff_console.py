@@ -12,6 +12,8 @@ from flows import child_iin, fill_form, identify, sign, soup, token
 from kiosk.cli import main
 from kiosk.domain import applications
 from kiosk.domain.catalog import load_catalog
+from kiosk.extensions import keyring
+from kiosk.web import application_forms
 
 PASSWORD = "correct horse battery"
 CHILD = child_iin(dt.date(2019, 9, 9), "F")  # seven by the end of 2026: old enough for every form
@@ -40,7 +42,7 @@ def answers_for(service_code: str, app) -> dict[str, str]:
     """A valid answer to every field of the service's form, with a choice that is not the first where
     there is one (a label must replace it, whatever it is)."""
     service = load_catalog().service(service_code)
-    form = applications.form_for(service, dt.date(2026, 5, 4), "en")
+    form = application_forms.form_for(service, dt.date(2026, 5, 4), "en")
     out = {}
     for name in service.form:
         unbound = getattr(form, name)
@@ -108,7 +110,6 @@ def queued_at(app, moments: list[dt.datetime], state: str = "delivered") -> list
     from kiosk.db import new_session
     from kiosk.domain.submissions import queue_submission
     from kiosk.infra.catalog_ext import get_catalog
-    from kiosk.infra.crypto import keyring
 
     made = []
     with app.test_request_context("/ru/"), new_session(app) as s:
@@ -395,15 +396,15 @@ def test_the_console_shows_words_not_codes(client, app, staff, clock, lang) -> N
 def test_every_label_for_a_code_is_translated(app, lang) -> None:
     from flask_babel import force_locale
 
-    from kiosk.web import staff_labels
+    from kiosk.web import labels
 
     with app.test_request_context("/"), force_locale(lang):
         for table in (
-            staff_labels.IDENTITY,
-            staff_labels.ROLES,
-            staff_labels.ACTORS,
-            staff_labels.ACTIONS,
-            staff_labels.PROBLEMS,
+            labels.IDENTITY,
+            labels.ROLES,
+            labels.ACTORS,
+            labels.ACTIONS,
+            labels.PROBLEMS,
         ):
             for code, label in table.items():
                 assert str(label) != label._args[0], (lang, code)  # not the English it is written in

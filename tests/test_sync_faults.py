@@ -21,8 +21,8 @@ from kiosk import create_app, db
 from kiosk.domain import applications
 from kiosk.domain.iin import make_iin
 from kiosk.domain.submissions import queue_submission
+from kiosk.extensions import keyring
 from kiosk.infra.catalog_ext import get_catalog
-from kiosk.infra.crypto import keyring
 from kiosk.jobs.sync import Backoff, Worker
 from kiosk.models import State, Submission
 from kiosk.portal_sim import create_sim_app
@@ -178,9 +178,7 @@ def test_a_lost_reply_is_also_learnt_from_the_changes_feed(sim, instance) -> Non
     app = kiosk_app(sim.base)
     queue_many(app, 3)
     sim.faults(drop_after_commit_rate=1.0)
-    worker = Worker(
-        app, app.extensions["kiosk.portal"], rng=random.Random(1), backoff=Backoff(base=600, cap=600)
-    )
+    worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1), backoff=Backoff(base=600, cap=600))
     worker.run_once()  # every reply lost; the feed then says they were accepted
     sim.faults()
     assert arrived(app) == 3

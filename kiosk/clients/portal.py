@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from flask import Flask, current_app
 
 from kiosk.clients.signing import sign
-from kiosk.config import ConfigError
 from kiosk.domain.iin import make_iin
 
 
@@ -87,35 +85,6 @@ class DemoPortal(PortalClient):
             raise PortalUnavailable("no phone registered")
         self.sent.append((iin, text))
         del self.sent[:-100]  # a demo, not a store
-
-
-def init_app(app: Flask) -> None:
-    kind = app.config["PORTAL"]
-    if kind == "demo":
-        app.extensions["kiosk.portal"] = DemoPortal()
-        return
-    if kind not in ("embedded", "http"):
-        raise ConfigError(f"PORTAL={kind!r}: use embedded, http or demo")
-    url = app.config["PORTAL_URL"] if kind == "http" else f"http://127.0.0.1:{app.config['SIM_PORT']}"
-    if not url:
-        raise ConfigError("PORTAL=http needs PORTAL_URL, the central system's address")
-    app.extensions["kiosk.portal"] = HttpPortal(
-        url, app.config["KIOSK_ID"], portal_key(app), timeout=app.config["PORTAL_TIMEOUT_S"]
-    )
-
-
-def portal_key(app: Flask) -> bytes:
-    """The key this kiosk signs its requests with (the central system holds the same one)."""
-    from pathlib import Path
-
-    from kiosk.infra.keys import instance_secret
-
-    configured = app.config.get("PORTAL_KEY") or instance_secret(Path(app.instance_path) / "portal_key")
-    return bytes.fromhex(configured)
-
-
-def get_portal() -> PortalClient:
-    return current_app.extensions["kiosk.portal"]
 
 
 # --- the real client: HTTP to the central system (or `kiosk portal-sim`) -----------------------

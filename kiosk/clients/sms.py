@@ -13,10 +13,7 @@ import logging
 import threading
 from collections import defaultdict
 
-from flask import Flask, current_app
-
-from kiosk.clients.portal import Phone, get_portal
-from kiosk.config import ConfigError
+from kiosk.clients.portal import Phone, PortalClient
 from kiosk.infra.keys import keyed_hash
 
 log = logging.getLogger(__name__)
@@ -68,32 +65,8 @@ class ConsoleSms(SmsGateway):
 class PortalSms(SmsGateway):
     """Production: the central system delivers to the phone registered for the IIN."""
 
+    def __init__(self, portal: PortalClient) -> None:
+        self.portal = portal
+
     def deliver(self, iin: str, phone: Phone, text: str, secret: str | None) -> None:
-        get_portal().send_sms(iin, text)
-
-
-def init_app(app: Flask) -> None:
-    gateways = {"console": ConsoleSms, "portal": PortalSms}
-    if app.config["SMS_GATEWAY"] not in gateways:
-        raise ConfigError(f"SMS_GATEWAY={app.config['SMS_GATEWAY']!r}: use one of {', '.join(gateways)}")
-    app.extensions["kiosk.sms"] = gateways[app.config["SMS_GATEWAY"]]()
-    app.extensions["kiosk.demo_phone"] = DemoPhone()
-
-
-def send(iin: str, phone: Phone, text: str, *, secret: str | None = None) -> None:
-    """Send through the configured gateway; in DEMO mode the on-screen phone gets it too.
-
-    ``secret`` is the code inside ``text``: only a phone gets it, the console and the log do not.
-    """
-    current_app.extensions["kiosk.sms"].deliver(iin, phone, text, secret)
-    if current_app.config["DEMO"]:
-        current_app.extensions["kiosk.demo_phone"].receive(iin, text)
-    log.info("sms sent to %s", phone.masked)
-
-
-def demo_messages(iin: str) -> list[str]:
-    return current_app.extensions["kiosk.demo_phone"].messages(iin)
-
-
-def forget_demo_messages(iin: str) -> None:
-    current_app.extensions["kiosk.demo_phone"].forget(iin)
+        self.portal.send_sms(iin, text)

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from kiosk.clock import local_day_bounds
 from kiosk.domain import audit
+from kiosk.domain.states import FEED_STATES
 from kiosk.domain.submissions import transition
-from kiosk.jobs.sync import FEED_STATES
 from kiosk.models import State, Submission
 
 # states in which the central system should already hold the application

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from kiosk.clock import local_day_bounds
 from kiosk.domain import audit
 from kiosk.domain.references import normalise
+from kiosk.domain.states import ACTIONS
 from kiosk.domain.submissions import iin_hash, transition
 from kiosk.models import State, Submission
 
 PAGE = 50
-MOVING = (State.QUEUED, State.SENDING, State.RETRY_WAIT)
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,6 @@ def queue_page(
 
 class NotAllowed(Exception):
     """This action does not apply to a submission in this state."""
-
-
-ACTIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
-    # action: (states it applies to, the state it moves to, or None for "stays")
-    "verify_in_person": ((State.NEEDS_VERIFICATION,), State.QUEUED),
-    "retry_now": ((State.RETRY_WAIT, State.NEEDS_STAFF), State.QUEUED),
-    "cancel": ((State.QUEUED, State.RETRY_WAIT, State.NEEDS_STAFF, State.NEEDS_VERIFICATION), State.CANCELLED),
-    "original_checked": (tuple(State), None),
-}
 
 
 def act(session: Session, submission: Submission, action: str, *, staff: str, now: dt.datetime, **detail: Any) -> None:

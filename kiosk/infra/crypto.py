@@ -18,7 +18,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import Flask, current_app
 
 
 class CannotDecrypt(Exception):
@@ -86,11 +85,3 @@ def add_key(folder: Path) -> str:
     tmp.write_text(key_id)
     tmp.replace(folder / "current")
     return key_id
-
-
-def init_app(app: Flask) -> None:
-    app.extensions["kiosk.keyring"] = load_keyring(Path(app.instance_path) / "keys")
-
-
-def keyring() -> Keyring:
-    return current_app.extensions["kiosk.keyring"]

@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, current_app
+from kiosk import site
 
 
 def instance_secret(path: Path) -> str:
@@ -23,15 +23,7 @@ def instance_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def init_app(app: Flask) -> None:
-    instance = Path(app.instance_path)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = instance_secret(instance / "secret_key")
-    if not app.config.get("HASH_KEY"):
-        app.config["HASH_KEY"] = instance_secret(instance / "hash_key")
-
-
 def keyed_hash(purpose: str, value: str, key: str | None = None) -> str:
     """HMAC-SHA256 of a value for look-ups: equal values match, the value itself is not kept."""
-    secret = (key or current_app.config["HASH_KEY"]).encode()
+    secret = (key or site.settings()["HASH_KEY"]).encode()
     return hmac.new(secret, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()

@@ -23,7 +23,8 @@ from werkzeug.datastructures import CallbackDict
 
 from kiosk import db
 from kiosk.clock import aware, utcnow
-from kiosk.infra.crypto import CannotDecrypt, keyring
+from kiosk.extensions import keyring
+from kiosk.infra.crypto import CannotDecrypt
 from kiosk.models import Visit
 
 log = logging.getLogger(__name__)

@@ -30,31 +30,12 @@ from kiosk import db
 from kiosk.clients.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
 from kiosk.clock import aware, utcnow
 from kiosk.domain import audit
+from kiosk.domain.states import DUE_STATES, FEED_STATES, ORDER, WAITING_STATES
 from kiosk.domain.submissions import open_payload, transition
 from kiosk.infra.crypto import Keyring
 from kiosk.models import State, Submission, SubmissionEvent, SyncState
 
 log = logging.getLogger(__name__)
-
-DUE_STATES = (State.QUEUED, State.RETRY_WAIT)
-WAITING_STATES = (State.QUEUED, State.RETRY_WAIT, State.SENDING)
-# what the central system says, and the state it moves a submission to; only forward moves count
-FEED_STATES = {
-    "accepted": State.DELIVERED,
-    "in_progress": State.IN_PROGRESS,
-    "approved": State.APPROVED,
-    "refused": State.REFUSED,
-}
-ORDER = {
-    State.QUEUED: 0,
-    State.RETRY_WAIT: 0,
-    State.SENDING: 0,
-    State.NEEDS_STAFF: 0,
-    State.DELIVERED: 1,
-    State.IN_PROGRESS: 2,
-    State.APPROVED: 3,
-    State.REFUSED: 3,
-}
 
 
 @dataclass(frozen=True)
@@ -133,7 +114,7 @@ class Worker:
         self.keyring: Keyring = self.app.extensions["kiosk.keyring"]
 
     def now(self) -> dt.datetime:
-        return utcnow(self.app)
+        return utcnow(self.app.config)
 
     def push(self) -> int:
         """Claim, send and record one batch; returns how many were sent."""

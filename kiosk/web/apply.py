@@ -19,22 +19,22 @@ from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 
 from kiosk import db
-from kiosk.clients import sms
-from kiosk.clients.portal import PortalUnavailable, get_portal
+from kiosk.clients.portal import PortalUnavailable
 from kiosk.clock import local_today, utcnow
 from kiosk.domain import applications, codes, submissions
 from kiosk.domain.attachments import TOTAL_BUDGET, Refused, prepare
 from kiosk.domain.catalog import window_state
 from kiosk.domain.iin import mask
 from kiosk.domain.references import display
+from kiosk.extensions import forget_demo_messages, get_portal, keyring
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
-from kiosk.infra.crypto import keyring
 from kiosk.infra.i18n import megabytes
 from kiosk.models import Attachment
+from kiosk.web import application_forms
 from kiosk.web.bodies import takes_upload
+from kiosk.web.codestep import check_message, code_still_valid, locked_page, render_code_page, send_code
 from kiosk.web.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
-from kiosk.web.identify import check_message, code_still_valid, locked_page, render_code_page, send_code
 
 bp = Blueprint("apply", __name__, url_prefix="/<lang>/apply")
 log = logging.getLogger(__name__)
@@ -92,12 +92,12 @@ def _attachments() -> list[Attachment]:
 def form() -> ResponseReturnValue:
     service = g.service
     today = local_today()
-    form_class = applications.form_for(service, today, g.lang)
+    form_class = application_forms.form_for(service, today, g.lang)
     answers = _draft()["answers"]
-    form = applications.with_answers(form_class, answers) if request.method == "GET" else form_class()
+    form = application_forms.with_answers(form_class, answers) if request.method == "GET" else form_class()
     duplicate = None
     if form.validate_on_submit():
-        answers = applications.answers_of(form, service)
+        answers = application_forms.answers_of(form, service)
         year = applications.school_year(service, today)
         existing = submissions.existing_for_child(db.get_session(), service.code, answers["child_iin"], year)
         if existing is None:
@@ -233,7 +233,7 @@ def check() -> ResponseReturnValue:
     return render_template(
         "apply/check.html",
         form=form,
-        rows=applications.answer_rows(service, draft["answers"], g.lang),
+        rows=application_forms.answer_rows(service, draft["answers"], g.lang),
         service=service,
         files=_attachments(),
         error=error,
@@ -365,15 +365,15 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
         g.page_endpoint = "apply.form"  # the form shown again has its own address
         return render_template(
             "apply/form.html",
-            form=applications.with_answers(
-                applications.form_for(g.service, local_today(), g.lang), _draft()["answers"]
+            form=application_forms.with_answers(
+                application_forms.form_for(g.service, local_today(), g.lang), _draft()["answers"]
             ),
             service=g.service,
             duplicate=_duplicate_notice(already),
         )
     submission = queued.submission
     log.info("submission %s queued (%s, %s)", submission.reference, submission.service_code, submission.state)
-    sms.forget_demo_messages(session["identity"]["iin"])
+    forget_demo_messages(session["identity"]["iin"])
     session.pop("draft", None)
     receipts = [r for r in session.get("receipts", []) if r["reference"] != submission.reference]
     session["receipts"] = [*receipts, {"reference": submission.reference, "token": queued.status_token}]

@@ -6,38 +6,42 @@ server-side session under "pending" (who is being identified) and "identity" (wh
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_time, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from kiosk import db
-from kiosk.clients import sms
-from kiosk.clients.portal import PortalUnavailable, get_portal
+from kiosk.clients.portal import PortalUnavailable
 from kiosk.clock import local_today, utcnow
 from kiosk.domain import codes
-from kiosk.domain.iin import IinProblem, InvalidIin, mask, parse_iin
+from kiosk.domain.iin import InvalidIin, mask, parse_iin
 from kiosk.domain.mrz import CardProblem, CardRefused, check_holder, parse_td1
+from kiosk.extensions import forget_demo_messages, get_portal
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
-from kiosk.infra.i18n import kk_case
+from kiosk.web.codestep import (
+    card_message,
+    check_message,
+    code_rules,
+    code_still_valid,
+    iin_message,
+    next_steps_page,
+    render_code_page,
+    send_code,
+)
 from kiosk.web.forms import CardForm, CodeForm, ConfirmForm, IinForm
 
 bp = Blueprint("identify", __name__, url_prefix="/<lang>/identify")
 log = logging.getLogger(__name__)
 
 ADULT_AGE = 18
-
-
-def _rules() -> codes.CodeRules:
-    return codes.CodeRules.from_config(current_app.config)
 
 
 def requires_pending(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -50,49 +54,6 @@ def requires_pending(view: Callable[..., ResponseReturnValue]) -> Callable[..., 
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def card_message(problem: CardProblem) -> str:
-    return {
-        CardProblem.UNREADABLE: _("The card was not read. Take it out and place it again."),
-        CardProblem.NOT_KAZAKH: _("Only a Kazakhstan ID card can be read here. Type your IIN instead."),
-        CardProblem.MISMATCH: _("The data on this card do not agree with each other. Please ask the school office."),
-        CardProblem.EXPIRED: _("This ID card has expired. Please use a valid document."),
-        CardProblem.UNDER_18: _("The applicant must be 18 or older."),
-    }[problem]
-
-
-def iin_message(problem: IinProblem, whose: Literal["own", "child"] = "own") -> str:
-    """Why a typed IIN is refused: the one message for every IIN field (the parent's, the child's,
-    the status look-up's), so one mistake reads the same on every screen."""
-    if problem is IinProblem.BIN:
-        if whose == "child":
-            return _("This is a business identification number (BIN), not a personal IIN. Type the child's IIN.")
-        return _("This is a business identification number (BIN), not a personal IIN. Type your own IIN.")
-    if problem is IinProblem.NOT_12_DIGITS:
-        return _("An IIN has exactly 12 digits.")
-    return _("This is not a valid IIN. Check the digits and try again.")
-
-
-def refusal_message(refused: codes.SendRefused) -> str:
-    """Why no code was sent, with the time it can be, from the rule that refused it."""
-    at = kk_case(format_time(refused.retry_at, "HH:mm"), "ablative")  # "09:50-ден кейін"
-    return {
-        # a resend only, from the code page, whose countdown shows the same moment
-        codes.Refusal.TOO_SOON: _("A new code can be asked for when the countdown below ends."),
-        codes.Refusal.IIN_LIMIT: _(
-            "Too many codes for this IIN were sent and not entered. A new code can be sent after %(time)s.", time=at
-        ),
-        codes.Refusal.KIOSK_LIMIT: _("This kiosk has sent too many codes this hour. Please ask the school office."),
-        codes.Refusal.LOCKED: locked_message(refused.retry_at),
-    }[refused.reason]
-
-
-def locked_message(until: dt.datetime) -> str:
-    return _(
-        "Too many wrong codes. Codes for this IIN are locked until %(time)s. Please ask the school office for help.",
-        time=kk_case(format_time(until, "HH:mm"), "dative"),  # "09:50-ге дейін"
-    )
 
 
 @bp.get("")
@@ -169,18 +130,11 @@ def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
     session["pending"] = {**session["pending"], "phone": phone.masked}
     refused = _send_code(iin, phone)
     if refused is not None:
-        if codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=_rules()) is not None:
+        if codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=code_rules()) is not None:
             return redirect(url_for("identify.code"))  # the locked page: only what can be done next
         # a send limit: typing or reading the card again cannot help until it ends
         return next_steps_page(_("No code can be sent now"), refused, offers_assisted=True)
     return redirect(url_for("identify.code"))
-
-
-def code_still_valid(expires_at: str | None) -> bool:
-    """A code sent in this visit (its expiry as kept in the session) can still be entered."""
-    if not expires_at:
-        return False
-    return dt.datetime.fromisoformat(expires_at) > utcnow()
 
 
 def _send_code(iin: str, phone: Any) -> str | None:
@@ -203,43 +157,6 @@ def _send_code(iin: str, phone: Any) -> str | None:
             "resend_at": issued.resend_at.isoformat(),
         }
     return error
-
-
-def send_code(
-    iin: str, phone: Any, subject: str, text: Callable[[str, int], str]
-) -> tuple[codes.Issued | None, str | None]:
-    """Issue a code for this subject, commit, then send it: the code, or the visitor's message why not.
-
-    The row is committed before the SMS leaves, so a send counts against the limits even if the
-    process dies right after; the code itself is only in the SMS.
-    """
-    s = db.get_session()
-    rules = _rules()
-    try:
-        issued = codes.issue_code(
-            s, iin=iin, subject=subject, kiosk_id=current_app.config["KIOSK_ID"], now=utcnow(), rules=rules
-        )
-        s.commit()
-    except codes.SendRefused as refused:
-        s.rollback()
-        log.info("sms code refused for %s: %s", mask(iin), refused.reason.value)
-        return None, refusal_message(refused)
-    try:
-        sms.send(iin, phone, text(issued.code, int(rules.ttl.total_seconds() // 60)), secret=issued.code)
-    except PortalUnavailable:
-        log.warning("sms delivery failed for %s", mask(iin))
-        codes.mark_undelivered(s, issued.code_id, utcnow())
-        s.commit()
-        return None, _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
-    log.info("sms code %d sent for %s", issued.code_id, mask(iin))
-    return issued, None
-
-
-def check_message(result: codes.Check) -> str:
-    """A wrong code, an expired one and one for another IIN read the same."""
-    if result is codes.Check.LOCKED:
-        return _("Too many wrong codes. Please ask the school office for help.")
-    return _("This code is not right or has expired. Check the SMS and try again, or ask for a new code.")
 
 
 @bp.get("/code")
@@ -268,75 +185,6 @@ def _render_code(form: CodeForm, error: str | None = None) -> ResponseReturnValu
     )
 
 
-def locked_page(iin: str, *, offers_assisted: bool) -> ResponseReturnValue | None:
-    """While too many wrong codes lock this IIN: a page with only what the parent can do next."""
-    until = codes.locked_until(db.get_session(), iin=iin, now=utcnow(), rules=_rules())
-    if until is None:
-        return None
-    return next_steps_page(_("The code is locked"), locked_message(until), offers_assisted=offers_assisted)
-
-
-def next_steps_page(title: str, message: str, *, offers_assisted: bool) -> ResponseReturnValue:
-    """No code can be sent or entered for now (a lock, a send limit): no keypad, no card reader,
-    only what the parent can do next (the office's path, staff, Finish)."""
-    return render_template(
-        "identify/locked.html",
-        title=title,
-        message=message,
-        finish_form=ConfirmForm(formdata=None),
-        assisted_form=ConfirmForm(formdata=None) if offers_assisted else None,
-    )
-
-
-def render_code_page(
-    form: CodeForm,
-    error: str | None,
-    *,
-    phone: str,
-    expires_at: str | None,
-    resend_at: str | None,
-    iin: str,
-    check_url: str,
-    resend_url: str,
-    title: str,
-    back_url: str,
-    offers_assisted: bool = False,
-) -> ResponseReturnValue:
-    """The code screen, for identifying and for signing: keypad, countdowns, tries left, demo phone.
-
-    Once too many wrong codes lock this IIN, the screen shows only what the parent can do next.
-    """
-    locked = locked_page(iin, offers_assisted=offers_assisted)
-    if locked is not None:
-        return locked
-    now = utcnow()
-    rules = _rules()
-    s = db.get_session()
-    expires = dt.datetime.fromisoformat(expires_at) if expires_at else now
-    resend = dt.datetime.fromisoformat(resend_at) if resend_at else now
-    left = codes.tries_left(s, iin=iin, now=now, rules=rules)
-    return render_template(
-        "identify/code.html",
-        form=form,
-        resend_form=ConfirmForm(formdata=None),
-        error=error,
-        phone=phone,
-        expires_in=max(0, int((expires - now).total_seconds())),
-        resend_in=max(0, int((resend - now).total_seconds())),
-        expires_at=expires,
-        tries_left=(
-            ngettext("You have %(num)d try left.", "You have %(num)d tries left.", left)
-            if left < rules.max_failures
-            else None
-        ),
-        demo_messages=sms.demo_messages(iin) if current_app.config["DEMO"] else None,
-        check_url=check_url,
-        resend_url=resend_url,
-        title=title,
-        back_url=back_url,
-    )
-
-
 @bp.post("/code")
 @requires_pending
 def check() -> ResponseReturnValue:
@@ -346,7 +194,7 @@ def check() -> ResponseReturnValue:
     pending = session["pending"]
     s = db.get_session()
     result = codes.check_code(
-        s, iin=pending["iin"], subject=pending["subject"], code=form.code.data, now=utcnow(), rules=_rules()
+        s, iin=pending["iin"], subject=pending["subject"], code=form.code.data, now=utcnow(), rules=code_rules()
     )
     s.commit()
     if result is codes.Check.OK:
@@ -395,7 +243,7 @@ def assisted() -> ResponseReturnValue:
 
 
 def _confirm(pending: dict[str, Any], *, method: str) -> ResponseReturnValue:
-    sms.forget_demo_messages(pending["iin"])
+    forget_demo_messages(pending["iin"])
     session.pop("pending", None)
     session["identity"] = {
         "iin": pending["iin"],

@@ -37,19 +37,19 @@ from sqlalchemy.orm import Session
 
 from kiosk import db
 from kiosk.clock import local_time, local_today, utcnow
-from kiosk.domain import accounts, applications, audit, codes, helpcalls, staffqueue
+from kiosk.domain import accounts, audit, codes, helpcalls, staffqueue, states
 from kiosk.domain.references import display
 from kiosk.domain.submissions import by_reference, open_payload
-from kiosk.extensions import htmx
+from kiosk.extensions import get_portal, htmx, keyring
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
-from kiosk.infra.crypto import keyring
 from kiosk.infra.i18n import current_language
 from kiosk.jobs import sync
 from kiosk.models import Attachment, StaffUser, State, Submission
-from kiosk.web import staff_labels
+from kiosk.web import application_forms, labels
 from kiosk.web.forms import ConfirmForm, StaffLoginForm
-from kiosk.web.receipt import document_line, state_label
+from kiosk.web.labels import state_label
+from kiosk.web.receipts import document_line
 from kiosk.web.rendering import render_page_or_partial
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -85,7 +85,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["state_label"] = state_label
-    staff_labels.init_app(app)
+    labels.init_app(app)
 
 
 @bp.context_processor
@@ -401,7 +401,7 @@ def queue() -> ResponseReturnValue:
     rows, following = staffqueue.queue_page(db.get_session(), filters, _cursor()) if not problems else ([], None)
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     next_url = url_for("staff.queue", **args, after=f"{following[0].isoformat()}_{following[1]}") if following else None
-    moving = any(r.state in staffqueue.MOVING for r in rows)
+    moving = any(r.state in states.MOVING for r in rows)
     if htmx and not moving:
         return HTMXResponseStopPolling(render_template("staff/_queue_rows.html", rows=rows, moving=moving))
     return render_page_or_partial(
@@ -432,7 +432,7 @@ def submission(reference: str) -> ResponseReturnValue:
     originals = [i for i in channel.checklist(category) if i.original] if channel is not None else []
     checked = {e.detail.get("document"): e for e in row.events if (e.detail or {}).get("action") == "original_checked"}
     answers = (
-        applications.answer_rows(service, payload["answers"], current_language())
+        application_forms.answer_rows(service, payload["answers"], current_language())
         if service is not None
         else [(name, name, value) for name, value in payload["answers"].items()]
     )
@@ -449,7 +449,7 @@ def submission(reference: str) -> ResponseReturnValue:
         originals=originals,
         document_line=document_line,
         checked=checked,
-        actions=staffqueue.ACTIONS,
+        actions=states.ACTIONS,
         form=ConfirmForm(formdata=None),
     )
 
@@ -475,7 +475,7 @@ def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
 
 @bp.post("/submissions/<reference>/<action>")
 def submission_action(reference: str, action: str) -> ResponseReturnValue:
-    if not ConfirmForm().validate_on_submit() or action not in staffqueue.ACTIONS:
+    if not ConfirmForm().validate_on_submit() or action not in states.ACTIONS:
         abort(400)
     s = db.get_session()
     row = by_reference(s, reference)
@@ -501,7 +501,7 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
 @bp.route("/reconcile", methods=["GET", "POST"])
 def reconcile_view() -> ResponseReturnValue:
     """Reconcile the days staff ask for, whole; a day that is not one or a backward range gets a message."""
-    from kiosk.clients.portal import PortalUnavailable, get_portal
+    from kiosk.clients.portal import PortalUnavailable
     from kiosk.domain import reconcile
 
     problems: list[str] = []
@@ -550,7 +550,7 @@ def reconcile_view() -> ResponseReturnValue:
 @bp.get("/submissions/<reference>/receipt")
 def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
-    from kiosk.web.receipt import receipt_parts
+    from kiosk.web.receipts import receipt_parts
 
     s = db.get_session()
     row = by_reference(s, reference)

@@ -16,9 +16,9 @@ from kiosk.domain.references import display
 from kiosk.domain.submissions import by_reference, find_by_reference, find_by_token
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.models import State, Submission
+from kiosk.web.codestep import iin_message
 from kiosk.web.forms import StatusForm
-from kiosk.web.identify import iin_message
-from kiosk.web.receipt import state_label
+from kiosk.web.labels import state_label
 
 bp = Blueprint("status", __name__, url_prefix="/<lang>/status")
 FOUND = "status_found"  # the reference this visit looked up with its IIN; the visit's wipe forgets it

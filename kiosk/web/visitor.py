@@ -17,8 +17,8 @@ from kiosk.domain.catalog import window_state
 from kiosk.extensions import csrf, htmx
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
-from kiosk.web.receipt import wipe_visit
 from kiosk.web.rendering import render_page_or_partial
+from kiosk.web.visit import wipe_visit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("visitor", __name__)

@@ -1,5 +1,5 @@
-"""The staff console's words for the codes it stores, so no "meals", "submission.view" or "sms"
-reaches a reader: each function gives the label in the reader's language.
+"""The words for the codes the kiosk stores, so no "meals", "submission.view" or "sms" reaches a
+reader (a parent reading a status, or staff): each function gives the label in the reader's language.
 
 A code no list here knows yet (a new audit action, say) is shown as it is rather than hidden;
 tests/test_staff_console.py walks the console and fails on any code that shows.
@@ -12,9 +12,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from kiosk.domain.references import display
+from kiosk.domain.states import FEED_STATES, LABELS
 from kiosk.infra.catalog_ext import get_catalog
-from kiosk.jobs.sync import FEED_STATES
-from kiosk.web.receipt import state_label
+
+
+def state_label(state: str) -> str:
+    """A submission's state in the reader's words (a state no label knows reads as it is)."""
+    label = LABELS.get(state)  # type: ignore[call-overload]
+    return _(label) if label else state
+
 
 IDENTITY = {
     "sms": _l("SMS code to the registered phone"),

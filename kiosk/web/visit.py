@@ -1,0 +1,27 @@
+"""The end of a visit: the session, the demo phone and the draft's photos go, so the next visitor
+finds nothing of this one."""
+
+from __future__ import annotations
+
+from flask import g, session
+from sqlalchemy import delete
+
+from kiosk import db
+from kiosk.extensions import forget_demo_messages
+from kiosk.infra import sessions
+from kiosk.models import Attachment
+
+
+def wipe_visit() -> None:
+    """End the visit: the session and the demo phone first, then the draft's photos (a write that a
+    busy database may refuse; the visit is gone from the screen and the browser all the same)."""
+    draft = session.get("draft")
+    for key in ("identity", "pending"):
+        if session.get(key):
+            forget_demo_messages(session[key]["iin"])
+    sessions.current().destroy()
+    g.visit_wiped = True
+    if draft:
+        s = db.get_session()
+        s.execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
+        s.commit()
