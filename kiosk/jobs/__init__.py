@@ -1,0 +1,1 @@
+"""Work that runs outside a request: the sync worker and backups."""
