@@ -61,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         crypto,
         db,
         display,
+        ecp_web,
         errors,
         formdata,
         health,
@@ -94,6 +95,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     display.init_app(app)
     app.register_blueprint(health.bp)
     portal.init_app(app)
+    ecp_web.init_app(app)
     sms.init_app(app)
     app.register_blueprint(visitor.bp)
     app.register_blueprint(identify.bp)

@@ -540,7 +540,7 @@ def verify_cms(
     *,
     expected: bytes,
     purpose: Purpose,
-    iin: str,
+    iin: str | None,
     now: dt.datetime,
     trust: Trust,
     revocation: Revocation,
@@ -569,7 +569,9 @@ def verify_cms(
     signer_iin = _iin_of(cert)
     if signer_iin is None:
         raise Refused(Problem.WRONG_KEY, "no IIN in the certificate")
-    if signer_iin != iin:
+    if iin is None and purpose is not Purpose.IDENTIFY:
+        raise ValueError("an application is signed by its applicant: pass the IIN")
+    if iin is not None and signer_iin != iin:  # None: identifying, the certificate says who it is
         raise Refused(Problem.OTHER_PERSON, "IIN differs")
     ekus = _ekus(cert)
     wanted = SIGNING_EKU if purpose is Purpose.SIGN else AUTH_EKU
