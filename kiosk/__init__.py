@@ -62,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         assets,
         bodies,
         display,
+        ecp,
         errors,
         formdata,
         health,
@@ -88,6 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     display.init_app(app)
     app.register_blueprint(health.bp)
     init_clients(app)
+    ecp.init_app(app)
     app.register_blueprint(visitor.bp)
     app.register_blueprint(identify.bp)
     app.register_blueprint(apply.bp)

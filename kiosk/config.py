@@ -124,6 +124,24 @@ PUBLIC_URL = None
 # an ESC/POS printer for receipts: "usb:0x0416:0x5011" or a device file; None: browser printing only
 RECEIPT_PRINTER = None
 
+# ЭЦҚ (README, "Signing with ЭЦҚ"). The НУЦ roots and intermediates a site installs: None means
+# instance/ecp/; with no root there, the kiosk offers no ЭЦҚ (the SMS code and the office remain).
+ECP_TRUST_DIR = None
+# OCSP and CRL addresses; None and () mean the ones in the parent's certificate (read only after
+# its chain to an installed root held): http://ocsp.pki.gov.kz/ and crl.pki.gov.kz for НУЦ's
+ECP_OCSP_URL = None
+ECP_CRL_URLS: tuple[str, ...] = ()
+ECP_REVOCATION_CACHE_S = 300  # how long an OCSP answer or a CRL serves (never past its own next update)
+ECP_FETCH_TIMEOUT_S = 5.0
+# the site's GOST verifier (NCANode); None: GOST signatures are marked "not verified here"
+ECP_VERIFIER_URL = None
+# where the terminal's NCALayer listens: the CSP's connect-src names exactly this, nothing else
+NCALAYER_URL = "wss://127.0.0.1:13579"
+# how long a challenge to sign (identify) stays good, and how long the page waits for NCALayer's
+# answer (the parent types the PIN in NCALayer's own window) before saying it did not answer
+ECP_CHALLENGE_TTL_S = 300
+ECP_WAIT_S = 120
+
 # Staff console
 STAFF_IDLE_S = 15 * 60
 STAFF_MAX_S = 8 * 3600

@@ -349,14 +349,19 @@ def chromium_binary() -> Path | None:
     return None
 
 
+NCALAYER = "wss://127.0.0.1:13579"  # kiosk/config.py NCALAYER_URL
+
+
 def test_policy_allows_only_the_kiosks_origin() -> None:
     policy = json.loads((CHROMIUM_DIR / "policy.json").read_text())
-    assert policy["URLAllowlist"] == [ORIGIN]
+    # the kiosk's origin, and NCALayer on the terminal itself (ЭЦҚ), which only that origin may reach
+    assert policy["URLAllowlist"] == [ORIGIN, NCALAYER]
+    assert policy["LocalNetworkAccessAllowedForUrls"] == [ORIGIN]
     assert policy["URLBlocklist"][0] == "*"
     assert all(entry.startswith(ORIGIN + "/") for entry in policy["URLBlocklist"][1:])
     assert f"{ORIGIN}/staff" in policy["URLBlocklist"]  # the staff console is not on the public screen
     urls = [v for value in policy.values() for v in (value if isinstance(value, list) else [value])]
-    assert all(u.startswith(ORIGIN) for u in urls if isinstance(u, str) and "://" in u)
+    assert all(u.startswith(ORIGIN) or u == NCALAYER for u in urls if isinstance(u, str) and "://" in u)
     assert policy["DeveloperToolsAvailability"] == 2  # disallowed
     assert policy["IncognitoModeAvailability"] == 2  # forced
     assert policy["DownloadRestrictions"] == 3  # no downloads

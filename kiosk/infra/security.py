@@ -2,6 +2,7 @@
 
 - Content-Security-Policy without inline script: htmx and kiosk.js are files from this origin, so
   an injected ``<script>`` or ``onclick`` runs nowhere; ``frame-ancestors 'none'`` stops framing.
+  The page may connect to its own origin and, with ЭЦҚ offered, to NCALayer on the terminal only.
 - ``Cache-Control: no-store`` on every HTML page: any of them may hold a visitor's data, and a
   page restored from the cache after a reset would show it to the next parent.
 - HSTS when the request came over TLS (behind the site's proxy: ``TRUSTED_PROXIES`` hops).
@@ -10,7 +11,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = "; ".join(
@@ -30,6 +31,16 @@ CSP = "; ".join(
 )
 
 
+def csp() -> str:
+    """The policy; with ЭЦҚ offered, ``connect-src`` also names the terminal's NCALayer (its exact
+    address, ``NCALAYER_URL``) and nothing else."""
+    from kiosk.web import ecp as ecp_web
+
+    if current_app.extensions.get("kiosk.ecp") is None or not ecp_web.enabled():
+        return CSP
+    return CSP.replace("connect-src 'self'", f"connect-src 'self' {current_app.config['NCALAYER_URL']}")
+
+
 def init_app(app: Flask) -> None:
     hops = int(app.config.get("TRUSTED_PROXIES") or 0)
     if hops:  # X-Forwarded-For/-Proto/-Host from the site's proxy, and only from it
@@ -43,7 +54,7 @@ def _headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=()")
     if response.mimetype == "text/html":
-        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("Content-Security-Policy", csp())
         headers.setdefault("X-Frame-Options", "DENY")
         headers["Cache-Control"] = "no-store"
     if request.is_secure:

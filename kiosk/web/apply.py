@@ -216,9 +216,11 @@ def check() -> ResponseReturnValue:
     error = None
     if form.validate_on_submit():
         payload_hash = _payload()[1]
-        if session["identity"]["method"] != "sms":
+        if not _can_sign_by_code():
+            # nobody proved the phone (the office's path, or an ЭЦҚ holder with no registered
+            # phone): the application waits for staff to see the ID card
             _update_draft(payload_hash=payload_hash)
-            return _queue(payload_hash)
+            return _queue(payload_hash, signed_by_code=False)
         subject = f"application:{payload_hash}"
         if draft.get("subject") == subject and draft.get("phone") and code_still_valid(draft.get("expires_at")):
             return redirect(url_for("apply.sign"))  # Back, then Sign again: the code sent still signs it
@@ -239,7 +241,20 @@ def check() -> ResponseReturnValue:
         error=error,
         identity=session["identity"],
         masked_iin=mask(session["identity"]["iin"]),
+        signs_by_code=_can_sign_by_code(),
     )
+
+
+def _can_sign_by_code() -> bool:
+    """An SMS code can sign: identified by a code, or by ЭЦҚ with a phone registered for the IIN
+    (an unreachable central system shows its own message when the code is sent)."""
+    method = session["identity"]["method"]
+    if method == "ecp":
+        try:
+            return get_portal().phone_for(session["identity"]["iin"]) is not None
+        except PortalUnavailable:
+            return True
+    return method == "sms"
 
 
 def _send_signing_code(subject: str) -> str | None:
@@ -316,7 +331,7 @@ def sign() -> ResponseReturnValue:
         )
         if result is codes.Check.OK:
             # the code's use and the submission commit together: a crash between them burns nothing
-            return _queue(payload_hash)
+            return _queue(payload_hash, signed_by_code=True)
         s.commit()
         error = check_message(result)
         form = CodeForm(formdata=None)
@@ -335,15 +350,19 @@ def resend() -> ResponseReturnValue:
 
 def _duplicate_notice(already: submissions.AlreadyApplied) -> dict[str, str | None]:
     """What the "already applied" notice may say: the reference only to the parent who applied,
-    proved by an SMS code in this visit (an IIN typed on the office's path proves nobody).
+    proved by an SMS code or an ЭЦҚ in this visit (an IIN typed on the office's path proves nobody).
     """
     identity = session["identity"]
-    own = already.reference_for(identity["iin"]) if identity["method"] == "sms" else None
+    own = already.reference_for(identity["iin"]) if identity["method"] in ("sms", "ecp") else None
     return {"reference": display(own) if own else None}
 
 
-def _queue(payload_hash: str) -> ResponseReturnValue:
-    """Commit the submission with its first event; only then is there a receipt to show."""
+def _queue(payload_hash: str, *, signed_by_code: bool) -> ResponseReturnValue:
+    """Commit the submission with its first event; only then is there a receipt to show.
+
+    The submission's ``identity`` (the contract's) says what proves it: ``sms`` when a code signed
+    it, else ``in_person``; how the parent identified (sms, ecp, in_person) is in the payload.
+    """
     payload, recomputed = _payload()
     if recomputed != payload_hash:
         return redirect(url_for("apply.check"))
@@ -353,7 +372,7 @@ def _queue(payload_hash: str) -> ResponseReturnValue:
             s,
             payload=payload,
             payload_hash=payload_hash,
-            identity_method=session["identity"]["method"],
+            identity_method="sms" if signed_by_code else "in_person",
             lang=g.lang,
             now=utcnow(),
             keyring=keyring(),

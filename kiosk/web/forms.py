@@ -110,3 +110,15 @@ class StatusForm(KioskForm):
 class StaffLoginForm(KioskForm):
     username = StringField(filters=[_strip], validators=[DataRequired(_l("Type your user name.")), Length(max=64)])
     password = StringField(validators=[DataRequired(_l("Type your password.")), Length(max=256)])
+
+
+class EcpForm(KioskForm):
+    """A CMS from NCALayer, base64; the page's script fills it in, the parent types nothing."""
+
+    cms = TextAreaField(
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("The signature could not be read. Please try again, or use the SMS code.")),
+            Length(max=60000),
+        ],
+    )

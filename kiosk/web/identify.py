@@ -6,13 +6,15 @@ server-side session under "pending" (who is being identified) and "identity" (wh
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import functools
 import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -20,12 +22,13 @@ from flask_babel import ngettext
 from kiosk import db
 from kiosk.clients.portal import PortalUnavailable
 from kiosk.clock import local_today, utcnow
-from kiosk.domain import codes
+from kiosk.domain import codes, ecp
 from kiosk.domain.iin import InvalidIin, mask, parse_iin
 from kiosk.domain.mrz import CardProblem, CardRefused, check_holder, parse_td1
 from kiosk.extensions import forget_demo_messages, get_portal
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
+from kiosk.web import ecp as ecp_web
 from kiosk.web.codestep import (
     card_message,
     check_message,
@@ -36,7 +39,7 @@ from kiosk.web.codestep import (
     render_code_page,
     send_code,
 )
-from kiosk.web.forms import CardForm, CodeForm, ConfirmForm, IinForm
+from kiosk.web.forms import CardForm, CodeForm, ConfirmForm, EcpForm, IinForm
 
 bp = Blueprint("identify", __name__, url_prefix="/<lang>/identify")
 log = logging.getLogger(__name__)
@@ -77,7 +80,94 @@ def _render_start(card_form: CardForm, iin_form: IinForm, error: str | None = No
     g.page_endpoint = "identify.start"
     code = session.get("apply_for")
     service = get_catalog().service(code) if code else None
-    return render_template("identify/start.html", card_form=card_form, iin_form=iin_form, error=error, service=service)
+    return render_template(
+        "identify/start.html",
+        card_form=card_form,
+        iin_form=iin_form,
+        error=error,
+        service=service,
+        ecp=ecp_challenge(),
+    )
+
+
+def ecp_challenge() -> dict[str, str] | None:
+    """A new one-time challenge for NCALayer to sign with the AUTH key, kept in the visit; None
+    when the site installed no НУЦ root (no ЭЦҚ offered)."""
+    if not ecp_web.enabled():
+        return None
+    nonce = secrets.token_hex(16)
+    at = utcnow().replace(microsecond=0)
+    session["ecp_challenge"] = {"nonce": nonce, "at": at.isoformat()}
+    data = ecp.challenge_bytes(current_app.config["KIOSK_ID"], nonce, at)
+    return {
+        "data": base64.b64encode(data).decode(),
+        "action": url_for("identify.ecp_identify"),
+        "eku": ecp.AUTH_EKU,
+        "csrf": EcpForm(formdata=None).csrf_token.current_token,
+    }
+
+
+@bp.post("/ecp")
+def ecp_identify() -> ResponseReturnValue:
+    """The parent signed the challenge with the AUTH key in NCALayer: the certificate says who."""
+    form = EcpForm()
+    challenge = session.pop("ecp_challenge", None)
+    if not form.validate_on_submit() or not ecp_web.enabled():
+        return _render_start(
+            CardForm(formdata=None),
+            IinForm(formdata=None),
+            ecp_web.refusal_message(ecp.Problem.MALFORMED, ecp.Purpose.IDENTIFY),
+        )
+    now = utcnow()
+    if not challenge or dt.datetime.fromisoformat(challenge["at"]) < now - dt.timedelta(
+        seconds=current_app.config["ECP_CHALLENGE_TTL_S"]
+    ):
+        return _render_start(
+            CardForm(formdata=None),
+            IinForm(formdata=None),
+            ecp_web.refusal_message(ecp.Problem.OTHER_CONTENT, ecp.Purpose.IDENTIFY),
+        )
+    cms = ecp.decode_b64(form.cms.data)
+    expected = ecp.challenge_bytes(
+        current_app.config["KIOSK_ID"], challenge["nonce"], dt.datetime.fromisoformat(challenge["at"])
+    )
+    setup = ecp_web.setup()
+    try:
+        verified = ecp.verify_cms(
+            cms or b"",
+            expected=expected,
+            purpose=ecp.Purpose.IDENTIFY,
+            iin=None,
+            now=now,
+            trust=setup.trust,
+            revocation=setup.revocation,
+            gost=setup.gost,
+        )
+    except ecp.Refused as refused:
+        log.info("ecp identification refused: %s", refused)
+        return _render_start(
+            CardForm(formdata=None),
+            IinForm(formdata=None),
+            ecp_web.refusal_message(refused.problem, ecp.Purpose.IDENTIFY),
+        )
+    try:
+        person = parse_iin(verified.signer.iin)
+    except InvalidIin:
+        return _render_start(
+            CardForm(formdata=None),
+            IinForm(formdata=None),
+            ecp_web.refusal_message(ecp.Problem.WRONG_KEY, ecp.Purpose.IDENTIFY),
+        )
+    if person.age_on(local_today()) < ADULT_AGE:
+        return _render_start(CardForm(formdata=None), IinForm(formdata=None), card_message(CardProblem.UNDER_18))
+    log.info(
+        "identity confirmed by ecp for %s (%s, revocation by %s)",
+        mask(person.number),
+        verified.checked_by,
+        verified.revocation,
+    )
+    name = verified.signer.name.title() or None
+    return _confirm({"iin": person.number, "name": name}, method="ecp")
 
 
 @bp.post("/card")

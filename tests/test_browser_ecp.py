@@ -1,0 +1,178 @@
+"""ЭЦҚ in Chromium: identify through a stand-in NCALayer (tests/ncalayer_standin.py) signing with a
+test PKCS#12 from the test CA, in Kazakh and in Russian, then apply for grade 1 to the receipt;
+NCALayer absent, cancelled, answering garbage; an expired key refused with its own message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from ncalayer_standin import StandIn
+
+from flows import child_iin
+from kiosk.domain import ecp
+from kiosk.portal_sim.testca import CaFetcher, DemoCa
+from kiosk.web.ecp import EcpSetup
+
+pytestmark = pytest.mark.browser
+
+PARENT = "880412412349"  # a demo citizen with a registered phone (+7 701 *** ** 45)
+PASSWORD = b"Qwerty12"
+
+
+@pytest.fixture(scope="module")
+def ca() -> DemoCa:
+    return DemoCa()
+
+
+@pytest.fixture(scope="module")
+def parent_keys(ca: DemoCa) -> list[bytes]:
+    """The two key files НУЦ issues a person: AUTH and the signing key."""
+    chain = [ca.intermediate]
+    return [
+        ca.person(PARENT, usage="auth", surname="НҰРЛАНҚЫЗЫ", given="АЙГЕРІМ").p12(PASSWORD, chain),
+        ca.person(PARENT, usage="sign", surname="НҰРЛАНҚЫЗЫ", given="АЙГЕРІМ").p12(PASSWORD, chain),
+    ]
+
+
+@pytest.fixture
+def standin(parent_keys: list[bytes]) -> Iterator[StandIn]:
+    server = StandIn(parent_keys, PASSWORD)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def with_ecp(app, ca: DemoCa, standin: StandIn, clock):
+    """The app trusts the test CA's root and asks its in-process OCSP responder; NCALayer is the stand-in."""
+    app.config["NCALAYER_URL"] = standin.url
+    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    return app
+
+
+@pytest.fixture
+def page(chromium):
+    # the stand-in's TLS certificate is its own, as NCALayer's is on a terminal (where its installer
+    # makes the system trust it); the test context does not check it
+    context = chromium.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True, ignore_https_errors=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == []
+
+
+def _keypad(page, digits: str) -> None:
+    for digit in digits:
+        page.locator(f'.keypad [data-key="{digit}"]').first.tap()
+
+
+def _type_name(page, field: str, text: str, layout: str) -> None:
+    """On the terminal's own keyboard, as test_browser_apply types names."""
+    page.locator(f"#{field}").tap()
+    page.locator(f'[data-osk-layout="{layout}"]').tap()
+    for ch in text:
+        if ch == " ":
+            page.locator('[data-osk-char=" "]').tap()
+        else:
+            page.locator(f'[data-osk-keys="{layout}"] [data-osk-char="{ch}"]').tap()
+
+
+WORDS = {
+    "kk": {"button": "ЭЦҚ арқылы қол қою (жеке куәлік немесе кілт файлы)", "done": "Жеке басыңыз расталды"},
+    "ru": {"button": "Подписать ЭЦП (удостоверение личности или файл ключа)", "done": "Личность подтверждена"},
+}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_identify_with_ecp_then_grade1_to_the_receipt(
+    with_ecp, live_server, page, standin, clock, artifacts, lang
+) -> None:
+    clock.set_local(2026, 5, 4)
+    page.goto(f"{live_server}/{lang}/identify?service=grade1")
+    page.screenshot(path=str(artifacts / "1-identify.png"), full_page=True)
+    page.get_by_role("button", name=WORDS[lang]["button"]).tap()
+    page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
+    assert page.locator("h1").inner_text() == WORDS[lang]["done"]
+    assert page.locator("[data-name]").inner_text() == "Нұрланқызы Айгерім"
+    [request] = standin.requests
+    assert (request["module"], request["method"], request["args"]["format"]) == (
+        "kz.gov.pki.knca.basics",
+        "sign",
+        "cms",
+    )
+    assert request["args"]["signerParams"]["extKeyUsageOids"] == [ecp.AUTH_EKU]
+    assert request["args"]["allowedStorages"] == ["AKKZIDCardStore", "PKCS12"]
+    assert request["args"]["locale"] == lang
+    page.screenshot(path=str(artifacts / "2-done.png"), full_page=True)
+    # the application, signed with the SMS code to the phone registered for the IIN the certificate named
+    page.locator("[data-continue]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
+    _keypad(page, child_iin(dt.date(2020, 3, 3)))
+    _type_name(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
+    page.locator('input[name="grade"][value="1"]').tap()
+    page.locator(f'input[name="language"][value="{lang}"]').tap()
+    page.locator("form.application button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
+    page.locator("[data-next]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/check$"))
+    page.locator(".consent input").tap()
+    page.locator(".sign-form button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/sign$"))
+    code = re.search(r"\b(\d{6})\b", page.locator("[data-sms]").first.inner_text()).group(1)
+    _keypad(page, code)
+    page.locator(".code-form button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/receipt/\w+$"))
+    assert re.fullmatch(r"\w{3}-\w{3}-\w{3}", page.locator("[data-reference]").inner_text())
+    page.screenshot(path=str(artifacts / "3-receipt.png"), full_page=True)
+
+
+OUTCOMES = {
+    "absent": {
+        "kk": "NCALayer бұл терминалда іске қосылмаған",
+        "ru": "NCALayer не запущен на этом терминале",
+    },
+    "cancel": {"kk": "Қол қоюдан бас тартылды", "ru": "Подписание отменено"},
+    "garbage": {"kk": "Қолтаңба оқылмады", "ru": "Подпись не прочитана"},
+}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+@pytest.mark.parametrize("mode", ["absent", "cancel", "garbage"])
+def test_ncalayer_absent_cancelled_or_garbage(with_ecp, live_server, page, standin, artifacts, mode, lang) -> None:
+    if mode == "absent":
+        with_ecp.config["NCALAYER_URL"] = "wss://127.0.0.1:9"  # nothing listens there
+    standin.mode = mode
+    page.goto(f"{live_server}/{lang}/identify")
+    page.get_by_role("button", name=WORDS[lang]["button"]).tap()
+    where = ".alert" if mode == "garbage" else "[data-ecp-status]"
+    page.wait_for_function(
+        "([sel, text]) => (document.querySelector(sel) || {}).textContent?.includes(text)",
+        arg=[where, OUTCOMES[mode][lang]],
+    )
+    assert page.url.endswith(f"/{lang}/identify")
+    assert page.locator("#iin").is_visible()  # the SMS way is still there
+    assert page.get_by_role("button", name=WORDS[lang]["button"]).is_enabled()  # and ЭЦҚ can be tried again
+    page.screenshot(path=str(artifacts / f"{mode}.png"), full_page=True)
+
+
+def test_an_expired_key_file_is_refused_in_the_parents_language(app, ca: DemoCa, live_server, page, clock) -> None:
+    old = ca.person(
+        PARENT,
+        usage="auth",
+        not_before=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        not_after=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    )
+    server = StandIn([old.p12(PASSWORD, [ca.intermediate])], PASSWORD)
+    try:
+        app.config["NCALAYER_URL"] = server.url
+        app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+        page.goto(f"{live_server}/ru/identify")
+        page.get_by_role("button", name=WORDS["ru"]["button"]).tap()
+        page.wait_for_selector(".alert")
+        assert "Срок действия этого сертификата истёк" in page.locator(".alert").inner_text()
+    finally:
+        server.close()
