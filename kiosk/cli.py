@@ -61,7 +61,7 @@ def run_command(host: str | None, port: int | None) -> None:
     if app.config["SYNC_IN_PROCESS"] and app.config["PORTAL"] != "demo":
         threading.Thread(target=make_worker(app, "in-process").run, name="sync", daemon=True).start()
         _say(app, "Sync worker running in this process")
-    _say(app, f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.domain.catalog'].version})")
+    _say(app, f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.catalog'].version})")
     serve(app, host=host, port=port, **waitress_options(app))
 
 
