@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import missing
-from flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, soup, token
+from fixtures import missing
+from fixtures.flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, soup, token
 from kiosk.display import MODES
 
 PORTRAIT = {"width": 1080, "height": 1920}

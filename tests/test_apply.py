@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from flows import CARD, PARENT, apply, child_iin, fill_form, identify, sign, soup, token
+from fixtures.flows import CARD, PARENT, apply, child_iin, fill_form, identify, sign, soup, token
 from kiosk import db
 from kiosk.crypto import keyring
 from kiosk.models import Attachment, State, Submission
@@ -202,7 +202,7 @@ def test_the_code_signs_exactly_this_application(client, app, clock) -> None:
     fill_form(client, "ru", answers)
     clock.now += dt.timedelta(seconds=61)
     client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
-    from flows import demo_code
+    from fixtures.flows import demo_code
 
     code = demo_code(client, "/ru/apply/sign")
     # the application changes after the code was sent: that code cannot sign the new one
@@ -216,7 +216,7 @@ def test_the_code_signs_exactly_this_application(client, app, clock) -> None:
 
 
 def test_the_assisted_path_queues_for_the_check_at_the_office(client, app, clock) -> None:
-    from flows import NO_PHONE
+    from fixtures.flows import NO_PHONE
 
     client.get("/ru/identify?service=meals")
     client.post("/ru/identify/iin", data={"iin": NO_PHONE, "csrf_token": token(client, "/ru/identify")})

@@ -12,8 +12,8 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
-import documents
-from flows import child_iin, fill_form, identify, soup, token
+from fixtures import documents
+from fixtures.flows import child_iin, fill_form, identify, soup, token
 from kiosk import db
 from kiosk.attachments import TOTAL_BUDGET
 from kiosk.crypto import keyring

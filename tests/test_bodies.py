@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 from werkzeug.formparser import FormDataParser
 
-from flows import child_iin, fill_form, identify, soup
+from fixtures.flows import child_iin, fill_form, identify, soup
 from kiosk.cli import waitress_options
 from kiosk.portal_sim.server import ServerThread
 

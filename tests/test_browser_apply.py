@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows import CARD, child_iin
+from fixtures.flows import CARD, child_iin
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import documents
-from flows import child_iin, fill_form, identify
+from fixtures import documents
+from fixtures.flows import child_iin, fill_form, identify
 
 pytestmark = pytest.mark.browser
 

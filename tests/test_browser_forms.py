@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_browser_apply import _code, _keypad, _type_name
 
-from flows import CARD, PARENT, apply, child_iin, soup, token
+from fixtures.flows import CARD, PARENT, apply, child_iin, soup, token
 
 pytestmark = pytest.mark.browser
 

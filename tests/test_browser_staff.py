@@ -91,7 +91,7 @@ WORDS = {
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_the_console_in_chromium_reads_as_staff_read(chromium, app, live_server, clock, artifacts, lang) -> None:
     """Answers under their labels, days typed as DD.MM.YYYY, buttons a mouse and a finger can hit."""
-    from flows import apply, child_iin
+    from fixtures.flows import apply, child_iin
 
     clock.set_local(2026, 5, 4)
     app.test_cli_runner().invoke(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_browser_apply import _code, _keypad, _type_name
 
-from flows import CARD, child_iin
+from fixtures.flows import CARD, child_iin
 from kiosk.codes import CodeRules
 
 pytestmark = pytest.mark.browser

@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from flows import CARD, child_iin, demo_code, soup, token
+from fixtures.flows import CARD, child_iin, demo_code, soup, token
 from kiosk import create_app, db
 from kiosk.models import Visit
 

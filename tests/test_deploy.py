@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from conftest import missing
+from fixtures import missing
 from kiosk import ROOT, create_app
 
 DEPLOY = ROOT / "deploy"

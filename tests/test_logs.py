@@ -227,8 +227,8 @@ class _Keep(logging.Handler):
 
 def test_no_log_record_holds_an_sms_code_while_the_demo_phone_shows_it(app, clock, capfd) -> None:
     """The console gateway masks the code at the source; the log's masking is only a second net."""
-    from flows import CARD, demo_code, fill_form, soup, token
-    from flows import child_iin as make_child
+    from fixtures.flows import CARD, demo_code, fill_form, soup, token
+    from fixtures.flows import child_iin as make_child
 
     raw, text_out, json_out = _Keep(), io.StringIO(), io.StringIO()
     root = logging.getLogger()

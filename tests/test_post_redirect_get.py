@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, soup, token
+from fixtures.flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, soup, token
 from kiosk import db
 from kiosk.cli import main
 from kiosk.models import Attachment, State, Submission
@@ -68,7 +68,7 @@ def _at_receipt(client, clock) -> str:
 
 def _card(client, clock):
     client.get("/ru/identify?service=meals")
-    from flows import CARD
+    from fixtures.flows import CARD
 
     return _post(client, "/ru/identify/card", "/ru/identify", mrz=CARD)
 

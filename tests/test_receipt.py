@@ -165,7 +165,7 @@ def test_waiting_for_the_id_card_heads_the_originals(app) -> None:
 
 def test_the_form_offers_only_the_situations_the_office_lists(client, app, clock) -> None:
     """A family situation the kiosk's office does not list is not offered, and a forged one is refused."""
-    from flows import child_iin, fill_form, identify, soup
+    from fixtures.flows import child_iin, fill_form, identify, soup
 
     clock.set_local(2026, 5, 4)
     identify(client, "ru", "meals", clock=clock)

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from flows import child_iin, fill_form, identify, soup, token
+from fixtures.flows import child_iin, fill_form, identify, soup, token
 from kiosk import create_app, db
 
 # werkzeug's test client spools a big request body to a temporary file it never closes, and the

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from flows import apply, apply_assisted, child_iin, soup, token
+from fixtures.flows import apply, apply_assisted, child_iin, soup, token
 from kiosk import audit, db
 from kiosk.cli import main
 
@@ -349,7 +349,7 @@ def test_a_visitor_calls_staff_and_the_dashboard_shows_it_until_answered(client,
 
 
 def test_sms_that_cannot_be_sent_raise_an_alert(client, app, staff, clock) -> None:
-    from flows import CARD
+    from fixtures.flows import CARD
     from kiosk.portal import PortalUnavailable
 
     def down(*_args) -> None:
@@ -385,7 +385,7 @@ def test_staff_open_the_attachments_and_each_look_is_audited(client, app, staff,
     from PIL import Image
 
     visitor = app.test_client()
-    from flows import fill_form, identify, sign
+    from fixtures.flows import fill_form, identify, sign
 
     identify(visitor, "ru", "meals", clock=clock)
     answers = {"child_iin": child_iin(dt.date(2016, 2, 2)), "child_name": "Иванова Мария", "grade": "4"}

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from wtforms import RadioField
 
-from flows import child_iin, fill_form, identify, sign, soup, token
+from fixtures.flows import child_iin, fill_form, identify, sign, soup, token
 from kiosk import applications
 from kiosk.catalog import load_catalog
 from kiosk.cli import main
@@ -319,7 +319,7 @@ RAW = __import__("re").compile(r"\b(?:sms|in_person|admin|operator|anonymous|vis
 def _busy_console(app, client, clock) -> list[str]:
     """A console with something of everything: applications of each kind of identity, staff
     actions, the central system's answers, a visitor's call, failed sign-ins and a difference."""
-    from flows import apply, apply_assisted
+    from fixtures.flows import apply, apply_assisted
     from kiosk.portal import Accepted, Change
     from kiosk.sync import Worker
 

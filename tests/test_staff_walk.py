@@ -9,7 +9,7 @@ import pytest
 from test_staff import _queue
 from test_staff_console import sign_in, staff  # noqa: F401 - fixture
 
-from flows import soup, token
+from fixtures.flows import soup, token
 
 MARK = {"kk": "Белгілеу: түпнұсқа көрілді", "ru": "Отметить: оригинал проверен", "en": "Mark: original seen"}
 
@@ -45,7 +45,7 @@ def _apply_with_photo(app, clock) -> str:
 
     from PIL import Image
 
-    from flows import child_iin, fill_form, identify, sign
+    from fixtures.flows import child_iin, fill_form, identify, sign
 
     visitor = app.test_client()
     identify(visitor, "ru", "meals", clock=clock)

@@ -20,7 +20,7 @@ from PIL import Image
 from sqlalchemy import select
 from werkzeug.routing.converters import NumberConverter
 
-from flows import fill_form, identify, sign, soup, token
+from fixtures.flows import fill_form, identify, sign, soup, token
 from kiosk import create_app, db
 from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from flows import apply, child_iin
+from fixtures.flows import apply, child_iin
 from kiosk import db
 from kiosk.models import State, Submission
 from kiosk.portal import HttpPortal

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from flows import CARD, PARENT, child_iin, demo_code, fill_form, identify, sign, soup, token
+from fixtures.flows import CARD, PARENT, child_iin, demo_code, fill_form, identify, sign, soup, token
 from kiosk import db
 from kiosk.codes import CodeRules
 from kiosk.iin import make_iin
