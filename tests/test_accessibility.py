@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import pytest
 
 from fixtures import missing
-from fixtures.flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, soup, token
+from fixtures.flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, meals, soup, token
 from kiosk.display import MODES
 
 PORTRAIT = {"width": 1080, "height": 1920}
@@ -33,7 +33,7 @@ MODE_SETS = {"default": (), "contrast": ("contrast",), "large": ("large",), "low
 
 def meals_answers() -> dict[str, str]:
     child = child_iin(dt.date(2016, 9, 9), "F")
-    return {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    return meals(child)
 
 
 # what a visitor can touch: links, buttons, fields (a radio or tick box is touched through its label)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from fixtures.flows import apply, child_iin
+from fixtures.flows import apply, child_iin, meals
 from kiosk import db
 from kiosk.models import State, Submission
 from kiosk.portal import HttpPortal
@@ -28,12 +28,7 @@ def queue(client, clock, n: int) -> None:
             client,
             "ru",
             "meals",
-            {
-                "child_iin": child_iin(dt.date(2014, 1, 1) + dt.timedelta(days=40 * i), "F"),
-                "child_name": "Иванова Мария",
-                "grade": "4",
-                "category": "asp",
-            },
+            meals(child_iin(dt.date(2014, 1, 1) + dt.timedelta(days=40 * i), "F")),
             clock,
         )
 
