@@ -67,11 +67,10 @@ for _path in (ROOT, ROOT / "tests"):
         sys.path.insert(0, str(_path))
 
 from bs4 import BeautifulSoup  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 from werkzeug.exceptions import HTTPException  # noqa: E402
 from werkzeug.routing import PathConverter, RequestRedirect  # noqa: E402
 from werkzeug.routing.converters import NumberConverter  # noqa: E402
-
-from scratch import scratch_database  # noqa: E402
 
 STATES = ("none", "code", "identified", "signing", "receipt", "ended", "staff")
 KINDS = (
@@ -313,6 +312,7 @@ class People:
 
     def _iin(self, born: dt.date, sex: str) -> str:
         from flows import NO_PHONE
+
         from kiosk.iin import make_iin
 
         while True:
@@ -362,9 +362,8 @@ class States:
 
     def _upload(self, client: Any, lang: str) -> None:
         """A small photo on the attachments step, as the camera would send it."""
-        from PIL import Image
-
         import flows
+        from PIL import Image
 
         photo = io.BytesIO()
         Image.new("RGB", (64, 48), (200, 120, 40)).save(photo, "JPEG")
