@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from _proc import stop_process
 from kiosk.iin import make_iin
 from kiosk.mrz import compose_td1
 
@@ -267,13 +268,8 @@ class KioskServer:
         with self._lock:
             self._stopped = True
             process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process)
 
 
 @contextmanager
@@ -293,8 +289,7 @@ def sim_process(folder: Path, keys: dict[str, str], timeout: float = 30.0) -> It
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 def _answers(url: str) -> bool:

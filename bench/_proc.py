@@ -1,8 +1,9 @@
-"""A process seen from outside, through /proc (Linux): its memory and its CPU time."""
+"""A process seen from outside: its memory and its CPU time through /proc (Linux), and its end."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from pathlib import Path
 
@@ -42,3 +43,15 @@ def poll_rss(pid: int, stop: threading.Event, peak: list[int], interval: float =
         except (OSError, KeyError):
             return
         stop.wait(interval)
+
+
+def stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, and SIGKILL if it is still there after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from _flow import ROOT, clean_env, free_port, kiosk_command
+from _proc import stop_process
 from _report import machine_line, table
 
 
@@ -85,12 +86,7 @@ def time_run(kiosk: list[str], instance: Path, port: int, sim_port: int, log: Pa
                 time.sleep(0.005)
             return time.perf_counter() - started
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 WHAT = ("kiosk --help", "kiosk run, new instance", "kiosk run, restart")

@@ -1,6 +1,6 @@
 """Accessibility of the visitor's screens: display modes, axe-core, focus order, touch targets, reach.
 
-The deep screens are reached as tests/flows.py does, over the Flask test client, and the visit's
+The deep screens are reached as tests/fixtures/flows.py does, over the Flask test client, and the visit's
 cookie is then handed to Chromium, which shows the same visit: one walk from Welcome to the
 status of a submitted application, every screen checked in every display mode and in both
 orientations. axe-core comes bundled with axe-playwright-python (injected into the page, nothing
