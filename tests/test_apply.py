@@ -68,13 +68,7 @@ def test_grade1_from_identify_to_receipt_in_kazakh(client, app, clock) -> None:
 
 
 def test_meals_with_a_category_in_russian(client, app, clock) -> None:
-    location = apply(
-        client,
-        "ru",
-        "meals",
-        meals(CHILD10, category="orphan"),
-        clock,
-    )
+    location = apply(client, "ru", "meals", meals(CHILD10, category="orphan"), clock)
     page = soup(client.get(location))
     assert "Предоставление бесплатного и льготного питания" in page.get_text()
     [row] = rows(app)
@@ -277,13 +271,7 @@ def test_attachments_checked_by_content_and_kept_within_5_mb(client, app, clock)
 
 
 def test_a_signed_submission_cannot_be_changed(client, app, clock) -> None:
-    apply(
-        client,
-        "ru",
-        "meals",
-        meals(CHILD10),
-        clock,
-    )
+    apply(client, "ru", "meals", meals(CHILD10), clock)
     with app.app_context(), db.new_session(app) as s:
         row = s.scalars(select(Submission)).one()
         row.payload = row.payload[:-4] + "AAAA"
@@ -296,13 +284,7 @@ def test_a_signed_submission_cannot_be_changed(client, app, clock) -> None:
 
 
 def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> None:
-    location = apply(
-        client,
-        "ru",
-        "meals",
-        meals(CHILD10),
-        clock,
-    )
+    location = apply(client, "ru", "meals", meals(CHILD10), clock)
     receipt = soup(client.get(location))
     reference = receipt.select_one("[data-reference]").get_text()
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
@@ -354,13 +336,7 @@ def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> 
 
 
 def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
-    location = apply(
-        client,
-        "kk",
-        "meals",
-        meals(CHILD10),
-        clock,
-    )
+    location = apply(client, "kk", "meals", meals(CHILD10), clock)
     with client.session_transaction() as visit:
         status_token = visit["receipts"][0]["token"]
     with app.test_request_context("/kk/receipt/x", base_url="http://kiosk.school.kz"):
@@ -378,13 +354,7 @@ def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
 
 
 def test_finish_wipes_the_visit(client, app, clock) -> None:
-    location = apply(
-        client,
-        "ru",
-        "meals",
-        meals(CHILD10),
-        clock,
-    )
+    location = apply(client, "ru", "meals", meals(CHILD10), clock)
     old_cookie = client.get_cookie("kiosk_visit").value
     response = client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
     assert response.headers["Location"].endswith("/")

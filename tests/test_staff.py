@@ -79,13 +79,7 @@ def test_an_operator_cannot_manage_users_or_read_the_audit_log(client, staff) ->
 
 
 def test_no_visitor_session_reaches_staff_pages(client, app, clock) -> None:
-    apply(
-        client,
-        "ru",
-        "meals",
-        meals(child_iin(dt.date(2016, 9, 9), "F")),
-        clock,
-    )
+    apply(client, "ru", "meals", meals(child_iin(dt.date(2016, 9, 9), "F")), clock)
     for url in ("/staff/", "/staff/users", "/staff/audit", "/staff/queue.csv"):
         response = client.get(url)
         assert response.status_code == 302 and response.headers["Location"].endswith("/staff/login")
@@ -107,11 +101,7 @@ def test_fifteen_minutes_idle_or_eight_hours_in_all_end_the_session(client, staf
 
 def test_dashboard_counts_and_alerts(client, app, staff, clock) -> None:
     visitor = app.test_client()
-    apply_assisted(
-        visitor,
-        "ru",
-        meals(child_iin(dt.date(2016, 9, 9), "F")),
-    )
+    apply_assisted(visitor, "ru", meals(child_iin(dt.date(2016, 9, 9), "F")))
     sign_in(client, "bolat")
     client.get("/staff/language/ru")
     page = soup(client.get("/staff/"))
@@ -121,13 +111,7 @@ def test_dashboard_counts_and_alerts(client, app, staff, clock) -> None:
 
 def test_csv_export_streams_the_queue_without_personal_data(client, app, staff, clock) -> None:
     visitor = app.test_client()
-    apply(
-        visitor,
-        "ru",
-        "meals",
-        meals(child_iin(dt.date(2016, 9, 9), "F")),
-        clock,
-    )
+    apply(visitor, "ru", "meals", meals(child_iin(dt.date(2016, 9, 9), "F")), clock)
     sign_in(client, "bolat")
     response = client.get("/staff/queue.csv")
     body = response.get_data(as_text=True)
@@ -252,11 +236,7 @@ def test_in_person_verification_sends_it_on(client, app, staff, clock) -> None:
     from kiosk.models import Submission
 
     visitor = app.test_client()
-    location = apply_assisted(
-        visitor,
-        "ru",
-        meals(child_iin(dt.date(2016, 9, 9), "F")),
-    )
+    location = apply_assisted(visitor, "ru", meals(child_iin(dt.date(2016, 9, 9), "F")))
     ref = location.headers["Location"].rsplit("/", 1)[-1]
     sign_in(client, "aigul")
     csrf = token(client, f"/staff/submissions/{ref}")

@@ -24,13 +24,7 @@ def queue(client, clock, n: int) -> None:
     for i in range(n):
         client.post("/ru/receipt/finish", data={})
         clock.now += dt.timedelta(minutes=16)
-        apply(
-            client,
-            "ru",
-            "meals",
-            meals(child_iin(dt.date(2014, 1, 1) + dt.timedelta(days=40 * i), "F")),
-            clock,
-        )
+        apply(client, "ru", "meals", meals(child_iin(dt.date(2014, 1, 1) + dt.timedelta(days=40 * i), "F")), clock)
 
 
 def states(app) -> list[str]:
