@@ -12,7 +12,7 @@ import os
 import platform
 import sqlite3
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -62,10 +62,10 @@ def cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric_from: int = 1) -> str:
-    """A markdown table (columns from ``numeric_from`` on aligned right), floats to two places."""
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]], words: Collection[int] = (0,)) -> str:
+    """A markdown table, floats to two places: the columns numbered in ``words`` aligned left, figures right."""
     lines = ["| " + " | ".join(header) + " |"]
-    lines.append("| " + " | ".join("---:" if i >= numeric_from else "---" for i in range(len(header))) + " |")
+    lines.append("| " + " | ".join("---" if i in words else "---:" for i in range(len(header))) + " |")
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         answers += f", {r.failures} failed" if r.failures else ""
         rows.append([r.kind, r.requests, answers, mb(idle_kb), mb(peak), mb(peak - idle_kb), r.seconds])
     header = ["kind", "requests", "answers", "idle RSS MB", "peak RSS MB", "above idle MB", "seconds"]
-    print(table(header, rows))
+    print(table(header, rows, words=(0, 2)))
     worst = max(max(r.peak_kb, r.polled_peak_kb) for r in results) - idle_kb
     server_errors = sum(n for r in results for code, n in r.answers.items() if code.startswith("5"))
     met = mb(worst) < GOAL_MB and server_errors == 0 and not any(r.failures for r in results)

@@ -632,7 +632,7 @@ def report(data: Dataset, runs: list[DatabaseRun], args: argparse.Namespace) -> 
     cells = [
         [r.database, r.measure, r.case, r.rows, r.n, r.p50_ms, r.p99_ms, r.goal] for run in runs for r in run.results
     ]
-    print(table(header, cells, numeric_from=3))
+    print(table(header, cells, words=(0, 1, 2, 7)))
     missed = [r for run in runs for r in run.results if r.goal == "MISSED" or r.goal == "p50 only"]
     print()
     if missed:
