@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,13 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from flow_client import ROOT, free_port, kiosk_command
-
-
-def clean_env(instance: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update({"KIOSK_INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1", **(extra or {})})
-    return env
+from _flow import ROOT, clean_env, free_port, kiosk_command
+from _proc import stop_process
+from _report import machine_line, table
 
 
 def time_help(kiosk: list[str], instance: Path) -> float:
@@ -91,12 +86,7 @@ def time_run(kiosk: list[str], instance: Path, port: int, sim_port: int, log: Pa
                 time.sleep(0.005)
             return time.perf_counter() - started
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 WHAT = ("kiosk --help", "kiosk run, new instance", "kiosk run, restart")
@@ -143,10 +133,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {round_ + 1}, {label}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in mine.items()))
 
     figures = {label: {name: summary(values) for name, values in times.items()} for label, times in results.items()}
-    for label, table in figures.items():
-        print(f"\n{label}\n{'what':<26} {'median':>8} {'min':>8} {'max':>8}")
-        for name, fig in table.items():
-            print(f"{name:<26} {fig['median_s']:>7.2f}s {fig['min_s']:>7.2f}s {fig['max_s']:>7.2f}s")
+    print(f"\n{machine_line()}")
+    for label, rows in figures.items():
+        print(f"\n{label}\n")
+        cells = [[name, fig["median_s"], fig["min_s"], fig["max_s"], fig["runs"]] for name, fig in rows.items()]
+        print(table(["what", "median s", "min s", "max s", "runs"], cells))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

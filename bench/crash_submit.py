@@ -36,151 +36,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-from flow_client import (
+from _flow import (
     LOAD_ENV,
-    RECEIPT_PATH,
-    SERVICE,
+    SIGN_STEP,
     Child,
+    FlowError,
     KioskServer,
     Parent,
-    csrf_token,
-    duplicate_reference,
+    ServerGone,
+    Visit,
     free_port,
     healthy,
     make_people,
-    page_problem,
-    shown_reference,
-    sms_code,
 )
-
 from kiosk.infra.keys import keyed_hash
-
-# --- one visit: the flow over real HTTP ------------------------------------------------------------
-
-
-class ServerGone(Exception):
-    """A connection error, a timeout or a 5xx: the server crashed or is starting again."""
-
-
-class FlowError(Exception):
-    """The kiosk answered, but not as the flow expects: a bug (or a wrong assumption here)."""
-
-
-@dataclass
-class Outcome:
-    kind: str  # "receipt" (the page showed it) or "duplicate" (the form named an earlier one)
-    reference: str
-    redirected_to: str | None = None  # the reference in the sign request's redirect, if it came
-    sign_seconds: float | None = None  # the POST /<lang>/apply/sign request, client-side
-
-
-class Visit:
-    """One parent's visit: a fresh cookie jar, every POST carrying the token of the page before it."""
-
-    def __init__(self, base_url: str, lang: str, timeout: float = 10.0) -> None:
-        self.lang = lang
-        self.client = httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False)
-        self.stage = "start"
-        self.redirected_to: str | None = None
-
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> Visit:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.TransportError as exc:  # connection refused or reset, timeouts, broken answers
-            raise ServerGone(f"{method} {path} during {self.stage}: {type(exc).__name__}") from exc
-        if response.status_code >= 500:
-            raise ServerGone(f"{method} {path} during {self.stage}: HTTP {response.status_code}")
-        return response
-
-    def page(self, path: str) -> tuple[str, str]:
-        """GET a page that must answer 200; its text and its CSRF token."""
-        response = self.request("GET", path)
-        if response.status_code != 200:
-            raise FlowError(f"GET {path}: {response.status_code} {response.headers.get('location', '')}")
-        token = csrf_token(response.text)
-        if token is None:
-            raise FlowError(f"GET {path}: no csrf_token on the page")
-        return response.text, token
-
-    def post(self, path: str, data: dict[str, str], token: str) -> httpx.Response:
-        return self.request("POST", path, data={**data, "csrf_token": token})
-
-    def expect_redirect(self, response: httpx.Response, ending: str) -> str:
-        location = response.headers.get("location", "")
-        if response.status_code != 302 or not location.split("?")[0].endswith(ending):
-            problem = page_problem(response.text) if response.status_code == 200 else location
-            raise FlowError(f"{self.stage}: expected a redirect to …{ending}, got {response.status_code}: {problem}")
-        return location
-
-    def identify(self, parent: Parent) -> None:
-        base = f"/{self.lang}/identify"
-        self.stage = "identify"
-        _page, token = self.page(f"{base}?service={SERVICE}")
-        if parent.card is not None:
-            response = self.post(f"{base}/card", {"mrz": parent.card}, token)
-        else:
-            response = self.post(f"{base}/iin", {"iin": parent.iin}, token)
-        self.expect_redirect(response, f"{base}/code")
-        self.stage = "identify code"
-        page, token = self.page(f"{base}/code")
-        code = sms_code(page)
-        if code is None:
-            raise FlowError("identify: no code on the demo phone")
-        self.expect_redirect(self.post(f"{base}/code", {"code": code}, token), f"{base}/done")
-
-    def apply(self, child: Child) -> Outcome:
-        """The form, consent and the signing code; the receipt's reference, or the earlier one's."""
-        base = f"/{self.lang}/apply"
-        self.stage = "form"
-        _page, token = self.page(f"{base}/form")
-        answers = {"child_iin": child.iin, "child_name": child.name, "grade": child.grade, "category": child.category}
-        response = self.post(f"{base}/form", answers, token)
-        if response.status_code == 200 and (earlier := duplicate_reference(response.text)):
-            return Outcome("duplicate", earlier)
-        self.expect_redirect(response, f"{base}/attachments")
-        self.stage = "check"
-        _page, token = self.page(f"{base}/check")
-        self.expect_redirect(self.post(f"{base}/check", {"consent": "y"}, token), f"{base}/sign")
-        self.stage = "sign code"
-        page, token = self.page(f"{base}/sign")
-        code = sms_code(page)
-        if code is None:
-            raise FlowError("sign: no signing code on the demo phone")
-        self.stage = "sign"  # from here a crash may come before or after the commit
-        started = time.perf_counter()
-        response = self.post(f"{base}/sign", {"code": code}, token)
-        sign_seconds = time.perf_counter() - started
-        if response.status_code == 200 and (earlier := duplicate_reference(response.text)):
-            return Outcome("duplicate", earlier, sign_seconds=sign_seconds)
-        location = self.expect_redirect(response, "")
-        match = RECEIPT_PATH.search(location)
-        if match is None:
-            raise FlowError(f"sign: redirected to {location}, not to a receipt")
-        self.redirected_to = match.group(1)
-        self.stage = "receipt"
-        page, token = self.page(location)
-        reference = shown_reference(page)
-        if reference is None:
-            raise FlowError(f"receipt {location}: no [data-reference] on the page")
-        if reference != self.redirected_to:
-            raise FlowError(f"receipt shows {reference} but the redirect named {self.redirected_to}")
-        self.stage = "finish"
-        try:  # ends the visit; the receipt was already shown, so a crash here changes nothing
-            self.post(f"/{self.lang}/receipt/finish", {}, token)
-        except ServerGone:
-            pass
-        return Outcome("receipt", reference, self.redirected_to, sign_seconds)
-
 
 # --- the run -------------------------------------------------------------------------------------
 
@@ -212,7 +81,7 @@ class Tally:
             self.retries += 1
             self.server_gone += 1
             self.by_stage[stage] = self.by_stage.get(stage, 0) + 1
-            if stage == "sign":
+            if stage == SIGN_STEP:
                 self.sign_interrupted += 1
 
     def flow_error(self) -> None:
@@ -241,7 +110,7 @@ def run_child(
                 outcome = visit.apply(child)
             except ServerGone:
                 tally.gone(visit.stage)
-                result.sign_interrupted += visit.stage == "sign"
+                result.sign_interrupted += visit.stage == SIGN_STEP
                 if visit.redirected_to:
                     result.references_redirected.append(visit.redirected_to)
                 wait_for_server(server, abort)
@@ -255,6 +124,11 @@ def run_child(
                 if len(result.problems) >= max_flow_errors:
                     return result
                 continue
+            if outcome.kind == "receipt":
+                try:  # ends the visit; the receipt was already shown, so a crash here changes nothing
+                    visit.finish()
+                except (ServerGone, FlowError):
+                    pass
         result.kind, result.reference = outcome.kind, outcome.reference
         if outcome.redirected_to:
             result.references_redirected.append(outcome.redirected_to)

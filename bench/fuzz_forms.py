@@ -5,7 +5,7 @@ arguments from what the pages link to (harvested by crawling each state) and fro
 the form fields from the forms the pages show. Each request is one route and method, one session
 state and one body kind, walked as a shuffled product so that every combination comes round:
 
-- session states, each built through the real flow (``tests/flows.py``, the Flask test client on
+- session states, each built through the real flow (``tests/fixtures/flows.py``, the Flask test client on
   the same app and database), then used by its cookie: none (no cookie), code (identifying, the
   SMS code not typed yet), identified, signing (form filled, consent given, the signing code sent),
   receipt (an application signed), ended (the cookie of a visit that was finished), staff (signed
@@ -71,7 +71,9 @@ from werkzeug.exceptions import HTTPException  # noqa: E402
 from werkzeug.routing import PathConverter, RequestRedirect  # noqa: E402
 from werkzeug.routing.converters import NumberConverter  # noqa: E402
 
-from scratch import scratch_database  # noqa: E402
+from fixtures import flows  # noqa: E402
+from fixtures.app import Clock  # noqa: E402
+from fixtures.scratch import scratch_database  # noqa: E402
 
 STATES = ("none", "code", "identified", "signing", "receipt", "ended", "staff")
 KINDS = (
@@ -144,16 +146,6 @@ CHARSETS = ["utf-8", "utf-16", "latin-1", "bogus", "cp1251", "", '"utf-8"']
 
 
 # --- the app, its clock and its log ----------------------------------------------------------------
-
-
-class Clock:
-    """The app's clock (``CLOCK``): still while requests run, moved an hour before states are built."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 class LogTrap(logging.Handler):
@@ -312,13 +304,12 @@ class People:
         self.serial = rng.randrange(100, 5000)
 
     def _iin(self, born: dt.date, sex: str) -> str:
-        from flows import NO_PHONE
         from kiosk.domain.iin import make_iin
 
         while True:
             self.serial += 1
             iin = make_iin(born, sex, self.serial % 10000)
-            if iin is not None and iin != NO_PHONE:
+            if iin is not None and iin != flows.NO_PHONE:
                 return iin
 
     def card(self) -> str:
@@ -328,12 +319,7 @@ class People:
         return compose_td1(f"{self.serial:09d}", iin, dt.date(2031, 5, 20), "TESTOVA", "AIGUL")
 
     def child(self) -> dict[str, str]:
-        return {
-            "child_iin": self._iin(dt.date(2015, 6, 1), "M"),
-            "child_name": "Омаров Алихан",
-            "grade": "4",
-            "category": "asp",
-        }
+        return flows.meals(self._iin(dt.date(2015, 6, 1), "M"), child_name="Омаров Алихан")
 
 
 class States:
@@ -364,8 +350,6 @@ class States:
         """A small photo on the attachments step, as the camera would send it."""
         from PIL import Image
 
-        import flows
-
         photo = io.BytesIO()
         Image.new("RGB", (64, 48), (200, 120, 40)).save(photo, "JPEG")
         photo.seek(0)
@@ -391,8 +375,6 @@ class States:
 
     def build(self) -> dict[str, State]:
         """All states anew, an hour later by the app's clock."""
-        import flows
-
         self.clock.now += dt.timedelta(hours=1, minutes=1)
         start = self.clock.now
         self.builds += 1
@@ -916,7 +898,7 @@ def run(requests: int, seed: int, instance: Path, database_url: str | None = Non
     from kiosk.portal_sim.server import ServerThread
 
     rng = random.Random(seed)
-    clock = Clock(dt.datetime(2026, 5, 4, 6, 0, tzinfo=dt.UTC))
+    clock = Clock()  # still while requests run, moved an hour before the states are built
     report = Report()
     started = time.perf_counter()
     with trapped_logs() as trap, contextlib.redirect_stdout(io.StringIO()):

@@ -23,7 +23,6 @@ import json
 import multiprocessing as mp
 import multiprocessing.connection
 import os
-import platform
 import queue
 import signal
 import statistics
@@ -32,9 +31,9 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+
+from _report import machine, machine_line, percent, percentile, table
 
 SERVER_THREADS = 8
 FLOOR_PATH = "/_bench/floor"
@@ -226,21 +225,12 @@ def run_phase(port: int, target: Target, seconds: float, clients: int) -> tuple[
         errors=len(errors),
         seconds=elapsed,
         rps=len(latencies) / elapsed,
-        p50_ms=percentile(latencies, 50) * 1000,
-        p99_ms=percentile(latencies, 99) * 1000,
+        p50_ms=percentile(latencies, 0.5) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         client_cpu_cores=cpu / elapsed,
         error_samples=sorted(set(errors))[:5],
     )
     return result, latencies
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """The pct-th percentile by linear interpolation (NaN when nothing was measured)."""
-    if not sorted_values:
-        return float("nan")
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(pct) - 1]
 
 
 def merge(label: str, runs: list[PhaseResult], latencies: list[float]) -> PhaseResult:
@@ -251,8 +241,8 @@ def merge(label: str, runs: list[PhaseResult], latencies: list[float]) -> PhaseR
         errors=sum(r.errors for r in runs),
         seconds=sum(r.seconds for r in runs),
         rps=statistics.fmean(r.rps for r in runs),
-        p50_ms=percentile(latencies, 50) * 1000,
-        p99_ms=percentile(latencies, 99) * 1000,
+        p50_ms=percentile(latencies, 0.5) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         client_cpu_cores=statistics.fmean(r.client_cpu_cores for r in runs),
         error_samples=sorted({e for r in runs for e in r.error_samples})[:5],
     )
@@ -261,29 +251,10 @@ def merge(label: str, runs: list[PhaseResult], latencies: list[float]) -> PhaseR
 # --- the report -------------------------------------------------------------------------------
 
 
-def machine_facts() -> dict[str, Any]:
-    """What a reader needs to compare two runs: cores, Python, the server stack's versions."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "flask": version("flask"),
-        "waitress": version("waitress"),
-    }
-
-
 def print_table(rows: list[PhaseResult]) -> None:
-    """A plain table: one line per measured window."""
-    head = f"{'URL':<26} {'requests':>9} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'client CPU':>11}"
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        print(
-            f"{r.label:<26} {r.requests:>9} {r.rps:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7}"
-            f" {r.client_cpu_cores:>10.2f}c"
-        )
+    """One line per measured window."""
+    header = ["URL", "requests", "rps", "p50 ms", "p99 ms", "errors", "client CPU cores"]
+    print(table(header, [[r.label, r.requests, r.rps, r.p50_ms, r.p99_ms, r.errors, r.client_cpu_cores] for r in rows]))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -303,11 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # a plain `kill` then unwinds through the finally below, which stops the server process
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    facts = machine_facts()
-    print(
-        f"machine: {facts['cpu_count']} CPUs ({facts['cpus_usable']} usable), {facts['implementation']} "
-        f"{facts['python']}, {facts['platform']}; flask {facts['flask']}, waitress {facts['waitress']}"
-    )
+    facts = machine()
+    print(f"machine: {machine_line(facts)}")
     print(
         f"params: waitress threads={SERVER_THREADS} (own process), clients={args.clients} keep-alive, "
         f"warm-up {args.warmup:g} s + {args.seconds:g} s measured per URL; order: floor, services, fragment, floor"
@@ -346,8 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     services_pct = 100 * services.rps / floor.rps
     drift_pct = 100 * abs(floor_runs[1].rps - floor_runs[0].rps) / floor.rps
     print()
-    print(f"checklist fragment: {fragment_pct:.1f}% of the floor's rps")
-    print(f"services page:      {services_pct:.1f}% of the floor's rps")
+    print(f"checklist fragment: {percent(fragment.rps, floor.rps)} of the floor's rps")
+    print(f"services page:      {percent(services.rps, floor.rps)} of the floor's rps")
     print(f"floor drift between its two runs: {drift_pct:.1f}%" + ("  (noisy machine?)" if drift_pct > 10 else ""))
     met = fragment_pct >= GOAL_PERCENT
     print(f"goal: fragment >= {GOAL_PERCENT:g}% of floor: {'met' if met else 'not met'}")

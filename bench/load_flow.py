@@ -43,7 +43,6 @@ import platform
 import random
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -52,29 +51,33 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from flow_client import (
+
+import kiosk
+from _floor import FsyncFloor
+from _flow import (
     CATEGORIES,
     FIRST_NAMES,
     FORM_CATEGORIES,
     LANGS,
     LOAD_ENV,
     NO_PHONE,
-    RECEIPT_PATH,
     SERVICE,
     SURNAMES,
+    Child,
+    FlowError,
     KioskServer,
-    csrf_token,
+    Parent,
+    ServerGone,
+    Stopped,
+    Visit,
     free_port,
     page_problem,
-    shown_reference,
-    sms_code,
     valid_iins,
 )
-
-import kiosk
+from _proc import proc_cpu_seconds, proc_status
+from _report import Latency, machine_line, percentile, table
 from kiosk.domain.references import display
 
 HX_HEADERS = {"HX-Request": "true", "HX-Target": "checklist"}
@@ -154,25 +157,12 @@ class Record:
             self.error_samples.append(f"{name}: {message}")
 
 
-def percentile(ordered: list[float], q: float) -> float:
-    """Linear interpolation between the closest ranks (``ordered`` sorted, ``q`` in 0..1)."""
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def summarise(latencies: list[float], errors: int) -> dict[str, Any]:
-    ordered = sorted(latencies)
-    return {
-        "count": len(ordered),
-        "p50_ms": round(percentile(ordered, 0.50) * 1000, 2) if ordered else None,
-        "p99_ms": round(percentile(ordered, 0.99) * 1000, 2) if ordered else None,
-        "max_ms": round(ordered[-1] * 1000, 2) if ordered else None,
-        "errors": errors,
-    }
+    figures = Latency.of(latencies)
+    ms = (
+        (round(figures.p50_ms, 2), round(figures.p99_ms, 2), round(figures.max_ms, 2)) if figures.count else (None,) * 3
+    )
+    return {"count": figures.count, "p50_ms": ms[0], "p99_ms": ms[1], "max_ms": ms[2], "errors": errors}
 
 
 # --- the people: a new parent and a new child for every application -----------------------------
@@ -207,14 +197,6 @@ class People:
 # --- one terminal ----------------------------------------------------------------------------------
 
 
-class Stopped(Exception):
-    """The run's time is up: the terminal stops between two requests."""
-
-
-class StepFailed(Exception):
-    """This request failed (already counted); the visit is given up and the next one starts."""
-
-
 def parse_think(text: str) -> tuple[float, float]:
     """``0.5-2`` (uniform between) or ``1`` (fixed) or ``0``, in seconds."""
     low, _, high = text.partition("-")
@@ -247,17 +229,13 @@ class Terminal:
         self.think_range = think
         self.status_share = status_share
         self.stop = stop
-        self.timeout = timeout
         self.record = Record()
         self.applications: list[tuple[str, str]] = []  # (reference, parent's IIN) made here
-        self.client = self._new_client()
-
-    def _new_client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.base_url,
-            timeout=self.timeout,
+        self.client = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
             follow_redirects=False,
-            headers={"User-Agent": f"load_flow terminal {self.index}"},
+            headers={"User-Agent": f"load_flow terminal {index}"},
         )
 
     # the loop
@@ -269,12 +247,22 @@ class Terminal:
             done = 0
             while visits is None or done < visits:
                 done += 1
+                visit = Visit(
+                    self.base_url,
+                    self.rng.choice(LANGS),
+                    client=self.client,
+                    timed=lambda step, seconds: self.record.step(step).add(seconds),
+                    think=self.think,
+                    stop=self.stop,
+                    browser=True,
+                )
                 try:
                     if self.applications and self.rng.random() < self.status_share:
-                        self.status_visit()
+                        self.status_visit(visit)
                     else:
-                        self.application_visit()
-                except StepFailed:
+                        self.application_visit(visit)
+                except (ServerGone, FlowError) as exc:  # the visit is given up and the next one starts
+                    self.record.error(visit.stage, str(exc))
                     self.record.abandoned += 1
                     self.client.cookies.clear()  # the next visitor starts a fresh visit
                     self.think()
@@ -302,162 +290,49 @@ class Terminal:
 
     # the visits
 
-    def application_visit(self) -> None:
-        lang = self.rng.choice(LANGS)
+    def application_visit(self, visit: Visit) -> None:
+        lang = visit.lang
         who = self.people.next()
-        self.start(lang)
+        visit.start()
         self.think()
-        self.get("service checklist", f"/{lang}/services/{SERVICE}")
+        visit.get("service checklist", f"/{lang}/services/{SERVICE}")
         self.think()
         category = self.rng.choice(CATEGORIES)
-        fragment = self.get(
+        fragment = visit.get(
             "checklist swap (htmx)", f"/{lang}/services/{SERVICE}?category={category}", headers=HX_HEADERS
         )
         if "<html" in fragment.text or f'data-category="{category}"' not in fragment.text:
-            self.fail("checklist swap (htmx)", "not the checklist fragment for this category")
+            raise FlowError("not the checklist fragment for this category")
         self.think()
-        _page, token = self.page("identify page", f"/{lang}/identify?service={SERVICE}")
-        self.think()  # types the IIN on the keypad
-        data = {"iin": who.parent_iin}
-        self.post("identify: post IIN", f"/{lang}/identify/iin", data, token, f"/{lang}/identify/code")
-        page, token = self.page("code page", f"/{lang}/identify/code")
-        code = sms_code(page)
-        if code is None:
-            self.fail("code page", "no code on the demo phone")
-        self.think()  # reads the code off the phone and types it
-        self.post("code: post", f"/{lang}/identify/code", {"code": code}, token, f"/{lang}/identify/done")
-        self.get("identified page", f"/{lang}/identify/done")
-        self.think()
-        _page, token = self.page("form page", f"/{lang}/apply/form")
-        self.think()  # fills in the child's IIN, name, grade and situation
-        answers = {
-            "child_iin": who.child_iin,
-            "child_name": f"{self.rng.choice(SURNAMES)} {self.rng.choice(FIRST_NAMES)}",
-            "grade": str(self.rng.randint(1, 11)),
-            "category": self.rng.choice(FORM_CATEGORIES),
-        }
-        self.post("form: post", f"/{lang}/apply/form", answers, token, f"/{lang}/apply/attachments")
-        self.get("attachments page", f"/{lang}/apply/attachments")
-        self.think()  # no photos: Continue
-        _page, token = self.page("check page", f"/{lang}/apply/check")
-        self.think()  # reads the answers, ticks consent
-        self.post("check: consent, SMS sent", f"/{lang}/apply/check", {"consent": "y"}, token, f"/{lang}/apply/sign")
-        page, token = self.page("sign page", f"/{lang}/apply/sign")
-        code = sms_code(page)
-        if code is None:
-            self.fail("sign page", "no signing code on the demo phone")
-        self.think()
-        response = self.post("sign: post (commit)", f"/{lang}/apply/sign", {"code": code}, token, None)
-        location = response.headers["location"]
-        match = RECEIPT_PATH.search(urlsplit(location).path)
-        if match is None:
-            self.fail("sign: post (commit)", f"redirected to {location}, not to a receipt")
-        page, token = self.page("receipt page", location)
-        reference = shown_reference(page)
-        if reference != match.group(1):
-            self.fail("receipt page", f"shows {reference}, the redirect named {match.group(1)}")
-        self.think()  # reads (or prints) the receipt, taps Finish
-        self.post("finish: post", f"/{lang}/receipt/finish", {}, token, "/")
-        self.applications.append((reference, who.parent_iin))
+        visit.identify(Parent(who.parent_iin, None))
+        name = f"{self.rng.choice(SURNAMES)} {self.rng.choice(FIRST_NAMES)}"
+        grade, situation = str(self.rng.randint(1, 11)), self.rng.choice(FORM_CATEGORIES)
+        outcome = visit.apply(Child(who.child_iin, name, grade, situation, lang))
+        if outcome.kind != "receipt":
+            raise FlowError(f"a new child's form named an earlier application, {outcome.reference}")
+        visit.finish()  # the redirect to Welcome is the next visit's first request
+        self.applications.append((outcome.reference, who.parent_iin))
         self.record.flows += 1
         self.record.flow_times.append(time.monotonic())
-        # the redirect to Welcome is the next visit's first request
 
-    def status_visit(self) -> None:
+    def status_visit(self, visit: Visit) -> None:
         """A parent back to see how an application made at this terminal is doing."""
-        lang = self.rng.choice(LANGS)
+        lang = visit.lang
         reference, parent_iin = self.rng.choice(self.applications)
-        self.start(lang)
+        visit.start()
         self.think()
-        _page, token = self.page("status page", f"/{lang}/status")
+        _page, token = visit.page("status page", f"/{lang}/status")
         self.think()  # types the reference and the IIN
         data = {"reference": display(reference), "iin": parent_iin}
-        self.post("status: look up", f"/{lang}/status", data, token, f"/{lang}/status/found")
-        response = self.get("status page (found)", f"/{lang}/status/found")
+        visit.expect_redirect(visit.post("status: look up", f"/{lang}/status", data, token), f"/{lang}/status/found")
+        response = visit.get("status page (found)", f"/{lang}/status/found")
         if display(reference) not in response.text or "data-state" not in response.text:
-            self.fail("status page (found)", page_problem(response.text))
+            raise FlowError(page_problem(response.text))
         self.record.status_lookups += 1
         self.client.cookies.clear()  # the kiosk's idle timeout: the next visitor starts afresh
 
-    def start(self, lang: str) -> None:
-        """Welcome, the language (its redirect followed at once), the services."""
-        self.get("welcome", "/")
-        self.think()
-        response = self.call("language (redirect)", "GET", f"/{lang}/start")
-        self.expect_redirect("language (redirect)", response, f"/{lang}/services")
-        self.get("services", f"/{lang}/services")
-
-    # one request
-
-    def call(self, step: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Time one request; count a connection failure or a 4xx/5xx answer as this step's error."""
-        if self.stop.is_set():
-            raise Stopped
-        stats = self.record.step(step)
-        started = time.perf_counter()
-        try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:  # refused, reset, timed out, a broken answer
-            self.record.error(step, f"{method} {path}: {type(exc).__name__}: {exc}")
-            raise StepFailed from exc
-        stats.add(time.perf_counter() - started)
-        if response.status_code >= 400:
-            self.record.error(step, f"{method} {path}: HTTP {response.status_code}")
-            raise StepFailed
-        return response
-
-    def get(self, step: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = self.call(step, "GET", path, **kwargs)
-        if response.status_code != 200:
-            self.fail(step, f"GET {path}: {response.status_code} {response.headers.get('location', '')}")
-        return response
-
-    def page(self, step: str, path: str) -> tuple[str, str]:
-        """A page with a form: its text and its CSRF token."""
-        response = self.get(step, path)
-        token = csrf_token(response.text)
-        if token is None:
-            self.fail(step, f"GET {path}: no csrf_token on the page")
-        return response.text, token
-
-    def post(self, step: str, path: str, data: dict[str, str], token: str, redirect: str | None) -> httpx.Response:
-        response = self.call(step, "POST", path, data={**data, "csrf_token": token})
-        self.expect_redirect(step, response, redirect)
-        return response
-
-    def expect_redirect(self, step: str, response: httpx.Response, path: str | None) -> None:
-        """A 302/303 to ``path`` (any path when None)."""
-        location = response.headers.get("location", "")
-        if response.status_code in (302, 303) and (path is None or urlsplit(location).path == path):
-            return
-        problem = page_problem(response.text) if response.status_code == 200 else location
-        self.fail(step, f"expected a redirect to {path or 'anywhere'}, got {response.status_code}: {problem}")
-
-    def fail(self, step: str, message: str) -> None:
-        """The kiosk answered, but not as the flow expects."""
-        self.record.error(step, message)
-        raise StepFailed
-
 
 # --- the server process, from outside ------------------------------------------------------------------
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM (the peak) in kB and the thread count of a process."""
-    out: dict[str, int] = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "Threads"):
-                out[key] = int(value.split()[0])
-    return out
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def healthz_idle(url: str, count: int) -> list[float]:
@@ -483,35 +358,6 @@ def probe(url: str, stop: threading.Event, stats: StepStats, errors: list[str]) 
             stats.add(time.perf_counter() - started)
             if status != 200:
                 errors.append(f"HTTP {status}")
-
-
-class FsyncFloor:
-    """A bare INSERT + COMMIT in a database of its own beside the kiosk's (WAL, ``synchronous=FULL``).
-
-    What one durable commit costs on this disk at this moment: the writing steps commit one to
-    three times each, so when the disk is slow (another program writing) they are slow with it.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.conn = sqlite3.connect(folder / "fsync_floor.sqlite3", isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB)")
-        self.body = os.urandom(FSYNC_ROW_BYTES)
-
-    def commit(self) -> float:
-        started = time.perf_counter()
-        self.conn.execute("BEGIN")
-        self.conn.execute("INSERT INTO rows (body) VALUES (?)", (self.body,))
-        self.conn.execute("COMMIT")
-        return time.perf_counter() - started
-
-    def every(self, interval: float, stop: threading.Event, latencies: list[float]) -> None:
-        while not stop.wait(interval):
-            latencies.append(self.commit())
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def sample_server(pid: int, database: Path, started: float, stop: threading.Event, samples: list[dict]) -> None:
@@ -641,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         before = proc_status(pid)
         idle = healthz_idle(server.url, IDLE_BASELINE_REQUESTS)
-        floor = FsyncFloor(workdir)
+        floor = FsyncFloor(workdir, FSYNC_ROW_BYTES)
         fsync_idle = [floor.commit() for _ in range(IDLE_BASELINE_REQUESTS)]
         print(f"warm-up done: RSS {before['VmRSS'] / 1024:.1f} MiB, {before['Threads']} threads", flush=True)
 
@@ -776,25 +622,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_results(r: dict[str, Any]) -> None:
-    def row(name: str, s: dict[str, Any]) -> str:
-        if not s["count"]:
-            return f"| {name} | 0 | - | - | - | {s['errors']} |"
-        return f"| {name} | {s['count']} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['max_ms']:.1f} | {s['errors']} |"
-
     think = f"{r['think_s'][0]:g}-{r['think_s'][1]:g} s" if r["think_s"][1] else "0"
     print()
     print(
         f"{r['terminals']} terminals, {r['seconds']} s, think {think}, portal {r['portal']}, "
-        f"waitress {r['server_threads']} threads, {r['machine']['cpus']} CPUs, seed {r['seed']}"
+        f"waitress {r['server_threads']} threads, seed {r['seed']}; {machine_line()}"
     )
     print()
-    print("| step | count | p50 ms | p99 ms | max ms | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, s in r["steps"].items():
-        print(row(name, s))
-    print(row("all steps", r["all_steps"]))
-    for name, s in r["baseline"].items():
-        print(row(name, s))
+    named = [*r["steps"].items(), ("all steps", r["all_steps"]), *r["baseline"].items()]
+    cells = [[name, s["count"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["errors"]] for name, s in named]
+    print(table(["step", "count", "p50 ms", "p99 ms", "max ms", "errors"], cells))
     print()
     mib = {k: v / 1024 for k, v in r["rss_kib"].items()}
     print(

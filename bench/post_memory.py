@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import threading
@@ -35,8 +34,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
-from flow_client import LOAD_ENV, KioskServer, free_port
-from load_flow import proc_status
+
+from _flow import LOAD_ENV, KioskServer, free_port
+from _proc import clear_peak, poll_rss, proc_status
+from _report import machine_line, table
 
 GOAL_MB = 30.0
 BOUNDARY = "----post-memory-bench"
@@ -86,24 +87,6 @@ class KindResult:
     peak_kb: int = 0  # VmHWM after the kind
     polled_peak_kb: int = 0  # the highest VmRSS seen by polling
     seconds: float = 0.0
-
-
-def clear_peak(pid: int) -> bool:
-    """Reset the process's VmHWM to its current RSS (Linux 4.0+, same user); False if not allowed."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def poll_rss(pid: int, stop: threading.Event, peak: list[int]) -> None:
-    while not stop.is_set():
-        try:
-            peak[0] = max(peak[0], proc_status(pid)["VmRSS"])
-        except (OSError, KeyError):
-            return
-        time.sleep(0.005)
 
 
 def post_all(
@@ -198,23 +181,18 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"{args.clients} clients at once, {args.megabytes:g} MB bodies, each client to {len(ROUTES)} routes "
-        f"x {args.rounds}; Python {platform.python_version()}, {platform.machine()}"
+        f"x {args.rounds}; {machine_line()}"
     )
     if not can_reset:
         print("(VmHWM could not be reset between kinds: the peaks are the run's so far)")
-    header = (
-        f"{'kind':<26} {'requests':>8} {'answers':<22} {'idle RSS':>9} {'peak RSS':>9} {'above idle':>10} {'time':>6}"
-    )
-    print(header)
-    print("-" * len(header))
+    rows = []
     for r in results:
         peak = max(r.peak_kb, r.polled_peak_kb)
         answers = ", ".join(f"{n}x {code}" for code, n in r.answers.items())
         answers += f", {r.failures} failed" if r.failures else ""
-        print(
-            f"{r.kind:<26} {r.requests:>8} {answers:<22} {mb(idle_kb):>6.1f} MB {mb(peak):>6.1f} MB "
-            f"{mb(peak - idle_kb):>7.1f} MB {r.seconds:>5.1f}s"
-        )
+        rows.append([r.kind, r.requests, answers, mb(idle_kb), mb(peak), mb(peak - idle_kb), r.seconds])
+    header = ["kind", "requests", "answers", "idle RSS MB", "peak RSS MB", "above idle MB", "seconds"]
+    print(table(header, rows, words=(0, 2)))
     worst = max(max(r.peak_kb, r.polled_peak_kb) for r in results) - idle_kb
     server_errors = sum(n for r in results for code, n in r.answers.items() if code.startswith("5"))
     met = mb(worst) < GOAL_MB and server_errors == 0 and not any(r.failures for r in results)

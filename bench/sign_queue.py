@@ -6,14 +6,15 @@ used, one commit), the submission and its first event are inserted and committed
 is saved under a new token (a third commit). Whether that is slow only means something next to
 what the same machine does with no application work, so the same run measures:
 
-- the fsync floor: a bare ``sqlite3`` INSERT + COMMIT of one row of the same size as a submission
-  with its event, in a fresh database file with WAL and ``synchronous=FULL``, in the same folder
-  (same disk) as the server's database, as many commits as there are applications;
+- the fsync floor: a bare ``sqlite3`` INSERT + COMMIT of a submission of the same size and its
+  event, into the kiosk's own tables (made from ``kiosk.models``) in a fresh database file with WAL
+  and ``synchronous=FULL``, in the same folder (same disk) as the server's database, as many
+  commits as there are applications (``_floor.py``);
 - the HTTP floor: ``GET /healthz`` (one ``SELECT 1``) by the same client on the same keep-alive
   connection, once after every application.
 
 The server is ``kiosk run`` (waitress, 8 threads) in a process of its own, on a fresh instance,
-with the SMS limits lifted; the clients walk the whole flow over real HTTP (``crash_submit.Visit``)
+with the SMS limits lifted; the clients walk the whole flow over real HTTP (``_flow.Visit``)
 and time only the sign request, client-side. One phase of ``--count`` applications per value of
 ``--clients`` (default one client, sequential; ``--clients 4`` has four threads, each with its own
 visits, apply at once; ``--clients 1 4`` runs both, one after the other, on the same server).
@@ -31,7 +32,6 @@ import platform
 import random
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 import threading
@@ -40,7 +40,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from crash_submit import LOAD_ENV, Child, KioskServer, Parent, Visit, free_port, make_people
+from _floor import FsyncFloor, row_bytes
+from _flow import LOAD_ENV, Child, KioskServer, Parent, Visit, free_port, make_people
+from _report import Latency, table, times
 
 SIGN = "POST /<lang>/apply/sign"
 HEALTHZ = "GET /healthz (HTTP floor)"
@@ -49,24 +51,11 @@ FSYNC = "SQLite INSERT+COMMIT (fsync floor)"
 
 @dataclass
 class Row:
-    """One line of the table: what was timed, by how many clients, and its latency figures."""
+    """One line of the table: what was timed, by how many clients (0: none), and its latency figures."""
 
     measure: str
     clients: int
-    count: int
-    mean_ms: float
-    p50_ms: float
-    p99_ms: float
-
-
-def summarise(measure: str, clients: int, seconds: list[float]) -> Row:
-    """Mean, p50 and p99 in milliseconds (inclusive quantiles: p99 of 300 is the 3rd slowest)."""
-    ms = sorted(s * 1000 for s in seconds)
-    if len(ms) < 2:
-        value = ms[0] if ms else float("nan")
-        return Row(measure, clients, len(ms), value, value, value)
-    cuts = statistics.quantiles(ms, n=100, method="inclusive")
-    return Row(measure, clients, len(ms), statistics.fmean(ms), cuts[49], cuts[98])
+    latency: Latency
 
 
 def run_phase(
@@ -97,6 +86,7 @@ def run_phase(
                     outcome = visit.apply(child)
                     if outcome.kind != "receipt" or outcome.sign_seconds is None:
                         raise RuntimeError(f"no receipt for a new child: {outcome}")
+                    visit.finish()
                     started = time.perf_counter()
                     response = visit.client.get("/healthz")
                     floor = time.perf_counter() - started
@@ -120,46 +110,15 @@ def run_phase(
     return signs, floors, time.monotonic() - started
 
 
-def submission_row_bytes(db_path: Path) -> int:
-    """The average size of a submission row plus its first event's, from the server's database."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+def fsync_floor(folder: Path, commits: int, size: int) -> list[float]:
+    """Seconds per durable commit of a submission of ``size`` bytes and its event (after ten unmeasured)."""
+    floor = FsyncFloor(folder, size)
     try:
-        columns = [r[1] for r in conn.execute("PRAGMA table_info(submissions)")]
-        event_columns = [r[1] for r in conn.execute("PRAGMA table_info(submission_events)")]
-        size = " + ".join(f"coalesce(length({c}), 0)" for c in columns)
-        event_size = " + ".join(f"coalesce(length({c}), 0)" for c in event_columns)
-        rows = conn.execute(f"SELECT avg({size}) FROM submissions").fetchone()[0] or 0
-        events = conn.execute(f"SELECT avg({event_size}) FROM submission_events").fetchone()[0] or 0
+        for _ in range(10):  # they warm the file up
+            floor.commit()
+        return [floor.commit() for _ in range(commits)]
     finally:
-        conn.close()
-    return int(rows + events)
-
-
-def fsync_floor(folder: Path, commits: int, row_bytes: int) -> list[float]:
-    """Seconds per INSERT + COMMIT of one row in a fresh WAL database with ``synchronous=FULL``."""
-    path = folder / "floor.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)  # autocommit: BEGIN/COMMIT written out below
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, reference TEXT UNIQUE, created_at TEXT, payload TEXT)")
-        rng = random.Random(0)
-        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-        times = []
-        for i in range(commits + 10):  # the first ten warm the file up and are not counted
-            payload = "".join(rng.choices(alphabet, k=max(1, row_bytes - 40)))  # sealed data does not compress
-            started = time.perf_counter()
-            conn.execute("BEGIN")
-            conn.execute(
-                "INSERT INTO t (reference, created_at, payload) VALUES (?, ?, ?)",
-                (f"R{i:08d}", time.strftime("%Y-%m-%dT%H:%M:%S"), payload),
-            )
-            conn.execute("COMMIT")
-            if i >= 10:
-                times.append(time.perf_counter() - started)
-        return times
-    finally:
-        conn.close()
+        floor.close()
 
 
 def print_table(rows: list[Row], meta: dict[str, Any]) -> None:
@@ -168,18 +127,20 @@ def print_table(rows: list[Row], meta: dict[str, Any]) -> None:
         f"sign-and-queue latency: {meta['count']} applications per phase; {meta['cpus']} CPUs, "
         f"Python {meta['python']}, SQLite {meta['sqlite']}; database in {meta['folder']}"
     )
-    print(f"{'measure':<38} {'clients':>7} {'count':>6} {'mean ms':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for r in rows:
-        clients = "-" if r.clients == 0 else str(r.clients)
-        print(f"{r.measure:<38} {clients:>7} {r.count:>6} {r.mean_ms:>8.2f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}")
-    floor = next(r for r in rows if r.measure == FSYNC)
+    header = ["measure", "clients", "count", "mean ms", "p50 ms", "p99 ms"]
+    cells = [
+        [r.measure, r.clients or "-", r.latency.count, r.latency.mean_ms, r.latency.p50_ms, r.latency.p99_ms]
+        for r in rows
+    ]
+    print(table(header, cells))
+    floor = next(r.latency for r in rows if r.measure == FSYNC)
     print(f"(fsync floor row: {meta['row_bytes']} bytes, the size of a submission with its first event)")
     for r in rows:
         if r.measure == SIGN:
-            http = next(h for h in rows if h.measure == HEALTHZ and h.clients == r.clients)
+            http = next(h.latency for h in rows if h.measure == HEALTHZ and h.clients == r.clients)
             print(
-                f"{r.clients} client(s): sign p50 = {r.p50_ms / floor.p50_ms:.1f}x the fsync floor's p50, "
-                f"{r.p50_ms - http.p50_ms:.2f} ms above the HTTP floor's p50; "
+                f"{r.clients} client(s): sign p50 = {times(r.latency.p50_ms, floor.p50_ms)} the fsync floor's p50, "
+                f"{r.latency.p50_ms - http.p50_ms:.2f} ms above the HTTP floor's p50; "
                 f"{meta['phases'][str(r.clients)]['applications_per_s']:.1f} whole applications/s"
             )
 
@@ -226,13 +187,13 @@ def main(argv: list[str] | None = None) -> int:
             work = rest[i * args.count : (i + 1) * args.count]
             print(f"  {len(work)} applications with {clients} client(s) ...", flush=True)
             signs, floors, seconds = run_phase(server.url, work, clients, args.timeout)
-            rows += [summarise(SIGN, clients, signs), summarise(HEALTHZ, clients, floors)]
+            rows += [Row(SIGN, clients, Latency.of(signs)), Row(HEALTHZ, clients, Latency.of(floors))]
             meta["phases"][str(clients)] = {"seconds": round(seconds, 2), "applications_per_s": len(work) / seconds}
         server.stop()
-        row_bytes = submission_row_bytes(server.instance / "kiosk.sqlite3")
-        print(f"  {args.count} bare SQLite commits of {row_bytes} bytes ...", flush=True)
-        rows.append(summarise(FSYNC, 0, fsync_floor(workdir, args.count, row_bytes)))
-        meta["row_bytes"] = row_bytes
+        size = row_bytes(server.instance / "kiosk.sqlite3")
+        print(f"  {args.count} bare SQLite commits of {size} bytes ...", flush=True)
+        rows.append(Row(FSYNC, 0, Latency.of(fsync_floor(workdir, args.count, size))))
+        meta["row_bytes"] = size
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -48,10 +48,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import random
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -62,6 +60,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from _flow import ROOT  # noqa: F401 - puts tests/ on the path, for fixtures.scratch
+from _report import Latency, machine_line, table
+from fixtures.scratch import scratch_database
+from kiosk.models import Submission
 
 GOAL_MS = 50.0
 BENCH_HASH_KEY = "staff-queue-bench-" + "0" * 46  # fixed: the same hashes on every run
@@ -88,28 +91,8 @@ COMMON_FILTER = ("approved", "meals")
 RARE_FILTER = ("needs_staff", "grade1")
 END = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 SPAN = dt.timedelta(days=730)
-COLUMNS = (
-    "uuid",
-    "reference",
-    "service_code",
-    "catalog_version",
-    "school_year",
-    "state",
-    "identity_method",
-    "lang",
-    "applicant_iin_hash",
-    "child_iin_hash",
-    "payload",
-    "payload_hash",
-    "status_token_hash",
-    "created_at",
-    "updated_at",
-    "attempts",
-    "next_attempt_at",
-    "last_error",
-    "portal_reference",
-    "claimed_by",
-)
+# the submissions table's columns but its key, from the model: a column added there is loaded here
+COLUMNS = tuple(c.name for c in Submission.__table__.columns if not c.primary_key)
 PAYLOAD = "k1:" + "A" * 180  # stands for the sealed JSON; the queue page does not open it
 
 
@@ -219,30 +202,29 @@ def make_dataset(rows: int, seed: int) -> Dataset:
         updated = created + dt.timedelta(seconds=rng.randrange(5, 3 * 86400))
         if state in RECENT_ONLY:
             updated = created + dt.timedelta(seconds=rng.randrange(1, 600))
-        out.append(
-            (
-                str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                reference_for(i),
-                SERVICES[service],
-                "2025.09-1" if year == 2025 else "2026.11-1",
-                year,
-                state,
-                "in_person" if state == "needs_verification" or i % 20 == 0 else "sms",
-                langs[i],
-                parent_hash[parent],
-                child_hash[child],
-                PAYLOAD,
-                hashlib.sha256(b"payload-%d" % i).hexdigest(),
-                hashlib.sha256(b"status-%d" % i).hexdigest(),
-                created,
-                updated,
-                0,
-                updated if state in ("queued", "retry_wait") else None,
-                "timeout" if state == "retry_wait" else None,
-                f"P-{i:010d}" if state in AT_PORTAL else None,
-                None,
-            )
-        )
+        row = {
+            "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "reference": reference_for(i),
+            "service_code": SERVICES[service],
+            "catalog_version": "2025.09-1" if year == 2025 else "2026.11-1",
+            "school_year": year,
+            "state": state,
+            "identity_method": "in_person" if state == "needs_verification" or i % 20 == 0 else "sms",
+            "lang": langs[i],
+            "applicant_iin_hash": parent_hash[parent],
+            "child_iin_hash": child_hash[child],
+            "payload": PAYLOAD,
+            "payload_hash": hashlib.sha256(b"payload-%d" % i).hexdigest(),
+            "status_token_hash": hashlib.sha256(b"status-%d" % i).hexdigest(),
+            "created_at": created,
+            "updated_at": updated,
+            "attempts": 0,
+            "next_attempt_at": updated if state in ("queued", "retry_wait") else None,
+            "last_error": "timeout" if state == "retry_wait" else None,
+            "portal_reference": f"P-{i:010d}" if state in AT_PORTAL else None,
+            "claimed_by": None,
+        }
+        out.append(tuple(row[c] for c in COLUMNS))
         if (i + 1) % 250_000 == 0:
             log(f"  {i + 1:,} made")
     few = sorted(per_parent.items(), key=lambda item: (abs(item[1] - 4), item[0]))[0]
@@ -332,12 +314,9 @@ def measure(run: Callable[[], float], repeat: int, budget_s: float, warmup: int 
 
 
 def summarise(database: str, what: str, case: str, rows: int, seconds: list[float]) -> Result:
-    """p50, p99 (inclusive quantiles: of 200 samples the p99 is near the 2nd slowest) and mean."""
-    ms = sorted(s * 1000 for s in seconds)
-    if len(ms) < 2:
-        return Result(database, what, case, rows, len(ms), ms[0], ms[0], ms[0])
-    cuts = statistics.quantiles(ms, n=100, method="inclusive")
-    return Result(database, what, case, rows, len(ms), cuts[49], cuts[98], statistics.fmean(ms))
+    """p50, p99 (of 200 samples the p99 is near the 2nd slowest) and mean."""
+    figures = Latency.of(seconds)
+    return Result(database, what, case, rows, figures.count, figures.p50_ms, figures.p99_ms, figures.mean_ms)
 
 
 @dataclass
@@ -583,24 +562,6 @@ def kiosk_app(instance: Path, url: str) -> Iterator[Any]:
         db.engine(app).dispose()
 
 
-@contextlib.contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """A fresh database on the server, dropped afterwards (as tests/conftest.py's pg_database)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"kiosk_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def run_database(name: str, app: Any, data: Dataset, args: argparse.Namespace) -> DatabaseRun:
     """Load, analyse, time and explain one database."""
     from sqlalchemy import text
@@ -660,8 +621,7 @@ def report(data: Dataset, runs: list[DatabaseRun], args: argparse.Namespace) -> 
     """The table (markdown), the load times and the plans."""
     print(
         f"\n{args.rows:,} submissions ({data.applicants:,} parents, {data.children:,} children), "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs, {dt.date.today().isoformat()}; "
-        f"data made in {data.seconds:.1f} s"
+        f"{dt.date.today().isoformat()}, data made in {data.seconds:.1f} s; {machine_line()}"
     )
     for run in runs:
         rate = args.rows / run.load_s if run.load_s else 0.0
@@ -670,14 +630,11 @@ def report(data: Dataset, runs: list[DatabaseRun], args: argparse.Namespace) -> 
             f"ANALYZE {run.analyze_s:.1f} s, database {run.size}"
         )
     print()
-    print(f"| database | measure | case | rows | n | p50 ms | p99 ms | goal p99 <= {GOAL_MS:.0f} ms |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: | --- |")
-    for run in runs:
-        for r in run.results:
-            print(
-                f"| {r.database} | {r.measure} | {r.case} | {r.rows} | {r.n} | "
-                f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.goal} |"
-            )
+    header = ["database", "measure", "case", "rows", "n", "p50 ms", "p99 ms", f"goal p99 <= {GOAL_MS:.0f} ms"]
+    cells = [
+        [r.database, r.measure, r.case, r.rows, r.n, r.p50_ms, r.p99_ms, r.goal] for run in runs for r in run.results
+    ]
+    print(table(header, cells, words=(0, 1, 2, 7)))
     missed = [r for run in runs for r in run.results if r.goal == "MISSED" or r.goal == "p50 only"]
     print()
     if missed:
@@ -721,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run_database("SQLite", app, data, args))
         if not args.skip_postgres:
             assert pg_url is not None
-            with postgres_database(pg_url) as url, kiosk_app(root / "postgres", url) as app:
+            with scratch_database(pg_url, "kiosk_bench") as url, kiosk_app(root / "postgres", url) as app:
                 runs.append(run_database("PostgreSQL", app, data, args))
     report(data, runs, args)
     log(f"done in {time.perf_counter() - started:.0f} s")

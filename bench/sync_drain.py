@@ -10,12 +10,8 @@ and records each delivery with its event (two commits with synchronous=FULL). Go
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -23,63 +19,23 @@ from pathlib import Path
 
 import httpx
 
-from kiosk.extensions import keyring
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_sim(folder: Path, key: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "kiosk"),
-            "portal-sim",
-            "--port",
-            str(port),
-            "--instance",
-            str(folder),
-            "--kiosk-key",
-            f"kiosk-1={key}",
-            "--kiosk-key",
-            f"raw-1={key}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{url}/admin/stats", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the simulator did not start")
+from _flow import sim_process
+from _report import machine_line, percent, table
+from fixtures.flows import PARENT, meals, nth_child
 
 
 def body(i: int) -> dict:
-    from kiosk.domain.iin import make_iin
-
-    child = None
-    serial = 1
-    while child is None:
-        child = make_iin(dt.date(2010, 1, 1) + dt.timedelta(days=i % 3000), "F", (i // 3000) * 10 + serial)
-        serial += 1
+    """The body the worker sends for the i-th queued submission (``fixtures.submissions.queue_meals``)."""
+    answers = meals(nth_child(i))
     return {
         "service": "meals",
         "school_year": 2026,
         "submitted_at": "2026-11-22T06:00:00+00:00",
-        "applicant_iin": "880412412349",
-        "child_iin": child,
+        "applicant_iin": PARENT,
+        "child_iin": answers.pop("child_iin"),
         "identity": "sms",
         "lang": "ru",
-        "answers": {"child_name": "Иванова Мария", "grade": "4", "category": "asp"},
+        "answers": answers,
         "attachments": [],
         "payload_hash": secrets.token_hex(32),
     }
@@ -104,33 +60,14 @@ def raw_rate(url: str, key: str, count: int, clients: int) -> float:
 
 def worker_rate(url: str, key: str, count: int, folder: Path, clients: int) -> tuple[float, float, int]:
     os.environ["KIOSK_INSTANCE_PATH"] = str(folder)
+    from fixtures.submissions import queue_meals
     from kiosk import create_app, db
-    from kiosk.domain import applications
-    from kiosk.domain.submissions import queue_submission
-    from kiosk.infra.catalog_ext import get_catalog
     from kiosk.jobs.sync import Worker
     from kiosk.models import State, Submission
 
     app = create_app({"PORTAL": "http", "PORTAL_URL": url, "PORTAL_KEY": key, "SECRET_KEY": "bench"})
     db.upgrade(app)
-    now = dt.datetime.now(dt.UTC)
-    with app.test_request_context("/ru/"), db.new_session(app) as s:
-        service = get_catalog().service("meals")
-        for i in range(count):
-            b = body(i)
-            payload, digest = applications.canonical_payload(
-                service=service,
-                catalog_version="bench",
-                year=2026,
-                applicant={"iin": b["applicant_iin"], "name": None, "identity": "sms"},
-                answers={"child_iin": b["child_iin"], **b["answers"]},
-                attachments=[],
-                lang="ru",
-            )
-            queue_submission(
-                s, payload=payload, payload_hash=digest, identity_method="sms", lang="ru", now=now, keyring=keyring()
-            )
-        s.commit()
+    queue_meals(app, count, catalog_version="bench")
     worker = Worker(app, app.extensions["kiosk.portal"], batch=50, concurrency=clients)
     started = time.perf_counter()
     sent = 0
@@ -155,30 +92,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kiosk-drain-") as tmp:
         tmp_path = Path(tmp)
         # each measure gets a fresh simulator: its cost per request grows with what it holds
-        sim, url = start_sim(tmp_path / "sim-raw", key)
-        try:
+        keys = {"kiosk-1": key, "raw-1": key}
+        with sim_process(tmp_path / "sim-raw", keys) as url:
             raw = raw_rate(url, key, args.raw_count or args.count, args.clients)
-        finally:
-            sim.terminate()
-            sim.wait(10)
-        sim, url = start_sim(tmp_path / "sim-worker", key)
-        try:
+        with sim_process(tmp_path / "sim-worker", keys) as url:
             rate, elapsed, delivered = worker_rate(url, key, args.count, tmp_path / "kiosk", args.clients)
             stats = httpx.get(f"{url}/admin/stats").json()
-        finally:
-            sim.terminate()
-            sim.wait(10)
-    print(
-        f"sync drain: {args.count} submissions; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
-        "kiosk SQLite with synchronous=FULL; simulator in its own process"
-    )
-    print(f"{'measure':44} {'count':>7} {'seconds':>8} {'per s':>8}")
+    print(f"sync drain: {args.count} submissions; kiosk SQLite with synchronous=FULL; simulator in its own process")
+    print(machine_line())
     raw_n = args.raw_count or args.count
-    label = f"simulator raw accept ({args.clients} in flight)"
-    print(f"{label:44} {raw_n:>7} {raw_n / raw:>8.1f} {raw:>8.1f}")
-    print(f"{'worker drain (claim, send, record)':44} {args.count:>7} {elapsed:>8.1f} {rate:>8.1f}")
+    rows = [
+        [f"simulator raw accept ({args.clients} in flight)", raw_n, raw_n / raw, raw],
+        ["worker drain (claim, send, record)", args.count, elapsed, rate],
+    ]
+    print(table(["measure", "count", "seconds", "per s"], rows))
     print(
-        f"worker at {100 * rate / raw:.0f}% of the raw rate (goal: 80% or more); delivered {delivered}; "
+        f"worker at {percent(rate, raw)} of the raw rate (goal: 80% or more); delivered {delivered}; "
         f"simulator holds {stats['applications']} with {stats['duplicate_rows']} duplicate rows"
     )
     return 0 if delivered == args.count and stats["duplicate_rows"] == 0 else 1

@@ -1,6 +1,6 @@
 """Accessibility of the visitor's screens: display modes, axe-core, focus order, touch targets, reach.
 
-The deep screens are reached as tests/flows.py does, over the Flask test client, and the visit's
+The deep screens are reached as tests/fixtures/flows.py does, over the Flask test client, and the visit's
 cookie is then handed to Chromium, which shows the same visit: one walk from Welcome to the
 status of a submitted application, every screen checked in every display mode and in both
 orientations. axe-core comes bundled with axe-playwright-python (injected into the page, nothing
@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import missing
-from flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, soup, token
+from fixtures import missing
+from fixtures.flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, meals, soup, token
 from kiosk.web.display import MODES
 
 PORTRAIT = {"width": 1080, "height": 1920}
@@ -33,7 +33,7 @@ MODE_SETS = {"default": (), "contrast": ("contrast",), "large": ("large",), "low
 
 def meals_answers() -> dict[str, str]:
     child = child_iin(dt.date(2016, 9, 9), "F")
-    return {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    return meals(child)
 
 
 # what a visitor can touch: links, buttons, fields (a radio or tick box is touched through its label)

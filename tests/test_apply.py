@@ -10,7 +10,20 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from flows import CARD, PARENT, apply, child_iin, fill_form, identify, sign, soup, token
+from fixtures.flows import (
+    CARD,
+    NO_PHONE,
+    PARENT,
+    apply,
+    child_iin,
+    demo_code,
+    fill_form,
+    identify,
+    meals,
+    sign,
+    soup,
+    token,
+)
 from kiosk import db
 from kiosk.domain.submissions import ImmutableSubmission, open_payload
 from kiosk.extensions import keyring
@@ -55,13 +68,7 @@ def test_grade1_from_identify_to_receipt_in_kazakh(client, app, clock) -> None:
 
 
 def test_meals_with_a_category_in_russian(client, app, clock) -> None:
-    location = apply(
-        client,
-        "ru",
-        "meals",
-        {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "orphan"},
-        clock,
-    )
+    location = apply(client, "ru", "meals", meals(CHILD10, category="orphan"), clock)
     page = soup(client.get(location))
     assert "Предоставление бесплатного и льготного питания" in page.get_text()
     [row] = rows(app)
@@ -156,7 +163,7 @@ def test_transport_distance_and_camp_choices(client, app, clock) -> None:
 
 
 def test_one_application_per_child_per_service_per_school_year(client, app, clock) -> None:
-    answers = {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    answers = meals(CHILD10)
     first = soup(client.get(apply(client, "ru", "meals", answers, clock))).select_one("[data-reference]").get_text()
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, first and "/ru/status")})
     identify(client, "ru", "meals", clock=clock)
@@ -168,7 +175,7 @@ def test_one_application_per_child_per_service_per_school_year(client, app, cloc
 
 def test_change_an_answer_from_the_check_screen(client, app, clock) -> None:
     identify(client, "ru", "meals", clock=clock)
-    fill_form(client, "ru", {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"})
+    fill_form(client, "ru", meals(CHILD10))
     page = soup(client.get("/ru/apply/check"))
     change = page.select_one('[data-answer="grade"] a')["href"]
     assert change == "/ru/apply/form?back=check#field-grade"
@@ -176,13 +183,7 @@ def test_change_an_answer_from_the_check_screen(client, app, clock) -> None:
     assert form.select_one('input[name="grade"][value="4"]').has_attr("checked")  # the answer is kept
     response = client.post(
         "/ru/apply/form?back=check",
-        data={
-            "child_iin": CHILD10,
-            "child_name": "Иванова Мария",
-            "grade": "5",
-            "category": "asp",
-            "csrf_token": token(client, "/ru/apply/form"),
-        },
+        data={**meals(CHILD10, grade="5"), "csrf_token": token(client, "/ru/apply/form")},
     )
     assert response.headers["Location"].endswith("/ru/apply/check")
     assert "5" in soup(client.get("/ru/apply/check")).select_one('[data-answer="grade"] dd').get_text()
@@ -190,7 +191,7 @@ def test_change_an_answer_from_the_check_screen(client, app, clock) -> None:
 
 def test_consent_is_required(client, clock) -> None:
     identify(client, "ru", "meals", clock=clock)
-    fill_form(client, "ru", {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"})
+    fill_form(client, "ru", meals(CHILD10))
     response = client.post("/ru/apply/check", data={"csrf_token": token(client, "/ru/apply/check")})
     assert response.status_code == 200
     assert "согласны" in soup(response).select_one(".field-error").get_text()
@@ -198,11 +199,10 @@ def test_consent_is_required(client, clock) -> None:
 
 def test_the_code_signs_exactly_this_application(client, app, clock) -> None:
     identify(client, "ru", "meals", clock=clock)
-    answers = {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    answers = meals(CHILD10)
     fill_form(client, "ru", answers)
     clock.now += dt.timedelta(seconds=61)
     client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
-    from flows import demo_code
 
     code = demo_code(client, "/ru/apply/sign")
     # the application changes after the code was sent: that code cannot sign the new one
@@ -216,12 +216,11 @@ def test_the_code_signs_exactly_this_application(client, app, clock) -> None:
 
 
 def test_the_assisted_path_queues_for_the_check_at_the_office(client, app, clock) -> None:
-    from flows import NO_PHONE
 
     client.get("/ru/identify?service=meals")
     client.post("/ru/identify/iin", data={"iin": NO_PHONE, "csrf_token": token(client, "/ru/identify")})
     client.post("/ru/identify/assisted", data={"csrf_token": token(client, "/ru/identify/help")})
-    fill_form(client, "ru", {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"})
+    fill_form(client, "ru", meals(CHILD10))
     response = client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
     page = soup(client.get(response.headers["Location"]))
     assert "удостоверение личности" in page.get_text()
@@ -240,7 +239,7 @@ def _png(size=(800, 600)) -> bytes:
 @pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
 def test_attachments_checked_by_content_and_kept_within_5_mb(client, app, clock) -> None:
     identify(client, "ru", "meals", clock=clock)
-    fill_form(client, "ru", {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"})
+    fill_form(client, "ru", meals(CHILD10))
 
     def upload(data: bytes, name: str):
         return client.post(
@@ -272,13 +271,7 @@ def test_attachments_checked_by_content_and_kept_within_5_mb(client, app, clock)
 
 
 def test_a_signed_submission_cannot_be_changed(client, app, clock) -> None:
-    apply(
-        client,
-        "ru",
-        "meals",
-        {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"},
-        clock,
-    )
+    apply(client, "ru", "meals", meals(CHILD10), clock)
     with app.app_context(), db.new_session(app) as s:
         row = s.scalars(select(Submission)).one()
         row.payload = row.payload[:-4] + "AAAA"
@@ -291,13 +284,7 @@ def test_a_signed_submission_cannot_be_changed(client, app, clock) -> None:
 
 
 def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> None:
-    location = apply(
-        client,
-        "ru",
-        "meals",
-        {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"},
-        clock,
-    )
+    location = apply(client, "ru", "meals", meals(CHILD10), clock)
     receipt = soup(client.get(location))
     reference = receipt.select_one("[data-reference]").get_text()
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
@@ -349,13 +336,7 @@ def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> 
 
 
 def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
-    location = apply(
-        client,
-        "kk",
-        "meals",
-        {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"},
-        clock,
-    )
+    location = apply(client, "kk", "meals", meals(CHILD10), clock)
     with client.session_transaction() as visit:
         status_token = visit["receipts"][0]["token"]
     with app.test_request_context("/kk/receipt/x", base_url="http://kiosk.school.kz"):
@@ -373,13 +354,7 @@ def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
 
 
 def test_finish_wipes_the_visit(client, app, clock) -> None:
-    location = apply(
-        client,
-        "ru",
-        "meals",
-        {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"},
-        clock,
-    )
+    location = apply(client, "ru", "meals", meals(CHILD10), clock)
     old_cookie = client.get_cookie("kiosk_visit").value
     response = client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
     assert response.headers["Location"].endswith("/")
@@ -428,7 +403,7 @@ def test_personal_data_is_not_in_the_database_files_or_the_logs(client, app, ins
 def test_back_after_signing_shows_the_receipt_not_an_empty_form(client, clock) -> None:
     """Back (or a reload) after the receipt reaches the steps of the application just sent: each
     shows its receipt, never Step 1 of an empty form; "Apply here" again starts the next one."""
-    answers = {"child_iin": CHILD10, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    answers = meals(CHILD10)
     receipt = apply(client, "ru", "meals", answers, clock=clock)
     reference = soup(client.get(receipt)).select_one("[data-reference]").get_text()
     for step in ("form", "attachments", "check", "sign"):
@@ -499,5 +474,5 @@ def test_a_wrong_iin_reads_the_same_on_every_screen(client, clock, lang, typed, 
     parent = client.post(f"/{lang}/identify/iin", data={"iin": typed, "csrf_token": token(client, f"/{lang}/identify")})
     assert error(parent, "iin") == own
     identify(client, lang, "meals", clock=clock)
-    answers = {"child_iin": typed, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    answers = meals(typed)
     assert error(fill_form(client, lang, answers), "child_iin") == child

@@ -12,15 +12,15 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
-import documents
-from flows import child_iin, fill_form, identify, soup, token
+from fixtures import documents
+from fixtures.flows import child_iin, fill_form, identify, meals, soup, token
 from kiosk import db
 from kiosk.domain.attachments import TOTAL_BUDGET
 from kiosk.extensions import keyring
 from kiosk.models import Attachment
 
 COOKIE = "kiosk_visit"
-ANSWERS = {"child_iin": child_iin(dt.date(2016, 3, 3)), "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+ANSWERS = meals(child_iin(dt.date(2016, 3, 3)))
 
 
 def _browser(client, live_server: str) -> httpx.Client:

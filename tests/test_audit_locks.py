@@ -12,8 +12,8 @@ import threading
 
 import pytest
 from sqlalchemy import select, update
-from test_sync_faults import queue_many
 
+from fixtures.submissions import queue_meals
 from kiosk import create_app, db
 from kiosk.domain import audit
 from kiosk.domain.staffqueue import act
@@ -24,7 +24,7 @@ from kiosk.models import State, Submission
 def test_a_staff_action_waiting_for_the_chain_holds_no_row_lock(instance, pg_database) -> None:
     app = create_app({"TESTING": True, "PORTAL": "demo", "DATABASE_URL": pg_database})
     db.upgrade(app)
-    queue_many(app, 1)
+    queue_meals(app)
     now = dt.datetime.now(dt.UTC)
     errors: list[BaseException] = []
     with app.app_context(), db.new_session(app) as holder, db.new_session(app) as staff:

@@ -17,7 +17,8 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import missing, scratch_database
+from fixtures import missing
+from fixtures.scratch import scratch_database
 from kiosk import create_app, db
 from kiosk.cli import main
 from kiosk.jobs.backup import BackupError, backup, prune, restore, restore_sqlite

@@ -10,14 +10,14 @@ import pytest
 from bs4 import BeautifulSoup
 from werkzeug.formparser import FormDataParser
 
-from flows import child_iin, fill_form, identify, soup
+from fixtures.flows import child_iin, fill_form, identify, meals, soup
 from kiosk.cli import waitress_options
 from kiosk.portal_sim.server import ServerThread
 
 MB = 1024 * 1024
 EIGHT_MB = 8 * MB
 BOUNDARY = "----kiosk-test-boundary"
-ANSWERS = {"child_iin": child_iin(dt.date(2016, 3, 3)), "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+ANSWERS = meals(child_iin(dt.date(2016, 3, 3)))
 
 # the visitor's forms, the buttons posted from cached pages, the heartbeat, staff sign-in, the upload
 ROUTES = [

@@ -8,28 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from flows import CARD, child_iin
+from fixtures.browser import code_on_phone, keypad, type_on_screen
+from fixtures.flows import CARD, child_iin
 
 pytestmark = pytest.mark.browser
-
-
-def _code(page) -> str:
-    return re.search(r"\b(\d{6})\b", page.locator("[data-sms]").first.inner_text()).group(1)
-
-
-def _keypad(page, digits: str) -> None:
-    for digit in digits:
-        page.locator(f'.keypad [data-key="{digit}"]').first.tap()
-
-
-def _type_name(page, field: str, text: str, layout: str) -> None:
-    page.locator(f"#{field}").tap()
-    page.locator(f'[data-osk-layout="{layout}"]').tap()
-    for ch in text:
-        if ch == " ":
-            page.locator('[data-osk-char=" "]').tap()
-        else:
-            page.locator(f'[data-osk-keys="{layout}"] [data-osk-char="{ch.lower()}"]').tap()
 
 
 def _walk(
@@ -54,17 +36,17 @@ def _walk(
     page.wait_for_url(re.compile(rf"/{lang}/identify\?service={service}$"))
     page.keyboard.type(CARD.replace("\n", "\r") + "\r", delay=1)
     page.wait_for_url(re.compile(rf"/{lang}/identify/code$"))
-    _keypad(page, _code(page))
+    keypad(page, code_on_phone(page))
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
     page.locator("[data-continue]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
-    _keypad(page, child)
-    _type_name(page, "child_name", name, layout)
+    keypad(page, child)
+    type_on_screen(page, "child_name", name, layout)
     for field, value in choices.items():
         page.locator(f'input[name="{field}"][value="{value}"]').tap()
     for field, value in texts.items():
-        _type_name(page, field, value, layout)
+        type_on_screen(page, field, value, layout)
     page.screenshot(path=str(artifacts / "1-form.png"), full_page=True)
     page.locator("form.application button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
@@ -76,7 +58,7 @@ def _walk(
     page.locator(".consent input").tap()
     page.locator(".sign-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/apply/sign$"))
-    _keypad(page, _code(page))
+    keypad(page, code_on_phone(page))
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/receipt/\w+$"))
     reference = page.locator("[data-reference]").inner_text()
@@ -93,17 +75,6 @@ def _walk(
     page.pdf(path=str(artifacts / "4-receipt-80mm.pdf"), width="80mm", prefer_css_page_size=False)
     page.screenshot(path=str(artifacts / "4-receipt-print.png"), full_page=True)
     return reference
-
-
-@pytest.fixture
-def touch_page(chromium):
-    context = chromium.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == []
 
 
 LANGS = {"kk": ("Қазақша", "әлібек нұрлан"), "ru": ("Русский", "иванова мария")}

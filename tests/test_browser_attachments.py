@@ -9,28 +9,22 @@ from pathlib import Path
 
 import pytest
 
-import documents
-from flows import child_iin, fill_form, identify
+from fixtures import documents
+from fixtures.flows import child_iin, fill_form, identify, meals
 
 pytestmark = pytest.mark.browser
 
 COOKIE = "kiosk_visit"
-ANSWERS = {"child_iin": child_iin(dt.date(2016, 3, 3)), "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+ANSWERS = meals(child_iin(dt.date(2016, 3, 3)))
 
 
 @pytest.fixture
-def visit_page(chromium, client, clock, live_server):
+def visit_page(touch_page, client, clock, live_server):
     """A portrait touch screen showing the test client's visit, identified and past the form."""
     identify(client, "kk", "meals", clock=clock)
     fill_form(client, "kk", ANSWERS)
-    context = chromium.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True)
-    context.add_cookies([{"name": COOKIE, "value": client.get_cookie(COOKIE).value, "url": live_server}])
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == []
+    touch_page.context.add_cookies([{"name": COOKIE, "value": client.get_cookie(COOKIE).value, "url": live_server}])
+    return touch_page
 
 
 def _file(folder: Path, name: str, data: bytes) -> Path:

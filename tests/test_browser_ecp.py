@@ -1,4 +1,4 @@
-"""ЭЦҚ in Chromium: identify through a stand-in NCALayer (tests/ncalayer_standin.py) signing with a
+"""ЭЦҚ in Chromium: identify through a stand-in NCALayer (tests/fixtures/ncalayer_standin.py) signing with a
 test PKCS#12 from the test CA, in Kazakh and in Russian, then apply for grade 1 to the receipt;
 NCALayer absent, cancelled, answering garbage; an expired key refused with its own message."""
 
@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from ncalayer_standin import StandIn
 
-from flows import child_iin
+from fixtures.flows import child_iin
+from fixtures.ncalayer_standin import StandIn
 from kiosk.domain import ecp
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
 from kiosk.web.ecp import EcpSetup

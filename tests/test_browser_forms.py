@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
-from test_browser_apply import _code, _keypad, _type_name
 
-from flows import CARD, PARENT, apply, child_iin, soup, token
+from fixtures.browser import code_on_phone, keypad, type_on_screen
+from fixtures.flows import CARD, PARENT, apply, child_iin, meals, soup, token
 
 pytestmark = pytest.mark.browser
 
@@ -50,14 +50,8 @@ class Watched:
 
 
 @pytest.fixture
-def touch(chromium):
-    context = chromium.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield Watched(page)
-    context.close()
-    assert errors == []
+def touch(touch_page) -> Watched:
+    return Watched(touch_page)
 
 
 def _identify(w: Watched, live_server: str, lang: str, service: str) -> None:
@@ -65,11 +59,11 @@ def _identify(w: Watched, live_server: str, lang: str, service: str) -> None:
     page.goto(f"{live_server}/{lang}/identify?service={service}")
     page.keyboard.type(CARD.replace("\n", "\r") + "\r", delay=1)
     page.wait_for_url(re.compile(rf"/{lang}/identify/code$"))
-    _keypad(page, "000000")  # a wrong code first: the page answers the form with its message
+    keypad(page, "000000")  # a wrong code first: the page answers the form with its message
     page.locator(".code-form button[type=submit]").tap()
     page.locator(".code-form ~ .alert, .alert").first.wait_for()
     w.reload()  # the message's page, fetched again: no resubmission
-    _keypad(page, _code(page))
+    keypad(page, code_on_phone(page))
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
     w.back()  # back to the code page: fetched again with GET
@@ -108,12 +102,12 @@ def test_back_change_and_reload_keep_the_answers_on_the_transport_and_meals_form
     for service, form in FORMS.items():
         page.goto(f"{live_server}/{lang}/identify?service={service}")  # the service; the visit is identified
         page.goto(f"{live_server}/{lang}/apply/form")
-        _keypad(page, CHILD)
-        _type_name(page, "child_name", NAMES[lang], lang)
+        keypad(page, CHILD)
+        type_on_screen(page, "child_name", NAMES[lang], lang)
         for name, value in form["choices"].items():
             page.locator(f'input[name="{name}"][value="{value}"]').tap()
         for name, (text, layout) in form["texts"].items():
-            _type_name(page, name, text, layout)
+            type_on_screen(page, name, text, layout)
         answers = {
             "child_iin": CHILD,
             "child_name": NAMES[lang].title(),
@@ -154,11 +148,11 @@ def test_no_resubmission_after_a_mistake_a_success_or_a_status_look_up(
     page = touch.page
     _identify(touch, live_server, "ru", "transport")
     page.goto(f"{live_server}/ru/apply/form")
-    _keypad(page, CHILD)
-    _type_name(page, "child_name", "иванова мария", "ru")
+    keypad(page, CHILD)
+    type_on_screen(page, "child_name", "иванова мария", "ru")
     page.locator('input[name="grade"][value="3"]').tap()
-    _type_name(page, "settlement", "қарағайлы", "kk")
-    _type_name(page, "distance_km", "12,5,3", "digits")
+    type_on_screen(page, "settlement", "қарағайлы", "kk")
+    type_on_screen(page, "distance_km", "12,5,3", "digits")
     page.locator("form.application button[type=submit]").tap()
     page.locator("#field-distance_km .field-error").wait_for()  # the mistake, answered on the form's page
     page.screenshot(path=str(artifacts / "1-mistake.png"), full_page=True)
@@ -191,7 +185,7 @@ def test_no_resubmission_after_a_mistake_a_success_or_a_status_look_up(
 
 def _a_reference(client, clock) -> str:
     """An application made over HTTP by the same parent, for the status look-up."""
-    answers = {"child_iin": CHILD, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+    answers = meals(CHILD)
     location = apply(client, "ru", "meals", answers, clock)
     reference = soup(client.get(location)).select_one("[data-reference]").get_text()
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from flows import apply, child_iin
+from fixtures.flows import apply, child_iin
 
 pytestmark = pytest.mark.browser
 

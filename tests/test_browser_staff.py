@@ -8,24 +8,23 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from test_sync_faults import close_portals, kiosk_app, queue_many, sim  # noqa: F401 - fixtures
 
+from fixtures.flows import apply, child_iin, meals
+from fixtures.staff import PASSWORD, add_staff
+from fixtures.submissions import queue_meals
 from kiosk import db
-from kiosk.cli import main
 from kiosk.clock import ALMATY
 from kiosk.models import State, Submission
 from kiosk.portal_sim.server import ServerThread
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 
 
-def test_sign_in_find_check_originals_and_reconcile(chromium, sim, instance, artifacts: Path) -> None:  # noqa: F811
-    app = kiosk_app(sim.base)
-    app.test_cli_runner().invoke(
-        main, ["staff", "add", "aigul", "--role", "admin", "--password-stdin"], input=PASSWORD + "\n"
-    )
-    queue_many(app, 1)
+def test_sign_in_find_check_originals_and_reconcile(chromium, sim_on_clock, kiosk_app, clock, artifacts: Path) -> None:
+    clock.now = dt.datetime(2026, 11, 23, 0, 30, tzinfo=ALMATY).astimezone(dt.UTC)  # 19:30 UTC the day before
+    app = kiosk_app(sim_on_clock.base, CLOCK=clock)
+    add_staff(app)
+    queue_meals(app)
     with app.app_context(), db.new_session(app) as s:  # the kiosk believes it delivered, the simulator never got it
         row = s.scalars(select(Submission)).one()
         row.state = State.DELIVERED
@@ -55,7 +54,7 @@ def test_sign_in_find_check_originals_and_reconcile(chromium, sim, instance, art
         page.screenshot(path=str(artifacts / "2-submission.png"), full_page=True)
 
         page.get_by_role("link", name="Сверка", exact=True).click()
-        today = dt.datetime.now(ALMATY).strftime("%d.%m.%Y")  # an Almaty day, as staff type it
+        today = clock.now.astimezone(ALMATY).strftime("%d.%m.%Y")  # an Almaty day, as staff type it
         page.fill('input[name="from"]', today)
         page.fill('input[name="to"]', today)
         page.get_by_role("button", name="Показать").click()
@@ -91,14 +90,10 @@ WORDS = {
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_the_console_in_chromium_reads_as_staff_read(chromium, app, live_server, clock, artifacts, lang) -> None:
     """Answers under their labels, days typed as DD.MM.YYYY, buttons a mouse and a finger can hit."""
-    from flows import apply, child_iin
-
     clock.set_local(2026, 5, 4)
-    app.test_cli_runner().invoke(
-        main, ["staff", "add", "aigul", "--role", "admin", "--password-stdin"], input=PASSWORD + "\n"
-    )
-    answers = {"child_iin": child_iin(dt.date(2016, 9, 9), "F"), "child_name": "Иванова Мария", "grade": "4"}
-    reference = apply(app.test_client(), lang, "meals", {**answers, "category": "orphan"}, clock).rsplit("/", 1)[-1]
+    add_staff(app)
+    answers = meals(child_iin(dt.date(2016, 9, 9), "F"), category="orphan")
+    reference = apply(app.test_client(), lang, "meals", answers, clock).rsplit("/", 1)[-1]
     shown = f"{reference[:3]}-{reference[3:6]}-{reference[6:]}"
     app.extensions["kiosk.portal"].listing = lambda start, end: []
     words = WORDS[lang]

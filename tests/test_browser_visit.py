@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-from test_browser_apply import _code, _keypad, _type_name
 
-from flows import CARD, child_iin
+from fixtures.browser import code_on_phone, keypad, type_on_screen
+from fixtures.flows import CARD, child_iin
 from kiosk.domain.codes import CodeRules
 
 pytestmark = pytest.mark.browser
@@ -26,17 +26,6 @@ SERVICES = {
 }
 
 
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == []
-
-
 def _sign(page, artifacts: Path, shot: str) -> str:
     page.locator(".consent input").tap()
     page.locator(".sign-form button[type=submit]").tap()
@@ -49,14 +38,15 @@ def _sign(page, artifacts: Path, shot: str) -> str:
         page.wait_for_function("el => el.textContent === '0:58'", arg=wait.element_handle())
         assert page.locator("[data-resend-wait]").inner_text().startswith("Новый код можно запросить через 0:5")
         page.screenshot(path=str(artifacts / shot), full_page=True)
-    _keypad(page, _code(page))
+    keypad(page, code_on_phone(page))
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(r"/ru/receipt/\w+$"))
     return page.locator("[data-reference]").inner_text()
 
 
-def test_two_children_two_services_each_identifying_once(page, live_server, app, clock, artifacts) -> None:
+def test_two_children_two_services_each_identifying_once(touch_page, live_server, app, clock, artifacts) -> None:
     assert CodeRules.from_config(app.config) == CodeRules()
+    page = touch_page
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     page.goto(live_server + "/")
@@ -66,7 +56,7 @@ def test_two_children_two_services_each_identifying_once(page, live_server, app,
     page.wait_for_url(re.compile(r"/ru/identify\?service=meals$"))
     page.keyboard.type(CARD.replace("\n", "\r") + "\r", delay=1)
     page.wait_for_url(re.compile(r"/ru/identify/code$"))
-    _keypad(page, _code(page))
+    keypad(page, code_on_phone(page))
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(r"/ru/identify/done$"))
     page.locator("[data-continue]").tap()
@@ -81,8 +71,8 @@ def test_two_children_two_services_each_identifying_once(page, live_server, app,
                 page.locator("[data-apply]").tap()
             page.wait_for_url(re.compile(r"/ru/apply/form$"))  # no second identification
             clock.now += dt.timedelta(seconds=10)  # a parent's pace: seconds, not minutes
-            _keypad(page, child)
-            _type_name(page, "child_name", name, "ru")
+            keypad(page, child)
+            type_on_screen(page, "child_name", name, "ru")
             for field, value in {"grade": grade, **choices}.items():
                 page.locator(f'input[name="{field}"][value="{value}"]').tap()
             page.locator("form.application button[type=submit]").tap()

@@ -19,11 +19,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from flows import CARD, child_iin, demo_code, soup, token
+from fixtures.flows import CARD, child_iin, demo_code, meals, soup, token
 from kiosk import create_app, db
 from kiosk.models import Visit
 
-ANSWERS = {"child_iin": child_iin(dt.date(2016, 9, 9)), "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+ANSWERS = meals(child_iin(dt.date(2016, 9, 9)))
 
 
 def make_app(instance: Path, clock, busy_timeout_ms: int, **extra) -> Flask:

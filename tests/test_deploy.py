@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from conftest import missing
+from fixtures import missing
 from kiosk import ROOT, create_app
 
 DEPLOY = ROOT / "deploy"
@@ -396,14 +396,12 @@ def test_launcher_starts_chromium_in_kiosk_mode_on_the_kiosk(live_server: str, t
     runtime = tmp_path / "run"
     (runtime / "kiosk-browser").mkdir(parents=True)
     (runtime / "kiosk-browser" / "Local State").write_text("an earlier visitor's profile")
-    started = time.monotonic()
-    subprocess.run(
+    subprocess.run(  # /healthz answers at once: a launcher waiting out its two minutes times out here
         ["bash", str(launcher)],
         env={**os.environ, "CHROMIUM": str(fake), "KIOSK_URL": live_server, "XDG_RUNTIME_DIR": str(runtime)},
         check=True,
         timeout=60,
     )
-    assert time.monotonic() - started < 30  # /healthz answered, no waiting out the two minutes
     args = record.read_text().splitlines()
     assert args[-1] == live_server
     for flag in KIOSK_FLAGS:

@@ -9,7 +9,7 @@ import re
 import pytest
 from flask import Flask
 
-from flows import child_iin, soup
+from fixtures.flows import child_iin, soup
 from kiosk.domain import ecp
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
 from kiosk.web.ecp import EcpSetup, refusal_message

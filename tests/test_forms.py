@@ -13,7 +13,7 @@ import io
 import pytest
 from flask_babel import force_locale
 
-from flows import child_iin, fill_form, identify, soup, token
+from fixtures.flows import child_iin, fill_form, identify, soup, token
 from kiosk.domain.catalog import FORM_FIELDS, load_catalog
 from kiosk.infra.catalog_ext import channel_place
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.flows import CARD, child_iin, demo_code, fill_form, meals, soup, token
 from kiosk import ROOT, create_app
 from kiosk.infra.logs import JsonFormatter, configure, make_handler, mask_personal
 
@@ -227,9 +228,6 @@ class _Keep(logging.Handler):
 
 def test_no_log_record_holds_an_sms_code_while_the_demo_phone_shows_it(app, clock, capfd) -> None:
     """The console gateway masks the code at the source; the log's masking is only a second net."""
-    from flows import CARD, demo_code, fill_form, soup, token
-    from flows import child_iin as make_child
-
     raw, text_out, json_out = _Keep(), io.StringIO(), io.StringIO()
     root = logging.getLogger()
     handlers = [raw, make_handler("text", text_out), make_handler("json", json_out)]
@@ -246,12 +244,7 @@ def test_no_log_record_holds_an_sms_code_while_the_demo_phone_shows_it(app, cloc
             "/ru/identify/code", data={"code": identify_code, "csrf_token": token(client, "/ru/identify/code")}
         )
         assert done.headers["Location"].endswith("/ru/identify/done")
-        answers = {
-            "child_iin": make_child(dt.date(2016, 9, 9)),
-            "child_name": "Иванова Мария",
-            "grade": "4",
-            "category": "asp",
-        }
+        answers = meals(child_iin(dt.date(2016, 9, 9)))
         assert fill_form(client, "ru", answers).status_code == 302
         clock.now += dt.timedelta(seconds=61)
         client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import threading
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -569,14 +570,16 @@ def test_an_error_answer_stores_nothing(live: httpx.Client) -> None:
     assert live_stats(live)["applications"] == 0
 
 
-def test_latency_delays_every_answer(live: httpx.Client) -> None:
+def test_latency_delays_every_answer(live: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk.portal_sim import faults
+
+    held: list[float] = []  # how long each answer was held, in seconds: counted, not timed
+    monkeypatch.setattr(faults, "time", types.SimpleNamespace(sleep=held.append))
     set_faults(live, latency_ms=300)
-    started = time.monotonic()
     assert live.get(f"/api/v1/citizens/{PARENT}/phone").status_code == 200
-    assert time.monotonic() - started >= 0.3
-    started = time.monotonic()
+    assert held == [0.3]
     live.get("/admin/stats", auth=None)  # the admin side is never slowed
-    assert time.monotonic() - started < 0.3
+    assert held == [0.3]
 
 
 def test_timeout_keeps_the_client_waiting_past_its_limit(live: httpx.Client) -> None:

@@ -16,13 +16,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from flows import NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, soup, token
+from fixtures.flows import CARD, NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, meals, soup, token
 from kiosk import db
 from kiosk.cli import main
 from kiosk.models import Attachment, State, Submission
 
 CHILD = child_iin(dt.date(2016, 9, 9), "F")
-ANSWERS = {"child_iin": CHILD, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+ANSWERS = meals(CHILD)
 BLUEPRINTS = ("visitor", "identify", "apply", "receipt", "status", "staff")
 PASSWORD = "correct horse battery"
 
@@ -68,7 +68,6 @@ def _at_receipt(client, clock) -> str:
 
 def _card(client, clock):
     client.get("/ru/identify?service=meals")
-    from flows import CARD
 
     return _post(client, "/ru/identify/card", "/ru/identify", mrz=CARD)
 

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from fixtures.flows import child_iin, fill_form, identify, meals, soup
 from kiosk.domain.catalog import load_catalog
 from kiosk.domain.receipts import receipt_checklist
 from kiosk.models import State
@@ -166,7 +167,6 @@ def test_waiting_for_the_id_card_heads_the_originals(app) -> None:
 
 def test_the_form_offers_only_the_situations_the_office_lists(client, app, clock) -> None:
     """A family situation the kiosk's office does not list is not offered, and a forged one is refused."""
-    from flows import child_iin, fill_form, identify, soup
 
     clock.set_local(2026, 5, 4)
     identify(client, "ru", "meals", clock=clock)
@@ -175,8 +175,6 @@ def test_the_form_offers_only_the_situations_the_office_lists(client, app, clock
     assert offered == [c.code for c in CATALOG.service("meals").kiosk_channel.categories]
     assert "unemployed" not in offered
     child = child_iin(dt.date(2016, 9, 9), "F")
-    response = fill_form(
-        client, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "unemployed"}
-    )
+    response = fill_form(client, "ru", meals(child, category="unemployed"))
     assert response.status_code == 200  # the form again, with its message, not a 500
     assert soup(response).select_one("#field-category .field-error").get_text(strip=True)  # in Russian, by WTForms

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from flows import child_iin, fill_form, identify, soup, token
+from fixtures.flows import child_iin, fill_form, identify, meals, soup, token
 from kiosk import create_app, db
 
 # werkzeug's test client spools a big request body to a temporary file it never closes, and the
@@ -16,7 +16,7 @@ from kiosk import create_app, db
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
 
 CHILD = child_iin(dt.date(2016, 3, 3))
-ANSWERS = {"child_iin": CHILD, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+ANSWERS = meals(CHILD)
 
 
 def _pages(app, client) -> list[str]:

@@ -8,28 +8,23 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from flows import apply, apply_assisted, child_iin, soup, token
+from fixtures.flows import (
+    CARD,
+    applications,
+    apply,
+    apply_assisted,
+    child_iin,
+    fill_form,
+    identify,
+    meals,
+    sign,
+    soup,
+    token,
+)
+from fixtures.staff import sign_in
 from kiosk import db
 from kiosk.cli import main
 from kiosk.domain import audit
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def staff(app, clock):
-    """An admin and an operator, made the only way there is: the command line."""
-    runner = app.test_cli_runner()
-    for name, role in (("aigul", "admin"), ("bolat", "operator")):
-        result = runner.invoke(main, ["staff", "add", name, "--role", role, "--password-stdin"], input=PASSWORD + "\n")
-        assert result.exit_code == 0, result.output
-    return runner
-
-
-def sign_in(client, username: str, password: str = PASSWORD):
-    return client.post(
-        "/staff/login", data={"username": username, "password": password, "csrf_token": token(client, "/staff/login")}
-    )
 
 
 def test_there_is_no_default_account(client) -> None:
@@ -85,18 +80,7 @@ def test_an_operator_cannot_manage_users_or_read_the_audit_log(client, staff) ->
 
 
 def test_no_visitor_session_reaches_staff_pages(client, app, clock) -> None:
-    apply(
-        client,
-        "ru",
-        "meals",
-        {
-            "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
-            "child_name": "Иванова Мария",
-            "grade": "4",
-            "category": "asp",
-        },
-        clock,
-    )
+    apply(client, "ru", "meals", meals(child_iin(dt.date(2016, 9, 9), "F")), clock)
     for url in ("/staff/", "/staff/users", "/staff/audit", "/staff/queue.csv"):
         response = client.get(url)
         assert response.status_code == 302 and response.headers["Location"].endswith("/staff/login")
@@ -118,16 +102,7 @@ def test_fifteen_minutes_idle_or_eight_hours_in_all_end_the_session(client, staf
 
 def test_dashboard_counts_and_alerts(client, app, staff, clock) -> None:
     visitor = app.test_client()
-    apply_assisted(
-        visitor,
-        "ru",
-        {
-            "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
-            "child_name": "Иванова Мария",
-            "grade": "4",
-            "category": "asp",
-        },
-    )
+    apply_assisted(visitor, "ru", meals(child_iin(dt.date(2016, 9, 9), "F")))
     sign_in(client, "bolat")
     client.get("/staff/language/ru")
     page = soup(client.get("/staff/"))
@@ -137,18 +112,7 @@ def test_dashboard_counts_and_alerts(client, app, staff, clock) -> None:
 
 def test_csv_export_streams_the_queue_without_personal_data(client, app, staff, clock) -> None:
     visitor = app.test_client()
-    apply(
-        visitor,
-        "ru",
-        "meals",
-        {
-            "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
-            "child_name": "Иванова Мария",
-            "grade": "4",
-            "category": "asp",
-        },
-        clock,
-    )
+    apply(visitor, "ru", "meals", meals(child_iin(dt.date(2016, 9, 9), "F")), clock)
     sign_in(client, "bolat")
     response = client.get("/staff/queue.csv")
     body = response.get_data(as_text=True)
@@ -203,34 +167,12 @@ def test_an_edited_or_deleted_entry_is_found(client, app, staff, tamper, found) 
     assert found in result.output
 
 
-def _queue(app, clock, n: int, lang: str = "ru") -> list[str]:
-    """n applications from different children, through the visitor's screens."""
-    refs = []
-    for i in range(n):
-        visitor = app.test_client()
-        clock.now += dt.timedelta(minutes=16)
-        location = apply(
-            visitor,
-            lang,
-            "meals",
-            {
-                "child_iin": child_iin(dt.date(2015, 1, 1) + dt.timedelta(days=30 * i)),
-                "child_name": "Иванова Мария",
-                "grade": "4",
-                "category": "asp",
-            },
-            clock,
-        )
-        refs.append(location.rsplit("/", 1)[-1])
-    return refs
-
-
 def test_queue_search_by_reference_and_by_iin_and_keyset_pages(client, app, staff, clock, monkeypatch) -> None:
     from kiosk.domain import staffqueue
 
     monkeypatch.setattr(staffqueue, "PAGE", 2)
     monkeypatch.setattr(staffqueue.queue_page, "__defaults__", (2,))
-    refs = _queue(app, clock, 5)
+    refs = applications(app, clock, 5)
     sign_in(client, "bolat")
     seen = []
     url = "/staff/queue"
@@ -249,7 +191,7 @@ def test_queue_search_by_reference_and_by_iin_and_keyset_pages(client, app, staf
 
 
 def test_queue_rows_refresh_while_anything_moves_and_stop_after(client, app, staff, clock) -> None:
-    _queue(app, clock, 1)
+    applications(app, clock, 1)
     sign_in(client, "bolat")
     page = soup(client.get("/staff/queue"))
     assert page.select_one("tbody#queue-rows")["hx-trigger"] == "every 5s"
@@ -266,7 +208,7 @@ def test_queue_rows_refresh_while_anything_moves_and_stop_after(client, app, sta
 def test_actions_on_one_submission_with_events_and_audit(client, app, staff, clock) -> None:
     from kiosk.models import Submission
 
-    [ref] = _queue(app, clock, 1)
+    [ref] = applications(app, clock, 1)
     sign_in(client, "bolat")
     page = soup(client.get(f"/staff/submissions/{ref}"))
     assert "880412412349" in page.select_one("[data-applicant]").get_text()  # decrypted for staff
@@ -295,16 +237,7 @@ def test_in_person_verification_sends_it_on(client, app, staff, clock) -> None:
     from kiosk.models import Submission
 
     visitor = app.test_client()
-    location = apply_assisted(
-        visitor,
-        "ru",
-        {
-            "child_iin": child_iin(dt.date(2016, 9, 9), "F"),
-            "child_name": "Иванова Мария",
-            "grade": "4",
-            "category": "asp",
-        },
-    )
+    location = apply_assisted(visitor, "ru", meals(child_iin(dt.date(2016, 9, 9), "F")))
     ref = location.headers["Location"].rsplit("/", 1)[-1]
     sign_in(client, "aigul")
     csrf = token(client, f"/staff/submissions/{ref}")
@@ -316,7 +249,7 @@ def test_in_person_verification_sends_it_on(client, app, staff, clock) -> None:
 
 
 def test_reprint_the_receipt(client, app, staff, clock) -> None:
-    [ref] = _queue(app, clock, 1)
+    [ref] = applications(app, clock, 1)
     sign_in(client, "bolat")
     page = soup(client.get(f"/staff/submissions/{ref}/receipt"))
     assert {p["data-receipt-lang"] for p in page.select("[data-receipt-lang]")} == {"kk", "ru"}
@@ -350,7 +283,6 @@ def test_a_visitor_calls_staff_and_the_dashboard_shows_it_until_answered(client,
 
 
 def test_sms_that_cannot_be_sent_raise_an_alert(client, app, staff, clock) -> None:
-    from flows import CARD
     from kiosk.clients.portal import PortalUnavailable
 
     def down(*_args) -> None:
@@ -386,11 +318,9 @@ def test_staff_open_the_attachments_and_each_look_is_audited(client, app, staff,
     from PIL import Image
 
     visitor = app.test_client()
-    from flows import fill_form, identify, sign
 
     identify(visitor, "ru", "meals", clock=clock)
-    answers = {"child_iin": child_iin(dt.date(2016, 2, 2)), "child_name": "Иванова Мария", "grade": "4"}
-    fill_form(visitor, "ru", {**answers, "category": "asp"})
+    fill_form(visitor, "ru", meals(child_iin(dt.date(2016, 2, 2))))
     picture = io.BytesIO()
     Image.new("RGB", (300, 200), (200, 30, 30)).save(picture, "PNG")
     visitor.post(
@@ -399,7 +329,7 @@ def test_staff_open_the_attachments_and_each_look_is_audited(client, app, staff,
         content_type="multipart/form-data",
     )
     ref = sign(visitor, "ru", clock).rsplit("/", 1)[-1]
-    [other] = _queue(app, clock, 1)
+    [other] = applications(app, clock, 1)
     assert client.get(f"/staff/submissions/{ref}/attachments/1").status_code == 302  # not signed in
     sign_in(client, "bolat")
     [link] = soup(client.get(f"/staff/submissions/{ref}")).select("[data-attachment] a")
@@ -417,7 +347,7 @@ def test_the_system_actions_are_in_the_audit_chain(client, app, staff, clock) ->
     from kiosk.clients.portal import Accepted, Change
     from kiosk.jobs.sync import Worker
 
-    [ref] = _queue(app, clock, 1)
+    [ref] = applications(app, clock, 1)
 
     class Portal:
         def submit(self, key, body):

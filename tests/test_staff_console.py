@@ -4,38 +4,21 @@ and words instead of codes (issue 11, items 13 to 16)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from wtforms import RadioField
 
-from flows import child_iin, fill_form, identify, sign, soup, token
+from fixtures.flows import apply, apply_assisted, child_iin, fill_form, identify, sign, soup, token
+from fixtures.staff import sign_in
+from fixtures.submissions import queue_meals
 from kiosk.cli import main
-from kiosk.domain import applications
+from kiosk.clock import ALMATY
 from kiosk.domain.catalog import load_catalog
-from kiosk.extensions import keyring
 from kiosk.web import application_forms
 
-PASSWORD = "correct horse battery"
 CHILD = child_iin(dt.date(2019, 9, 9), "F")  # seven by the end of 2026: old enough for every form
 NAMES = {"child_name": "Әлібекова Айгерім-Ёлка", "settlement": "Ақсай ауылы", "school_from": "№ 12 мектеп"}
-
-
-@pytest.fixture
-def staff(app, clock):
-    """An admin and an operator, made the only way there is: the command line."""
-    runner = app.test_cli_runner()
-    for name, role in (("aigul", "admin"), ("bolat", "operator")):
-        result = runner.invoke(main, ["staff", "add", name, "--role", role, "--password-stdin"], input=PASSWORD + "\n")
-        assert result.exit_code == 0, result.output
-    return runner
-
-
-def sign_in(client, username: str = "aigul", password: str = PASSWORD, lang: str | None = None):
-    if lang:
-        client.get(f"/staff/language/{lang}")
-    return client.post(
-        "/staff/login", data={"username": username, "password": password, "csrf_token": token(client, "/staff/login")}
-    )
 
 
 def answers_for(service_code: str, app) -> dict[str, str]:
@@ -98,46 +81,9 @@ def test_staff_read_every_answer_labelled_as_the_parent_saw_it(client, app, staf
 
 # --- one local day everywhere (item 15) and ranges checked whole (item 14) ------------------------
 
-ALMATY = __import__("zoneinfo").ZoneInfo("Asia/Almaty")
-
 
 def at_local(day: dt.date, hour: int, minute: int) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=ALMATY).astimezone(dt.UTC)
-
-
-def queued_at(app, moments: list[dt.datetime], state: str = "delivered") -> list[tuple[str, str]]:
-    """Applications made at these moments (straight into the queue), then in ``state``: (reference, key)."""
-    from kiosk.db import new_session
-    from kiosk.domain.submissions import queue_submission
-    from kiosk.infra.catalog_ext import get_catalog
-
-    made = []
-    with app.test_request_context("/ru/"), new_session(app) as s:
-        service = get_catalog().service("meals")
-        for i, moment in enumerate(moments):
-            answers = {
-                "child_iin": child_iin(dt.date(2012, 1, 1) + dt.timedelta(days=i)),
-                "child_name": "Иванова Мария",
-                "grade": "4",
-                "category": "asp",
-            }
-            payload, digest = applications.canonical_payload(
-                service=service,
-                catalog_version="t",
-                year=2026,
-                applicant={"iin": "880412412349", "name": None, "identity": "sms"},
-                answers=answers,
-                attachments=[],
-                lang="ru",
-            )
-            queued = queue_submission(
-                s, payload=payload, payload_hash=digest, identity_method="sms", lang="ru", now=moment, keyring=keyring()
-            )
-            row = queued.submission
-            row.state = state
-            made.append((row.reference, row.uuid))
-        s.commit()
-    return made
 
 
 class Listing:
@@ -178,7 +124,7 @@ def night(app, clock):
     """One application at 23:59 in Almaty on 4 May (18:59 UTC) and one at 00:30 on 5 May (19:30 UTC,
     still 4 May in UTC); staff look at 23:59 Almaty on 5 May."""
     clock.now = at_local(MAY5, 23, 59)
-    return queued_at(app, [at_local(MAY4, 23, 59), at_local(MAY5, 0, 30)])
+    return queue_meals(app, at=[at_local(MAY4, 23, 59), at_local(MAY5, 0, 30)], state="delivered")
 
 
 def _rows(client, url: str) -> list[str]:
@@ -247,8 +193,10 @@ def test_a_long_range_is_checked_whole(client, app, staff, clock, days) -> None:
     first = dt.date(2026, 1, 10)
     last = first + dt.timedelta(days=days - 1)
     clock.now = at_local(last, 23, 59)
-    made = queued_at(
-        app, [at_local(first, 0, 30), at_local(first + dt.timedelta(days=days // 2), 12, 0), at_local(last, 23, 59)]
+    made = queue_meals(
+        app,
+        at=[at_local(first, 0, 30), at_local(first + dt.timedelta(days=days // 2), 12, 0), at_local(last, 23, 59)],
+        state="delivered",
     )
     lister = with_listing(app, [])  # the central system has none of them
     sign_in(client, lang="ru")
@@ -313,14 +261,13 @@ def test_date_fields_read_as_staff_write_dates(client, app, staff, lang, placeho
 
 # --- words, not codes (item 16) -------------------------------------------------------------------
 
-CODE = __import__("re").compile(r"\b[a-z]+(?:[._][a-z0-9]+)+\b")  # submission.view, verify_in_person
-RAW = __import__("re").compile(r"\b(?:sms|in_person|admin|operator|anonymous|visitor|cli|accepted|approved|queued)\b")
+CODE = re.compile(r"\b[a-z]+(?:[._][a-z0-9]+)+\b")  # submission.view, verify_in_person
+RAW = re.compile(r"\b(?:sms|in_person|admin|operator|anonymous|visitor|cli|accepted|approved|queued)\b")
 
 
 def _busy_console(app, client, clock) -> list[str]:
     """A console with something of everything: applications of each kind of identity, staff
     actions, the central system's answers, a visitor's call, failed sign-ins and a difference."""
-    from flows import apply, apply_assisted
     from kiosk.clients.portal import Accepted, Change
     from kiosk.jobs.sync import Worker
 
@@ -495,7 +442,7 @@ def test_an_unknown_name_locks_on_postgresql_too(pg_database, instance, clock) -
 
 
 def test_a_cancel_without_a_reason_says_what_is_missing(client, app, staff, clock) -> None:
-    [(reference, _key)] = queued_at(app, [clock.now], state="queued")
+    [(reference, _key)] = queue_meals(app)
     sign_in(client, lang="ru")
     page = soup(client.get(f"/staff/submissions/{reference}"))
     reason = page.select_one('input[name="reason"]')

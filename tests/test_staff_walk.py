@@ -6,17 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from test_staff import _queue
-from test_staff_console import sign_in, staff  # noqa: F401 - fixture
 
-from flows import soup, token
+from fixtures.flows import applications, child_iin, fill_form, identify, meals, sign, soup, token
+from fixtures.staff import sign_in
 
 MARK = {"kk": "Белгілеу: түпнұсқа көрілді", "ru": "Отметить: оригинал проверен", "en": "Mark: original seen"}
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
-def test_an_original_not_seen_shows_the_action_and_one_seen_shows_who_and_when(client, app, staff, clock, lang):  # noqa: F811
-    [ref] = _queue(app, clock, 1)
+def test_an_original_not_seen_shows_the_action_and_one_seen_shows_who_and_when(client, app, staff, clock, lang):
+    [ref] = applications(app, clock, 1)
     clock.now = dt.datetime(2026, 5, 4, 20, 30, tzinfo=dt.UTC)  # 01:30 on 5 May in Almaty
     sign_in(client, "bolat", lang=lang)
     page = soup(client.get(f"/staff/submissions/{ref}"))
@@ -45,12 +44,9 @@ def _apply_with_photo(app, clock) -> str:
 
     from PIL import Image
 
-    from flows import child_iin, fill_form, identify, sign
-
     visitor = app.test_client()
     identify(visitor, "ru", "meals", clock=clock)
-    answers = {"child_iin": child_iin(dt.date(2016, 2, 2)), "child_name": "Иванова Мария", "grade": "4"}
-    fill_form(visitor, "ru", {**answers, "category": "asp"})
+    fill_form(visitor, "ru", meals(child_iin(dt.date(2016, 2, 2))))
     picture = io.BytesIO()
     # noise: a photo of some 400 KB, under the size a multipart part is spooled to disk at
     Image.effect_noise((900, 700), 80).convert("RGB").save(picture, "JPEG", quality=85)
@@ -63,7 +59,7 @@ def _apply_with_photo(app, clock) -> str:
 
 
 @pytest.mark.parametrize(("lang", "unit", "point"), [("kk", "МБ", ","), ("ru", "МБ", ","), ("en", "MB", ".")])
-def test_staff_read_file_sizes_as_parents_do(client, app, staff, clock, lang, unit, point) -> None:  # noqa: F811
+def test_staff_read_file_sizes_as_parents_do(client, app, staff, clock, lang, unit, point) -> None:
     from kiosk import db
     from kiosk.models import Attachment
 
@@ -81,7 +77,7 @@ def test_staff_read_file_sizes_as_parents_do(client, app, staff, clock, lang, un
     ("lang", "state", "service"),
     [("ru", "любое", "любая"), ("kk", "кез келген", "кез келген"), ("en", "any state", "any service")],
 )
-def test_the_queue_filters_any_agrees_with_its_noun(client, staff, lang, state, service) -> None:  # noqa: F811
+def test_the_queue_filters_any_agrees_with_its_noun(client, staff, lang, state, service) -> None:
     """Состояние: любое, Услуга: любая; not one "любой" for both."""
     sign_in(client, "bolat", lang=lang)
     page = soup(client.get("/staff/queue"))
@@ -141,7 +137,7 @@ QUEUE = {"ru": "К очереди", "kk": "Кезекке"}
 
 
 @pytest.mark.parametrize("lang", ["ru", "kk"])
-def test_errors_in_the_console_are_staff_pages_with_the_way_back(client, app, staff, clock, monkeypatch, lang):  # noqa: F811
+def test_errors_in_the_console_are_staff_pages_with_the_way_back(client, app, staff, clock, monkeypatch, lang):
     sign_in(client, "bolat", lang=lang)
     answers = _errors(client, monkeypatch)
     answers[403] = client.get("/staff/audit")  # bolat is an operator
@@ -163,7 +159,7 @@ def test_errors_in_the_console_are_staff_pages_with_the_way_back(client, app, st
     assert answers["503 busy"].headers["Retry-After"] == "5"
 
 
-def test_an_error_before_signing_in_leads_to_the_sign_in_page(client, app, staff) -> None:  # noqa: F811
+def test_an_error_before_signing_in_leads_to_the_sign_in_page(client, app, staff) -> None:
     client.get("/staff/language/ru")
     for response in (client.get("/staff/no-such-page"), client.get("/staff/logout")):
         page = soup(response)

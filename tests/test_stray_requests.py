@@ -20,7 +20,7 @@ from PIL import Image
 from sqlalchemy import select
 from werkzeug.routing.converters import NumberConverter
 
-from flows import fill_form, identify, sign, soup, token
+from fixtures.flows import fill_form, identify, meals, sign, soup, token
 from kiosk import create_app, db
 from kiosk.cli import main
 from kiosk.domain.catalog import window_state
@@ -28,7 +28,7 @@ from kiosk.infra.catalog_ext import get_catalog
 from kiosk.models import Attachment, HelpCall
 
 CHILD = "160909600111"  # a child of nine (born 2016-09-09)
-ANSWERS = {"child_iin": CHILD, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
+ANSWERS = meals(CHILD)
 PASSWORD = "correct horse battery"
 # past what PostgreSQL's INTEGER holds, past SQLite's, past 64 bits, and more digits than int() takes
 HUGE_IDS = [str(2**31), str(2**63 - 1), str(2**63), str(2**64), str(10**30), "9" * 5000]

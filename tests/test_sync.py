@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from flows import apply, child_iin
+from fixtures.flows import apply, child_iin, meals
 from kiosk import db
 from kiosk.clients.portal import HttpPortal
 from kiosk.jobs.sync import Backoff, Worker, health
@@ -24,18 +24,7 @@ def queue(client, clock, n: int) -> None:
     for i in range(n):
         client.post("/ru/receipt/finish", data={})
         clock.now += dt.timedelta(minutes=16)
-        apply(
-            client,
-            "ru",
-            "meals",
-            {
-                "child_iin": child_iin(dt.date(2014, 1, 1) + dt.timedelta(days=40 * i), "F"),
-                "child_name": "Иванова Мария",
-                "grade": "4",
-                "category": "asp",
-            },
-            clock,
-        )
+        apply(client, "ru", "meals", meals(child_iin(dt.date(2014, 1, 1) + dt.timedelta(days=40 * i), "F")), clock)
 
 
 def states(app) -> list[str]:

@@ -5,106 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from kiosk import create_app, db
-from kiosk.domain import applications
-from kiosk.domain.iin import make_iin
-from kiosk.domain.submissions import queue_submission
-from kiosk.extensions import keyring
-from kiosk.infra.catalog_ext import get_catalog
+from fixtures.app import Clock
+from fixtures.sim import KEY
+from fixtures.submissions import queue_meals
+from kiosk import db
 from kiosk.jobs.sync import Backoff, Worker
 from kiosk.models import State, Submission
-from kiosk.portal_sim import create_sim_app
-
-KEY = secrets.token_hex(32)
-
-
-@pytest.fixture
-def sim(tmp_path: Path):
-    """The simulator on its own port and database, served by waitress in a thread."""
-    from kiosk.portal_sim.server import ServerThread
-
-    app = create_sim_app(
-        {"SIM_KIOSK_KEYS": {"kiosk-1": KEY}, "SIM_INSTANCE_PATH": str(tmp_path / "sim"), "SIM_STEP_SECONDS": 1}
-    )
-    with ServerThread(app, threads=8) as served:
-        url = served.url
-
-        class Sim:
-            base = url
-
-            def faults(self, **settings) -> None:
-                httpx.post(f"{url}/admin/faults", json=settings).raise_for_status()
-
-            def stats(self) -> dict:
-                return httpx.get(f"{url}/admin/stats").json()
-
-        yield Sim()
-
-
-@pytest.fixture(autouse=True)
-def close_portals():
-    """Every kiosk app made here keeps an httpx client open: close them, or sockets leak."""
-    made: list = []
-    KIOSKS.append(made)
-    yield
-    for app in made:
-        app.extensions["kiosk.portal"].close()
-        db.engine(app).dispose()
-    KIOSKS.remove(made)
-
-
-KIOSKS: list[list] = []
-
-
-def kiosk_app(url: str, database_url: str | None = None, **extra):
-    config = {"TESTING": True, "PORTAL": "http", "PORTAL_URL": url, "PORTAL_KEY": KEY, "PORTAL_TIMEOUT_S": 1.0, **extra}
-    if database_url:
-        config["DATABASE_URL"] = database_url
-    app = create_app(config)
-    db.upgrade(app)
-    if KIOSKS:
-        KIOSKS[-1].append(app)
-    return app
-
-
-def queue_many(app, n: int, oversized: set[int] = frozenset(), first: int = 0) -> None:
-    """n signed applications straight into the queue (the visitor's path is tested elsewhere)."""
-    now = dt.datetime.now(dt.UTC)
-    with app.test_request_context("/ru/"), db.new_session(app) as s:
-        service = get_catalog().service("meals")
-        for i in range(first, first + n):
-            child = make_iin(dt.date(2012, 1, 1) + dt.timedelta(days=i), "F", 5) or make_iin(
-                dt.date(2012, 1, 1) + dt.timedelta(days=i), "F", 6
-            )
-            answers = {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
-            if i in oversized:
-                answers["child_name"] = "Я" * 600  # the central system refuses over 500: a permanent 422
-            payload, digest = applications.canonical_payload(
-                service=service,
-                catalog_version="t",
-                year=2026,
-                applicant={"iin": "880412412349", "name": None, "identity": "sms"},
-                answers=answers,
-                attachments=[],
-                lang="ru",
-            )
-            queue_submission(
-                s, payload=payload, payload_hash=digest, identity_method="sms", lang="ru", now=now, keyring=keyring()
-            )
-        s.commit()
-
 
 ARRIVED = (State.DELIVERED, State.IN_PROGRESS, State.APPROVED, State.REFUSED)
 
@@ -123,21 +38,20 @@ def states(app) -> dict[str, int]:
 
 
 def drain(app, worker: Worker, rounds: int = 400) -> None:
-    """Run the worker until nothing is waiting, moving its clock past every backoff."""
-    clock = [dt.datetime.now(dt.UTC)]
-    app.config["CLOCK"] = lambda: clock[0]
+    """Run the worker until nothing is waiting, moving the app's clock past every backoff."""
+    clock = app.config["CLOCK"] = app.config.get("CLOCK") or Clock(dt.datetime.now(dt.UTC))
     for _ in range(rounds):
         worker.run_once()
         left = states(app)
         if not any(left.get(s) for s in (State.QUEUED, State.RETRY_WAIT, State.SENDING)):
             return
-        clock[0] += dt.timedelta(seconds=worker.backoff.cap + worker.lease.total_seconds() + 1)
+        clock.now += dt.timedelta(seconds=worker.backoff.cap + worker.lease.total_seconds() + 1)
     raise AssertionError(f"not drained: {states(app)}")
 
 
-def test_thirty_percent_errors_and_timeouts_all_delivered_once(sim, instance) -> None:
+def test_thirty_percent_errors_and_timeouts_all_delivered_once(sim, kiosk_app) -> None:
     app = kiosk_app(sim.base)
-    queue_many(app, 60)
+    queue_meals(app, 60)
     sim.faults(error_rate=0.2, timeout_rate=0.1, timeout_sleep_s=1.5, seed=3)
     worker = Worker(
         app,
@@ -154,18 +68,17 @@ def test_thirty_percent_errors_and_timeouts_all_delivered_once(sim, instance) ->
     assert sum(v for k, v in stats["requests"].items() if str(k) != "201") > 0  # faults really happened
 
 
-def test_commit_then_drop_the_reply_the_resend_is_deduplicated(sim, instance) -> None:
+def test_commit_then_drop_the_reply_the_resend_is_deduplicated(sim, kiosk_app) -> None:
     app = kiosk_app(sim.base)
-    queue_many(app, 5)
-    clock = [dt.datetime.now(dt.UTC)]
-    app.config["CLOCK"] = lambda: clock[0]
+    queue_meals(app, 5)
+    clock = app.config["CLOCK"] = Clock(dt.datetime.now(dt.UTC))
     sim.faults(drop_after_commit_rate=1.0)
     worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1), backoff=Backoff(base=1, cap=2))
     worker.push()  # sends only: the feed would tell us too, which is the next test's business
     assert states(app) == {State.RETRY_WAIT: 5}
     assert sim.stats()["applications"] == 5  # stored there, but the reply never came
     sim.faults()
-    clock[0] += dt.timedelta(seconds=10)
+    clock.now += dt.timedelta(seconds=10)
     worker.push()
     stats = sim.stats()
     assert states(app) == {State.DELIVERED: 5}
@@ -174,9 +87,9 @@ def test_commit_then_drop_the_reply_the_resend_is_deduplicated(sim, instance) ->
         assert all(r.portal_reference for r in s.scalars(select(Submission)))
 
 
-def test_a_lost_reply_is_also_learnt_from_the_changes_feed(sim, instance) -> None:
+def test_a_lost_reply_is_also_learnt_from_the_changes_feed(sim, kiosk_app) -> None:
     app = kiosk_app(sim.base)
-    queue_many(app, 3)
+    queue_meals(app, 3)
     sim.faults(drop_after_commit_rate=1.0)
     worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1), backoff=Backoff(base=600, cap=600))
     worker.run_once()  # every reply lost; the feed then says they were accepted
@@ -185,9 +98,9 @@ def test_a_lost_reply_is_also_learnt_from_the_changes_feed(sim, instance) -> Non
     assert sim.stats()["applications"] == 3 and sim.stats()["replays"] == 0
 
 
-def test_a_422_goes_to_staff_and_the_rest_drain(sim, instance) -> None:
+def test_a_422_goes_to_staff_and_the_rest_drain(sim, kiosk_app) -> None:
     app = kiosk_app(sim.base)
-    queue_many(app, 6, oversized={2})
+    queue_meals(app, 6, oversized={2})
     worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1))
     drain(app, worker)
     assert arrived(app) == 5 and states(app)[State.NEEDS_STAFF] == 1
@@ -197,22 +110,20 @@ def test_a_422_goes_to_staff_and_the_rest_drain(sim, instance) -> None:
         assert stuck.events[-1].detail["errors"]
 
 
-def test_statuses_come_back_through_the_feed(sim, instance) -> None:
-    app = kiosk_app(sim.base)
-    queue_many(app, 3)
+def test_statuses_come_back_through_the_feed(sim_on_clock, kiosk_app, clock) -> None:
+    app = kiosk_app(sim_on_clock.base, CLOCK=clock)
+    queue_meals(app, 3)
     worker = Worker(app, app.extensions["kiosk.portal"], rng=random.Random(1))
     drain(app, worker)
-    deadline = time.time() + 30
-    while time.time() < deadline and states(app).get(State.APPROVED, 0) < 3:
-        worker.pull()
-        time.sleep(1)
+    clock.now += dt.timedelta(seconds=2)  # the simulator's two steps (of a second here): in progress, decided
+    worker.pull()
     assert states(app) == {State.APPROVED: 3}
 
 
-def test_the_worker_killed_again_and_again_loses_nothing_and_sends_nothing_twice(sim, instance) -> None:
+def test_the_worker_killed_again_and_again_loses_nothing_and_sends_nothing_twice(sim, kiosk_app, instance) -> None:
     app = kiosk_app(sim.base)
     n = int(os.environ.get("KIOSK_KILL_COUNT", "60"))
-    queue_many(app, n)
+    queue_meals(app, n)
     sim.faults(latency_ms=60)  # one at a time, slowly: the kills land in the middle of the drain
     env = {
         **os.environ,
@@ -251,10 +162,10 @@ def test_the_worker_killed_again_and_again_loses_nothing_and_sends_nothing_twice
 
 
 @pytest.mark.postgres
-def test_four_workers_on_postgresql_deliver_each_exactly_once(sim, instance, pg_database) -> None:
+def test_four_workers_on_postgresql_deliver_each_exactly_once(sim, kiosk_app, pg_database) -> None:
     app = kiosk_app(sim.base, pg_database)
     n = 200
-    queue_many(app, n)
+    queue_meals(app, n)
     sim.faults(latency_ms=5)
     portal = app.extensions["kiosk.portal"]
     workers = [Worker(app, portal, worker_id=f"w{i}", batch=5, rng=random.Random(i)) for i in range(4)]

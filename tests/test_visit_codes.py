@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from flows import CARD, PARENT, child_iin, demo_code, fill_form, identify, sign, soup, token
+from fixtures.flows import CARD, PARENT, child_iin, demo_code, fill_form, identify, meals, sign, soup, token
 from kiosk import db
 from kiosk.clients.portal import DemoPortal
 from kiosk.domain.codes import CodeRules
@@ -290,7 +290,7 @@ def test_a_locked_signing_code_shows_only_what_to_do_next(client, app, clock) ->
 
 def _apply_meals(client, card: str, child: str) -> str:
     identify(client, "ru", "meals", card)
-    fill_form(client, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"})
+    fill_form(client, "ru", meals(child))
     receipt = sign(client, "ru")
     return soup(client.get(receipt)).select_one("[data-reference]").get_text()
 
@@ -313,9 +313,7 @@ def test_the_parent_who_applied_sees_the_reference(client, clock) -> None:
     reference = _apply_meals(client, CARD, child)
     client.post("/reset")
     identify(client, "ru", "meals")
-    response = fill_form(
-        client, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "5", "category": "orphan"}
-    )
+    response = fill_form(client, "ru", meals(child, grade="5", category="orphan"))
     notice = soup(response).select_one("[data-duplicate]")
     assert notice["data-duplicate"] == "own" and reference in notice.get_text()
 
@@ -325,9 +323,7 @@ def test_another_adult_learns_only_to_ask_at_the_office(client, app, clock) -> N
     reference = _apply_meals(client, CARD, child)
     client.post("/reset")
     identify(client, "ru", "meals", OTHER_CARD)
-    response = fill_form(
-        client, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "low_income"}
-    )
+    response = fill_form(client, "ru", meals(child, category="low_income"))
     _tells_nothing_of_the_other_family(response, reference)
     # the form shows back this adult's own answer, never the other family's category
     assert soup(response).select_one('input[name="category"]:checked')["value"] == "low_income"
@@ -342,9 +338,7 @@ def test_an_iin_typed_on_the_office_path_proves_nobody(client, app, clock) -> No
     client.get("/ru/identify?service=meals")
     client.post("/ru/identify/iin", data={"iin": PARENT, "csrf_token": token(client, "/ru/identify")})
     client.post("/ru/identify/assisted", data={"csrf_token": token(client, "/ru/identify/help?reason=offline")})
-    response = fill_form(
-        client, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"}
-    )
+    response = fill_form(client, "ru", meals(child))
     _tells_nothing_of_the_other_family(response, reference)
 
 
@@ -354,7 +348,7 @@ def test_two_terminals_at_once_the_later_one_is_told_by_the_same_rule(app, clock
     child = CHILDREN[0][0]
     late = app.test_client()
     identify(late, "ru", "meals", second_card)
-    fill_form(late, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "low_income"})
+    fill_form(late, "ru", meals(child, category="low_income"))
     reference = _apply_meals(app.test_client(), CARD, child)
     late.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(late, "/ru/apply/check")})
     code = demo_code(late, "/ru/apply/sign")
