@@ -69,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         keys,
         portal,
         receipt,
+        rendering,
         security,
         sms,
         staff,
@@ -79,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kiosk.sessions import VisitSessionInterface
 
     formdata.init_app(app)
+    rendering.init_app(app)
     keys.init_app(app)
     crypto.init_app(app)
     db.init_app(app)

@@ -217,16 +217,24 @@ def is_busy(exc: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) in ("40001", "40P01", "55P03")
 
 
-def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
-    """An engine with the durability settings this kiosk relies on."""
+def make_engine(url: str, busy_timeout_ms: int = 5000, pool_size: int | None = None) -> Engine:
+    """An engine with the durability settings this kiosk relies on.
+
+    ``pool_size``: the connections kept open, one per server thread (``RUN_THREADS``), so a busy
+    server never opens and closes one per request (SQLAlchemy keeps 5 by default); as many again may
+    be opened for a moment (a request holds one while its visit is saved through another).
+    """
     try:
-        return _make_engine(url, busy_timeout_ms)
+        return _make_engine(url, busy_timeout_ms, pool_size)
     except ModuleNotFoundError as exc:  # SQLAlchemy imports the driver when the engine is made
         hint = " pip install -e '.[postgres]' (README.md, Dependencies)" if url.startswith("postgres") else ""
         raise DriverMissing(f"DATABASE_URL needs the Python package {exc.name}, which is not installed:{hint}") from exc
 
 
-def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
+def _make_engine(url: str, busy_timeout_ms: int, pool_size: int | None) -> Engine:
+    pool: dict[str, Any] = {}
+    if pool_size and not _in_memory(url):
+        pool = {"pool_size": pool_size, "max_overflow": pool_size}
     if url.startswith("sqlite"):
         queued = type(
             "QueuedConnection",
@@ -236,6 +244,7 @@ def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": busy_timeout_ms / 1000, "isolation_level": "IMMEDIATE", "factory": queued},
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -248,12 +257,18 @@ def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
+
+
+def _in_memory(url: str) -> bool:
+    """SQLite in memory: SQLAlchemy gives it a pool of its own kind, which takes no size."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = RowIdConverter  # before any route that uses it is added
-    engine = make_engine(database_url(app), app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    engine = make_engine(database_url(app), app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["RUN_THREADS"])
     app.extensions["kiosk.db"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 

@@ -30,6 +30,20 @@ CSP = "; ".join(
 )
 
 
+# built once: every response carries the first three, every HTML page all of them
+EVERY_RESPONSE = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"),
+)
+EVERY_PAGE = (
+    *EVERY_RESPONSE,
+    ("Content-Security-Policy", CSP),
+    ("X-Frame-Options", "DENY"),
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def init_app(app: Flask) -> None:
     hops = int(app.config.get("TRUSTED_PROXIES") or 0)
     if hops:  # X-Forwarded-For/-Proto/-Host from the site's proxy, and only from it
@@ -39,15 +53,15 @@ def init_app(app: Flask) -> None:
 
 def _headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=()")
-    if response.mimetype == "text/html":
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Frame-Options", "DENY")
+    present = {name.lower() for name in headers.keys()}  # one pass over a few headers, not one per header added
+    page = headers.get("Content-Type", "").startswith("text/html")
+    for name, value in EVERY_PAGE if page else EVERY_RESPONSE:
+        if name.lower() not in present:  # a view's own value stands
+            headers.add(name, value)
+    if page:
         headers["Cache-Control"] = "no-store"
     if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        headers.setdefault("Strict-Transport-Security", HSTS)
     if g.get("visit_wiped"):
         headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return response

@@ -15,8 +15,9 @@ from kiosk.catalog import window_state
 from kiosk.catalog_ext import get_catalog
 from kiosk.clock import local_today, utcnow
 from kiosk.extensions import csrf, htmx
+from kiosk.i18n import current_language
 from kiosk.receipt import wipe_visit
-from kiosk.rendering import render_page_or_partial
+from kiosk.rendering import cached_page, cached_page_or_partial
 
 log = logging.getLogger(__name__)
 bp = Blueprint("visitor", __name__)
@@ -26,7 +27,8 @@ PAPERS = ("a4", "roll")
 
 @bp.get("/")
 def welcome() -> ResponseReturnValue:
-    return render_template("visitor/welcome.html")
+    # the language of a visit under way, else Kazakh: the page's own words and its <html lang>
+    return cached_page("visitor/welcome.html", ("welcome", current_language()))
 
 
 @bp.get("/<lang>/start")
@@ -40,11 +42,12 @@ def start() -> ResponseReturnValue:
 def services() -> ResponseReturnValue:
     today = local_today()
     catalog = get_catalog()
-    states = {s.code: window_state(s.window, today) for s in catalog.services}
-    key = (g.lang, catalog.version, today)
-    return render_page_or_partial(
-        "visitor/services.html", "visitor/services.html", key, groups=catalog.by_group(), states=states
-    )
+
+    def context() -> dict[str, Any]:
+        states = {s.code: window_state(s.window, today) for s in catalog.services}
+        return {"groups": catalog.by_group(), "states": states}
+
+    return cached_page("visitor/services.html", (g.lang, catalog.version, today), context)
 
 
 def _service_context(code: str) -> dict[str, Any]:
@@ -62,10 +65,10 @@ def _service_context(code: str) -> dict[str, Any]:
 
 @bp.get("/<lang>/services/<code>")
 def service(code: str) -> ResponseReturnValue:
-    context = _service_context(code)
+    context = _service_context(code)  # 404 for a service or a category the catalog does not have
     category = context["category"].code if context["category"] else None
     key = (g.lang, get_catalog().version, local_today(), code, category)
-    return render_page_or_partial("visitor/service.html", "visitor/_checklist.html", key, **context)
+    return cached_page_or_partial("visitor/service.html", "visitor/_checklist.html", key, lambda: context)
 
 
 @bp.get("/<lang>/services/<code>/print")
