@@ -51,7 +51,8 @@ def run_command(host: str | None, port: int | None) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logs.configure(app.config["LOG_FORMAT"])
-    db.upgrade(app)
+    if not db.at_code_heads(app):  # a restart finds its schema as it left it, and loads no Alembic
+        db.upgrade(app)
     host = host or app.config["RUN_HOST"]
     port = port or app.config["RUN_PORT"]
     if app.config["PORTAL"] == "embedded":

@@ -16,6 +16,7 @@ page that says to try again.
 
 from __future__ import annotations
 
+import ast
 import re
 import sqlite3
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -306,6 +307,47 @@ def ping(app: Flask | None = None) -> bool:
         return False
 
 
+def migration_heads(folder: Path = MIGRATIONS / "versions") -> tuple[str, ...]:
+    """The newest revisions in migrations/, read from the files' ``revision`` and ``down_revision``.
+
+    Alembic reads them the same way but costs about 8 MiB of imports, which a server that only
+    needs to know "is the schema the code's?" keeps for its whole life; tests/test_migrations.py
+    holds this answer to Alembic's.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in folder.glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                name = node.targets[0].id
+                if name in ("revision", "down_revision"):
+                    value = ast.literal_eval(node.value)
+                    values = value if isinstance(value, tuple | list) else (value,) if value else ()
+                    (revisions if name == "revision" else parents).update(values)
+    return tuple(sorted(revisions - parents))
+
+
+def database_heads(app: Flask | None = None) -> tuple[str, ...] | None:
+    """The revisions the database says it is at (none when it has no tables); None when it does not answer."""
+    try:
+        with engine(app).connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return ()
+            return tuple(sorted(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()))
+    except SQLAlchemyError:
+        return None
+
+
+def at_code_heads(app: Flask) -> bool:
+    """Whether the database's schema is this code's, found without Alembic (and kept once true)."""
+    if app.extensions.get("kiosk.db.schema_ok"):
+        return True
+    if database_heads(app) == migration_heads():
+        app.extensions["kiosk.db.schema_ok"] = True
+        return True
+    return False
+
+
 def _code_heads(app: Flask) -> tuple[str, ...]:
     """The newest revisions in migrations/: the schema this code was written for (read once)."""
     heads = app.extensions.get("kiosk.db.heads")
@@ -325,8 +367,9 @@ def schema_problem(app: Flask | None = None) -> str | None:
     check then costs nothing per request.
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.extensions.get("kiosk.db.schema_ok"):
+    if at_code_heads(app):
         return None
+    # behind, ahead, or no answer: Alembic says which, for the message
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
