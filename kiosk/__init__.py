@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         assets,
         bodies,
         catalog_ext,
+        compression,
         crypto,
         db,
         display,
@@ -93,6 +94,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    compression.init_app(app)
     display.init_app(app)
     app.register_blueprint(health.bp)
     portal.init_app(app)
