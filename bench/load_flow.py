@@ -28,8 +28,11 @@ times a second; the fsync floor, a bare SQLite INSERT + COMMIT (WAL, ``synchrono
 900-byte row in a database of its own beside the kiosk's, twice a second.
 
 Run from the repository root: ``.venv/bin/python bench/load_flow.py [--terminals 50] [--seconds 300]
-[--think 0.5-2] [--portal demo|embedded] [--processes N] [--postgres URL] [--seed N] [--json PATH]``, or ``--quick`` (5 terminals,
-20 s, think 0-0.2 s) as ``tests/test_load_flow.py`` runs it. Exit status 1 if there was any error.
+[--think 0.5-2] [--portal demo|embedded] [--processes N] [--postgres URL] [--seed N] [--json PATH]``,
+or ``--quick`` (5 terminals, 20 s, think 0-0.2 s) as ``tests/test_load_flow.py`` runs it. Exit
+status 1 if there was any error. With ``--processes N`` every process is a ``kiosk run`` on the
+same instance folder and database, and each visit goes to the next process (a visit stays on one:
+the demo portal's phone is in the memory of the process that sent the code).
 """
 
 from __future__ import annotations

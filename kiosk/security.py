@@ -30,14 +30,15 @@ CSP = "; ".join(
 )
 
 
-# built once: every response carries the first three, every HTML page all of them
+# built once: every response carries the first two, every HTML page all of them (the rest govern a
+# document, and a stylesheet's or script's answer is none: on those they would be bytes for nothing)
 EVERY_RESPONSE = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "same-origin"),
-    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"),
 )
 EVERY_PAGE = (
     *EVERY_RESPONSE,
+    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"),
     ("Content-Security-Policy", CSP),
     ("X-Frame-Options", "DENY"),
 )

@@ -134,3 +134,19 @@ def test_a_changed_file_gets_a_new_url_and_a_new_gzip_copy(tmp_path: Path) -> No
     assert not files.gzipped("static", css).exists()  # made again at the next start, or by the first request
     files.precompress()
     assert gzip.decompress(files.gzipped("static", css).read_bytes()) == css.read_bytes()
+
+
+def test_the_first_view_asks_only_the_kiosk_and_no_more_than_it_needs(app: Flask) -> None:
+    """The icon rides inside the page; static answers carry no headers that only govern a document."""
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="data:image/svg+xml,' in page
+    urls = re.findall(r'(?:href|src|action)="([^"]*)"', page)
+    assert urls and not [u for u in urls if re.match(r"^(?:[a-z]+:)?//", u)]  # nothing from another origin
+    for url in assets(page):
+        response = fetch(client, url, headers=GZIP)
+        assert "Content-Disposition" not in response.headers  # it named the gzip copy
+        assert "Permissions-Policy" not in response.headers and "Content-Security-Policy" not in response.headers
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    html = client.get("/")
+    assert "camera=(self)" in html.headers["Permissions-Policy"]
