@@ -11,11 +11,11 @@ the kiosk's own app, which already pays the kiosk's per-request hooks.
 The load comes from ``wrk`` when it is installed (``apt-get install wrk``: a C client, so the
 generator takes little of the two cores the server shares with it), else from Python threads
 (one keep-alive connection each, requests back to back), which take a larger share. The floor is
-measured first and last and reported as the mean of both runs, so a drift over the run weighs on
-every page alike.
+measured before and after every page, and each page is held to the mean of the two runs around
+it, so a neighbour's load that comes and goes weighs on both sides of each ratio alike.
 
 Run from the repository root: ``.venv/bin/python bench/http_pages.py [--seconds 10] [--clients 8]
-[--warmup 2] [--generator wrk|python] [--gzip] [--json PATH]``.
+[--warmup 2] [--rounds 1] [--generator wrk|python] [--gzip] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -402,8 +402,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the load generator (default: wrk when installed)",
     )
     parser.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip (as browsers do)")
+    parser.add_argument("--rounds", type=int, default=1, help="times the whole sequence runs (default 1)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
     if args.seconds <= 0 or args.clients < 1 or args.warmup < 0:
         parser.error("--seconds must be > 0, --clients >= 1, --warmup >= 0")
     if args.generator == "wrk" and not shutil.which("wrk"):
@@ -430,7 +433,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.seconds:g} s measured per URL; {'gzip asked' if args.gzip else 'no compression asked'}"
     )
     run = run_wrk if args.generator == "wrk" else run_python
-    order = (FLOOR, *PAGES, FLOOR)
+    # the floor before and after every page: each page is held to the floor measured around it, so a
+    # neighbour's load that comes and goes over the run weighs on both sides of each ratio alike
+    order = [FLOOR]
+    for _round in range(args.rounds):
+        for target in PAGES:
+            order += [target, FLOOR]
     runs: list[PhaseResult] = []
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp:
         procs: list[mp.Process] = []
@@ -451,28 +459,35 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for proc in procs:
                 stop_server(proc)
-    floor_runs = [runs[0], runs[-1]]
-    floor = merge("floor (mean of 2 runs)", floor_runs)
-    pages = runs[1:-1]
-    rows = [
-        PhaseResult(**{**asdict(floor_runs[0]), "label": "floor, run 1"}),
-        *pages,
-        PhaseResult(**{**asdict(floor_runs[1]), "label": "floor, run 2"}),
-        floor,
-    ]
+    floor_runs = runs[0::2]
+    floor = merge(f"floor (mean of {len(floor_runs)} runs)", floor_runs)
+    ratios: dict[str, list[tuple[float, float]]] = {t.label: [] for t in PAGES}
+    rows: list[PhaseResult] = []
+    for i in range(1, len(runs), 2):
+        page, around = runs[i], merge("floor around it", [runs[i - 1], runs[i + 1]])
+        ratios[page.label].append((page.rps / around.rps, page.p99_ms / around.p99_ms))
+        rows.append(page)
+    rows.append(floor)
     print()
     print_table(rows, floor)
-    drift_pct = 100 * abs(floor_runs[1].rps - floor_runs[0].rps) / floor.rps
+    spread = 100 * (max(r.rps for r in floor_runs) - min(r.rps for r in floor_runs)) / floor.rps
     print()
+    print("each page against the floor measured just before and after it (median of the rounds):")
     verdicts = {}
-    for r, target in zip(pages, PAGES, strict=True):
-        rate, p99 = r.rps / floor.rps, r.p99_ms / floor.p99_ms
+    summary: dict[str, dict[str, float]] = {}
+    for target in PAGES:
+        rate = statistics.median(r for r, _ in ratios[target.label])
+        p99 = statistics.median(p for _, p in ratios[target.label])
+        summary[target.label] = {"rate": rate, "p99": p99}
         met = rate >= GOAL_RATE and p99 <= GOAL_P99
         if target.page:
-            verdicts[r.label] = met
+            verdicts[target.label] = met
         note = f"goal {'met' if met else 'NOT met'}" if target.page else "not a visitor page"
-        print(f"{r.label:<22} {rate:.2f} of the floor's rate, p99 {p99:.2f} times the floor's: {note}")
-    print(f"floor drift between its two runs: {drift_pct:.1f}%" + ("  (noisy machine?)" if drift_pct > 10 else ""))
+        print(f"{target.label:<22} {rate:.2f} of the floor's rate, p99 {p99:.2f} times the floor's: {note}")
+    print(
+        f"the floor's {len(floor_runs)} runs spread over {spread:.0f}% of their mean"
+        + ("  (a noisy machine: read the ratios, not the rates)" if spread > 10 else "")
+    )
     print(f"goal: every visitor page >= {GOAL_RATE:g} of the floor's rps and p99 <= {GOAL_P99:g} x the floor's")
     total_errors = sum(r.errors for r in runs)
     if total_errors:
@@ -493,11 +508,13 @@ def main(argv: list[str] | None = None) -> int:
                         "generator": args.generator,
                         "gzip": args.gzip,
                         "server_threads": SERVER_THREADS,
+                        "rounds": args.rounds,
                         "order": [t.label for t in order],
                     },
                     "runs": [asdict(r) for r in runs],
                     "floor": asdict(floor),
-                    "floor_drift_pct": drift_pct,
+                    "floor_spread_pct": spread,
+                    "against_floor": summary,
                     "goal": {"rate": GOAL_RATE, "p99": GOAL_P99},
                     "goal_met": verdicts,
                 },
