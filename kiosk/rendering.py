@@ -100,8 +100,9 @@ def cached_page(template: str, cache_key: Hashable, context: Callable[[], dict[s
     return response
 
 
-# what a cached page says of itself, built once: HTML, and different for an htmx swap (the fragment)
-SHARED_HEADERS = (("Content-Type", "text/html; charset=utf-8"), ("Vary", "HX-Request"))
+# what a cached page says of itself, built once: HTML, different for an htmx swap (the fragment) and
+# for a browser that takes gzip (kiosk/compression.py)
+SHARED_HEADERS = (("Content-Type", "text/html; charset=utf-8"), ("Vary", "HX-Request, Accept-Encoding"))
 
 
 def init_app(app: Any) -> None:
