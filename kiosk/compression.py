@@ -24,9 +24,9 @@ def init_app(app: Flask) -> None:
 
 
 def compress(response: Response) -> Response:
-    if response.direct_passthrough or response.is_streamed or "Content-Encoding" in response.headers:
-        return response
     if not response.headers.get("Content-Type", "").startswith("text/html"):
+        return response  # most answers stop at this one look-up
+    if response.direct_passthrough or response.is_streamed or "Content-Encoding" in response.headers:
         return response
     cached = getattr(response, "cached_page", None)
     if cached is None:  # a cached page's headers say it already
