@@ -30,6 +30,7 @@ import sys
 import tarfile
 import tempfile
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -117,6 +118,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["favicon_uri"] = "data:image/svg+xml," + quote(icon, safe=" =:/'\"")
 
 
+@lru_cache(maxsize=64)
+def _gzipped_bytes(path: Path, _fingerprint: str) -> bytes:
+    """A file gzipped, once per version of it in this process (the tests make many instance folders)."""
+    return gzip.compress(path.read_bytes(), 9, mtime=0)
+
+
 # served gzipped: what compresses (images other than SVG already are)
 TEXT_SUFFIXES = (".css", ".js", ".svg", ".txt", ".json")
 LONG_LIVED = "public, max-age=31536000, immutable"
@@ -154,7 +161,7 @@ class StaticFiles:
                     if not target.exists():
                         target.parent.mkdir(parents=True, exist_ok=True)
                         tmp = target.with_name(target.name + f".{uuid.uuid4().hex}.tmp")
-                        tmp.write_bytes(gzip.compress(path.read_bytes(), 9, mtime=0))
+                        tmp.write_bytes(_gzipped_bytes(path, self.fingerprint(path)))
                         tmp.replace(target)  # atomic: two processes starting at once never serve half a file
 
     def path(self, endpoint: str, filename: str) -> Path | None:
