@@ -46,7 +46,7 @@ main.add_command(restore_command)
 @click.option("--port", default=None, type=int, help="Port (default RUN_PORT, 8080).")
 @with_appcontext
 def run_command(host: str | None, port: int | None) -> None:
-    """Migrate the database, then serve the kiosk with waitress."""
+    """Migrate the database if it is behind the code, then serve the kiosk with waitress."""
     from waitress import serve
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]

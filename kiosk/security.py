@@ -57,7 +57,7 @@ def _headers(response: Response) -> Response:
     present = {name.lower() for name in headers.keys()}  # one pass over a few headers, not one per header added
     page = headers.get("Content-Type", "").startswith("text/html")
     for name, value in EVERY_PAGE if page else EVERY_RESPONSE:
-        if name.lower() not in present:  # a view's own value stands
+        if name.lower() not in present:  # a view's own value stands (the names are short: lower() is cheap)
             headers.add(name, value)
     if page:
         headers["Cache-Control"] = "no-store"
