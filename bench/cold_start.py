@@ -5,7 +5,9 @@ technician waits for at a terminal (`kiosk --help`, `kiosk staff ...`, every CLI
 terminal waits for after a reboot or an update (`kiosk run` until `GET /` answers 200). `kiosk run`
 is measured twice per round: on a fresh instance folder (a new site: keys made, migrations applied)
 and again on the same folder (a restart: everything exists). Each figure is the median of
-``--runs`` rounds; the minimum and maximum are printed beside it.
+``--runs`` rounds; the minimum and maximum are printed beside it. Beside them, in each round: the
+floor, a bare Flask app under waitress spawned the same way to its first answer; and the memory of
+each server 2 s after its first answer (``VmRSS``; for `kiosk run` also its peak, ``VmHWM``).
 
 ```sh
 .venv/bin/python bench/cold_start.py                      # 7 rounds, about a minute on 2 cores
@@ -64,12 +66,50 @@ def answers(port: int) -> bool:
         conn.close()
 
 
-def time_run(kiosk: list[str], instance: Path, port: int, sim_port: int, log: Path, timeout: float = 120.0) -> float:
-    """Seconds from spawning `kiosk run` to the first 200 on `GET /`; the server is stopped after."""
+# the floor: a bare Flask app under waitress, what any Flask server pays before its first answer
+FLOOR_SERVER = """
+import sys
+from flask import Flask
+from waitress import serve
+app = Flask("floor")
+app.add_url_rule("/", "floor", lambda: "ok")
+serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=8)
+"""
+IDLE_S = 2.0  # after the first answer, before the idle RSS is read: the start's threads settle
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (the peak) of a process, kB."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+def time_run(
+    kiosk: list[str], instance: Path, port: int, sim_port: int, log: Path, timeout: float = 120.0
+) -> tuple[float, dict[str, int]]:
+    """Seconds from spawning `kiosk run` to the first 200 on `GET /`, and its memory once idle."""
+    return time_server([*kiosk, "run", "--port", str(port)], instance, port, sim_port, log, timeout)
+
+
+def time_floor(port: int, log: Path, timeout: float = 60.0) -> tuple[float, dict[str, int]]:
+    """The same for the floor: a bare Flask app under waitress, started by this interpreter."""
+    command = [sys.executable, "-c", FLOOR_SERVER, str(port)]
+    return time_server(command, log.parent / "floor-instance", port, 0, log, timeout)
+
+
+def time_server(
+    command: list[str], instance: Path, port: int, sim_port: int, log: Path, timeout: float
+) -> tuple[float, dict[str, int]]:
+    """Seconds from spawning a server to the first 200 on `GET /`; its memory after IDLE_S; then stopped."""
     with log.open("ab") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [*kiosk, "run", "--port", str(port)],
+            command,
             env=clean_env(instance, {"KIOSK_SIM_PORT": str(sim_port)}),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
@@ -80,16 +120,19 @@ def time_run(kiosk: list[str], instance: Path, port: int, sim_port: int, log: Pa
         try:
             while not answers(port):
                 if process.poll() is not None:
-                    raise RuntimeError(f"kiosk run exited with {process.returncode}; see {log}")
+                    raise RuntimeError(f"{command[0]} exited with {process.returncode}; see {log}")
                 if time.perf_counter() - started > timeout:
-                    raise RuntimeError(f"kiosk run did not answer within {timeout:.0f} s; see {log}")
+                    raise RuntimeError(f"{command[0]} did not answer within {timeout:.0f} s; see {log}")
                 time.sleep(0.005)
-            return time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            time.sleep(IDLE_S)
+            return elapsed, memory_kib(process.pid)
         finally:
             stop_process(process)
 
 
 WHAT = ("kiosk --help", "kiosk run, new instance", "kiosk run, restart")
+MEMORY = ("idle RSS, new instance", "idle RSS, restart", "peak RSS, restart")
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -119,27 +162,58 @@ def main(argv: list[str] | None = None) -> int:
     kiosks = {str(k): [str(k.absolute())] for k in args.kiosk} if args.kiosk else {"kiosk": kiosk_command()}
 
     results: dict[str, dict[str, list[float]]] = {label: {name: [] for name in WHAT} for label in kiosks}
+    memory: dict[str, dict[str, list[float]]] = {label: {name: [] for name in MEMORY} for label in kiosks}
+    floor: dict[str, list[float]] = {"bare Flask, start to first answer": [], "bare Flask, idle RSS": []}
     with tempfile.TemporaryDirectory(prefix="kiosk-cold-") as tmp:
         for kiosk in kiosks.values():  # the first call after an install also fills the file cache
             time_help(kiosk, Path(tmp) / "warm-up")
         for round_ in range(args.runs):
+            seconds, mem = time_floor(port, Path(tmp) / f"floor-{round_}.log")
+            floor["bare Flask, start to first answer"].append(seconds)
+            floor["bare Flask, idle RSS"].append(mem["VmRSS"] / 1024)
             for n, (label, kiosk) in enumerate(kiosks.items()):
                 instance = Path(tmp) / f"instance-{round_}-{n}"
                 log = Path(tmp) / f"run-{round_}-{n}.log"
                 mine = results[label]
                 mine[WHAT[0]].append(time_help(kiosk, instance))
-                mine[WHAT[1]].append(time_run(kiosk, instance, port, sim_port, log))
-                mine[WHAT[2]].append(time_run(kiosk, instance, port, sim_port, log))
-                print(f"round {round_ + 1}, {label}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in mine.items()))
+                seconds, mem = time_run(kiosk, instance, port, sim_port, log)
+                mine[WHAT[1]].append(seconds)
+                memory[label][MEMORY[0]].append(mem["VmRSS"] / 1024)
+                seconds, mem = time_run(kiosk, instance, port, sim_port, log)
+                mine[WHAT[2]].append(seconds)
+                memory[label][MEMORY[1]].append(mem["VmRSS"] / 1024)
+                memory[label][MEMORY[2]].append(mem["VmHWM"] / 1024)
+                print(
+                    f"round {round_ + 1}, {label}: "
+                    + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in mine.items())
+                    + f"; floor {floor['bare Flask, start to first answer'][-1]:.2f} s"
+                )
 
     figures = {label: {name: summary(values) for name, values in times.items()} for label, times in results.items()}
     print(f"\n{machine_line()}")
-    for label, rows in figures.items():
+    floor_figures = {name: summary(values) for name, values in floor.items()}
+    memory_figures = {label: {name: summary(values) for name, values in m.items()} for label, m in memory.items()}
+    header = ["what", "median", "min", "max", "runs"]
+
+    def rows(figs: dict[str, dict[str, float]], unit: str) -> list[list[object]]:
+        return [[f"{name} ({unit})", f["median_s"], f["min_s"], f["max_s"], f["runs"]] for name, f in figs.items()]
+
+    print("\nthe floor (bare Flask under waitress)\n")
+    print(
+        table(
+            header,
+            [
+                [f"{n} ({'MiB' if 'RSS' in n else 's'})", f["median_s"], f["min_s"], f["max_s"], f["runs"]]
+                for n, f in floor_figures.items()
+            ],
+        )
+    )
+    for label, figs in figures.items():
         print(f"\n{label}\n")
-        cells = [[name, fig["median_s"], fig["min_s"], fig["max_s"], fig["runs"]] for name, fig in rows.items()]
-        print(table(["what", "median s", "min s", "max s", "runs"], cells))
+        print(table(header, rows(figs, "s") + rows(memory_figures[label], "MiB")))
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        out = {"floor": floor_figures, "kiosk": figures, "memory_mib": memory_figures}
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
 

@@ -28,13 +28,17 @@ times a second; the fsync floor, a bare SQLite INSERT + COMMIT (WAL, ``synchrono
 900-byte row in a database of its own beside the kiosk's, twice a second.
 
 Run from the repository root: ``.venv/bin/python bench/load_flow.py [--terminals 50] [--seconds 300]
-[--think 0.5-2] [--portal demo|embedded] [--seed N] [--json PATH]``, or ``--quick`` (5 terminals,
-20 s, think 0-0.2 s) as ``tests/test_load_flow.py`` runs it. Exit status 1 if there was any error.
+[--think 0.5-2] [--portal demo|embedded] [--processes N] [--postgres URL] [--seed N] [--json PATH]``,
+or ``--quick`` (5 terminals, 20 s, think 0-0.2 s) as ``tests/test_load_flow.py`` runs it. Exit
+status 1 if there was any error. With ``--processes N`` every process is a ``kiosk run`` on the
+same instance folder and database, and each visit goes to the next process (a visit stays on one:
+the demo portal's phone is in the memory of the process that sent the code).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -214,7 +218,7 @@ class Terminal:
     def __init__(
         self,
         index: int,
-        base_url: str,
+        base_url: str | list[str],
         people: People,
         rng: random.Random,
         think: tuple[float, float],
@@ -223,7 +227,12 @@ class Terminal:
         timeout: float,
     ) -> None:
         self.index = index
-        self.base_url = base_url
+        # several servers (--processes): each visit goes to the next one. Not each request: the demo
+        # portal's phone, which shows the SMS code, lives in the memory of the process that sent it
+        self.urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_url = self.urls[0]
+        self.turn = index
+        self.server = self.urls[self.turn % len(self.urls)]
         self.people = people
         self.rng = rng
         self.think_range = think
@@ -231,12 +240,16 @@ class Terminal:
         self.stop = stop
         self.record = Record()
         self.applications: list[tuple[str, str]] = []  # (reference, parent's IIN) made here
-        self.client = httpx.Client(
-            base_url=base_url,
-            timeout=timeout,
-            follow_redirects=False,
-            headers={"User-Agent": f"load_flow terminal {index}"},
-        )
+        self.clients = [
+            httpx.Client(
+                base_url=url,
+                timeout=timeout,
+                follow_redirects=False,
+                headers={"User-Agent": f"load_flow terminal {index}"},
+            )
+            for url in self.urls
+        ]
+        self.client = self.clients[self.turn % len(self.clients)]
 
     # the loop
 
@@ -247,8 +260,11 @@ class Terminal:
             done = 0
             while visits is None or done < visits:
                 done += 1
+                self.turn += 1
+                self.server = self.urls[self.turn % len(self.urls)]
+                self.client = self.clients[self.turn % len(self.clients)]
                 visit = Visit(
-                    self.base_url,
+                    self.server,
                     self.rng.choice(LANGS),
                     client=self.client,
                     timed=lambda step, seconds: self.record.step(step).add(seconds),
@@ -270,7 +286,8 @@ class Terminal:
             pass
 
     def close(self) -> None:
-        self.client.close()
+        for client in self.clients:
+            client.close()
 
     def run_until_stopped(self, first_delay: float) -> None:
         try:
@@ -439,6 +456,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp", type=float, default=None, help="terminals start within this many s (default 5)")
     parser.add_argument("--portal", choices=("demo", "embedded"), default="demo", help="KIOSK_PORTAL (default demo)")
     parser.add_argument("--server-threads", type=int, default=None, help="waitress threads (default RUN_THREADS, 8)")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="kiosk run processes sharing the load and the database (default 1)"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql+psycopg://user@host/db) to make a scratch database on, dropped after",
+    )
     parser.add_argument("--warmup-flows", type=int, default=3, help="unmeasured applications before (default 3)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, s (default 30)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, printed)")
@@ -460,24 +485,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.server_threads:
         env["KIOSK_RUN_THREADS"] = str(args.server_threads)
     workdir = Path(tempfile.mkdtemp(prefix="kiosk-load-"))
-    server = KioskServer(workdir / "instance", free_port(), env)
+    stack = contextlib.ExitStack()
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from scratch import scratch_database
+
+        env["KIOSK_DATABASE_URL"] = stack.enter_context(scratch_database(args.postgres, "kiosk_bench"))
+    # one instance folder (its keys and secret) for every process: they share the visits
+    servers = [KioskServer(workdir / "instance", free_port(), env) for _ in range(args.processes)]
+    for n, extra in enumerate(servers[1:], start=2):
+        extra.log_path = extra.instance / f"server-{n}.log"
+    server = servers[0]
+    urls = [s.url for s in servers]
     people = People(seed)
     think_text = f"{args.think[0]:g}-{args.think[1]:g} s" if args.think[1] else "0 (stress)"
     print(
         f"load_flow: {args.terminals} terminals for {args.seconds:g} s, think {think_text}, "
-        f"status share {args.status_share:g}, portal {args.portal}, seed {seed}",
+        f"status share {args.status_share:g}, portal {args.portal}, seed {seed}; {args.processes} server "
+        f"process(es) on {'PostgreSQL' if args.postgres else 'SQLite'}",
         flush=True,
     )
     stop = threading.Event()
     try:
         started = time.monotonic()
-        server.start()
-        assert server.process is not None
-        pid = server.process.pid
-        print(f"server pid {pid} up in {time.monotonic() - started:.1f} s on {server.url}", flush=True)
+        for each in servers:  # the first makes the keys and the schema, the others find them
+            each.start()
+        pids = [each.process.pid for each in servers if each.process is not None]
+        pid = pids[0]
+        print(f"server pid(s) {pids} up in {time.monotonic() - started:.1f} s on {', '.join(urls)}", flush=True)
 
         # warm-up: every language once (imports, templates, caches, the first connections), unmeasured
-        warm = Terminal(-1, server.url, people, random.Random(seed - 1), (0.0, 0.0), 0.0, threading.Event(), 30.0)
+        warm = Terminal(-1, urls, people, random.Random(seed - 1), (0.0, 0.0), 0.0, threading.Event(), 30.0)
         warm.run(visits=args.warmup_flows)
         warm.status_share = 1.0
         warm.run(visits=1)
@@ -494,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         terminals = [
             Terminal(
                 i,
-                server.url,
+                urls,
                 people,
                 random.Random(seed * 1000 + i),
                 args.think,
@@ -520,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
             threading.Thread(target=floor.every, args=(FSYNC_INTERVAL_S, stop, fsync_loaded), name="fsync"),
         ]
         load_average_before = os.getloadavg()
-        cpu_server_0, cpu_client_0 = proc_cpu_seconds(pid), time.process_time()
+        cpu_server_0, cpu_client_0 = sum(proc_cpu_seconds(p) for p in pids), time.process_time()
         load_started = time.monotonic()
         for thread in helpers + threads:
             thread.start()
@@ -532,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         for thread in threads + helpers:
             thread.join()
         load_seconds = time.monotonic() - load_started
-        cpu_server = proc_cpu_seconds(pid) - cpu_server_0
+        cpu_server = sum(proc_cpu_seconds(p) for p in pids) - cpu_server_0
         cpu_client = time.process_time() - cpu_client_0
         after = proc_status(pid)
         load_average_after = os.getloadavg()
@@ -540,7 +578,9 @@ def main(argv: list[str] | None = None) -> int:
         backlog = sync_backlog(server.url) if args.portal == "embedded" else None
     finally:
         stop.set()
-        server.stop()
+        for each in servers:
+            each.stop()
+        stack.close()
 
     merged: dict[str, StepStats] = {name: StepStats() for name in STEPS}
     every = StepStats()
@@ -573,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
         "ramp_s": args.ramp,
         "portal": args.portal,
         "server_threads": args.server_threads or 8,
+        "processes": args.processes,
+        "database": "postgresql" if args.postgres else "sqlite",
         "seed": seed,
         "flows_completed": sum(t.record.flows for t in terminals),
         "flows_per_minute": per_minute,
@@ -626,7 +668,8 @@ def print_results(r: dict[str, Any]) -> None:
     print()
     print(
         f"{r['terminals']} terminals, {r['seconds']} s, think {think}, portal {r['portal']}, "
-        f"waitress {r['server_threads']} threads, seed {r['seed']}; {machine_line()}"
+        f"waitress {r['server_threads']} threads, {r['processes']} process(es) on {r['database']}, "
+        f"seed {r['seed']}; {machine_line()}"
     )
     print()
     named = [*r["steps"].items(), ("all steps", r["all_steps"]), *r["baseline"].items()]
@@ -646,7 +689,7 @@ def print_results(r: dict[str, Any]) -> None:
             cells = " | ".join(f"{x:>6}" if x is not None else "     -" for x in r["p50_ms_by_minute"][name])
             print(f"  {name:<46} {cells}")
     print(
-        f"server RSS          before {mib['before']:.1f} MiB, after {mib['after']:.1f} MiB "
+        f"server RSS (first)  before {mib['before']:.1f} MiB, after {mib['after']:.1f} MiB "
         f"({mib['after'] - mib['before']:+.1f}); peak (VmHWM) {mib['peak_before']:.1f} after warm-up, "
         f"{mib['peak']:.1f} MiB after the load; "
         f"threads {r['server_threads_os']['before']} -> {r['server_threads_os']['after']}"

@@ -61,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         apply,
         assets,
         bodies,
+        compression,
         display,
         ecp,
         errors,
@@ -68,12 +69,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         health,
         identify,
         receipt,
+        rendering,
         staff,
         status,
         visitor,
     )
 
     formdata.init_app(app)
+    rendering.init_app(app)
     bind_site(app)
     init_secrets(app)
     db.init_app(app)
@@ -86,6 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    compression.init_app(app)
     display.init_app(app)
     app.register_blueprint(health.bp)
     init_clients(app)

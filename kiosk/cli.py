@@ -47,12 +47,13 @@ main.add_command(restore_command)
 @click.option("--port", default=None, type=int, help="Port (default RUN_PORT, 8080).")
 @with_appcontext
 def run_command(host: str | None, port: int | None) -> None:
-    """Migrate the database, then serve the kiosk with waitress."""
+    """Migrate the database if it is behind the code, then serve the kiosk with waitress."""
     from waitress import serve
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logs.configure(app.config["LOG_FORMAT"])
-    db.upgrade(app)
+    if not db.at_code_heads(app):  # a restart finds its schema as it left it, and loads no Alembic
+        db.upgrade(app)
     host = host or app.config["RUN_HOST"]
     port = port or app.config["RUN_PORT"]
     if app.config["PORTAL"] == "embedded":

@@ -16,6 +16,7 @@ page that says to try again.
 
 from __future__ import annotations
 
+import ast
 import re
 import sqlite3
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -217,16 +218,24 @@ def is_busy(exc: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) in ("40001", "40P01", "55P03")
 
 
-def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
-    """An engine with the durability settings this kiosk relies on."""
+def make_engine(url: str, busy_timeout_ms: int = 5000, pool_size: int | None = None) -> Engine:
+    """An engine with the durability settings this kiosk relies on.
+
+    ``pool_size``: the connections kept open, one per server thread (``RUN_THREADS``), so a busy
+    server never opens and closes one per request (SQLAlchemy keeps 5 by default); as many again may
+    be opened for a moment (a request holds one while its visit is saved through another).
+    """
     try:
-        return _make_engine(url, busy_timeout_ms)
+        return _make_engine(url, busy_timeout_ms, pool_size)
     except ModuleNotFoundError as exc:  # SQLAlchemy imports the driver when the engine is made
         hint = " pip install -e '.[postgres]' (README.md, Dependencies)" if url.startswith("postgres") else ""
         raise DriverMissing(f"DATABASE_URL needs the Python package {exc.name}, which is not installed:{hint}") from exc
 
 
-def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
+def _make_engine(url: str, busy_timeout_ms: int, pool_size: int | None) -> Engine:
+    pool: dict[str, Any] = {}
+    if pool_size and not _in_memory(url):
+        pool = {"pool_size": pool_size, "max_overflow": pool_size}
     if url.startswith("sqlite"):
         queued = type(
             "QueuedConnection",
@@ -236,6 +245,7 @@ def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": busy_timeout_ms / 1000, "isolation_level": "IMMEDIATE", "factory": queued},
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -248,12 +258,18 @@ def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
+
+
+def _in_memory(url: str) -> bool:
+    """SQLite in memory: SQLAlchemy gives it a pool of its own kind, which takes no size."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = RowIdConverter  # before any route that uses it is added
-    engine = make_engine(database_url(app), app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    engine = make_engine(database_url(app), app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["RUN_THREADS"])
     app.extensions["kiosk.db"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
@@ -291,6 +307,47 @@ def ping(app: Flask | None = None) -> bool:
         return False
 
 
+def migration_heads(folder: Path = MIGRATIONS / "versions") -> tuple[str, ...]:
+    """The newest revisions in migrations/, read from the files' ``revision`` and ``down_revision``.
+
+    Alembic reads them the same way but costs about 8 MiB of imports, which a server that only
+    needs to know "is the schema the code's?" keeps for its whole life; tests/test_migrations.py
+    holds this answer to Alembic's.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in folder.glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                name = node.targets[0].id
+                if name in ("revision", "down_revision"):
+                    value = ast.literal_eval(node.value)
+                    values = value if isinstance(value, tuple | list) else (value,) if value else ()
+                    (revisions if name == "revision" else parents).update(values)
+    return tuple(sorted(revisions - parents))
+
+
+def database_heads(app: Flask | None = None) -> tuple[str, ...] | None:
+    """The revisions the database says it is at (none when it has no tables); None when it does not answer."""
+    try:
+        with engine(app).connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return ()
+            return tuple(sorted(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()))
+    except SQLAlchemyError:
+        return None
+
+
+def at_code_heads(app: Flask) -> bool:
+    """Whether the database's schema is this code's, found without Alembic (and kept once true)."""
+    if app.extensions.get("kiosk.db.schema_ok"):
+        return True
+    if database_heads(app) == migration_heads():
+        app.extensions["kiosk.db.schema_ok"] = True
+        return True
+    return False
+
+
 def _code_heads(app: Flask) -> tuple[str, ...]:
     """The newest revisions in migrations/: the schema this code was written for (read once)."""
     heads = app.extensions.get("kiosk.db.heads")
@@ -310,8 +367,9 @@ def schema_problem(app: Flask | None = None) -> str | None:
     check then costs nothing per request.
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.extensions.get("kiosk.db.schema_ok"):
+    if at_code_heads(app):
         return None
+    # behind, ahead, or no answer: Alembic says which, for the message
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 

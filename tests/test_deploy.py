@@ -33,7 +33,7 @@ CHROMIUM_DIR = DEPLOY / "chromium"
 ORIGIN = "https://kiosk.school.example"
 KIOSK_BIN = "/opt/kiosk/.venv/bin/kiosk"
 INSTANCE = "/var/lib/kiosk"
-SERVICES = ["kiosk.service", "kiosk-sync@.service", "kiosk-backup.service"]
+SERVICES = ["kiosk.service", "kiosk@.service", "kiosk-sync@.service", "kiosk-backup.service"]
 KIOSK_FLAGS = [
     "--kiosk",
     "--kiosk-printing",
@@ -94,7 +94,13 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     stub = stub_kiosk(tmp_path)
     for path in SYSTEMD.iterdir():
         (units / path.name).write_text(path.read_text().replace(KIOSK_BIN, str(stub)))
-    names = ["kiosk.service", "kiosk-sync@1.service", "kiosk-backup.service", "kiosk-backup.timer"]
+    names = [
+        "kiosk.service",
+        "kiosk@8081.service",
+        "kiosk-sync@1.service",
+        "kiosk-backup.service",
+        "kiosk-backup.timer",
+    ]
     getty = Path("/lib/systemd/system/getty@.service")
     if getty.exists():  # the autologin drop-in, on Debian's own getty unit
         shutil.copy(getty, units / getty.name)
@@ -148,6 +154,26 @@ def test_server_leaves_sync_to_the_worker_units() -> None:
     assert backup.startswith(f"{KIOSK_BIN} backup")
     assert "/var/backups/kiosk" in unit("kiosk-backup.service")["Service"]["ReadWritePaths"][0].split()
     assert unit("kiosk-backup.timer")["Timer"]["Persistent"] == ["true"]
+
+
+def test_a_further_server_is_the_first_on_its_own_port() -> None:
+    """kiosk@PORT.service: a district server's further processes are kiosk.service but for the port."""
+    first = (SYSTEMD / "kiosk.service").read_text()
+    further = (SYSTEMD / "kiosk@.service").read_text()
+    (exec_start,) = unit("kiosk@.service")["Service"]["ExecStart"]
+    assert exec_start.split()[-4:] == [KIOSK_BIN, "run", "--port", "%i"]
+    assert "KIOSK_SYNC_IN_PROCESS=false" in exec_start.split()
+
+    def body(text: str) -> list[str]:
+        return [
+            line
+            for line in text.splitlines()
+            if line.strip() and not line.startswith(("#", "ExecStart=", "Description="))
+        ]
+
+    assert body(further) == body(first)
+    upstream = re.search(r"upstream kiosk_app \{(.*?)\}", (DEPLOY / "nginx" / "kiosk.conf").read_text(), re.S)
+    assert upstream and "server 127.0.0.1:8080;" in upstream.group(1)
 
 
 def env_example() -> dict[str, str]:
@@ -331,6 +357,15 @@ def test_nginx_serves_the_kiosk_over_tls_with_hsts_and_the_body_limit(nginx_in_f
         # one HSTS header, nginx's: the app's own (it sees HTTPS through X-Forwarded-Proto) is dropped
         assert health.headers.get_list("strict-transport-security") == ["max-age=63072000"]
         assert "nginx/" not in health.headers.get("server", "")  # server_tokens off
+
+        # compressed, whether the kiosk did it (its pages, static files) or nginx (the JSON of /healthz)
+        gzip = {**host, "Accept-Encoding": "gzip"}
+        page = client.get(f"{base}/ru/services", headers=gzip)
+        assert page.status_code == 200 and page.headers["content-encoding"] == "gzip"
+        assert "<html" in page.text  # httpx undoes the gzip
+        css = client.get(f"{base}/static/css/kiosk.css", headers=gzip)
+        assert css.status_code == 200 and css.headers["content-encoding"] == "gzip"
+        assert "Accept-Encoding" in css.headers["vary"]
 
         limit = 64 * 1024 * 1024
         too_big = client.post(f"{base}/healthz", headers=host, content=b"x" * (limit + 1))

@@ -136,3 +136,40 @@ def test_waitress_serve_without_upgrade_answers_out_of_service_not_a_traceback(i
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "Traceback" not in output, output[-3000:]
+
+
+def test_the_servers_schema_check_needs_no_alembic_and_agrees_with_it(instance: Path, tmp_path: Path) -> None:
+    """`kiosk run` and every request ask "is the schema the code's?" without loading Alembic; the
+    answer must be Alembic's, or a restart would skip a migration (or run one it needs not)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    assert db.migration_heads() == tuple(sorted(script.get_heads()))
+
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite:///" + str(tmp_path / "check.sqlite3")})
+    try:
+        assert db.database_heads(app) == ()
+        assert not db.at_code_heads(app)
+        db.upgrade(app, "0001")
+        assert db.database_heads(app) == ("0001",)
+        assert not db.at_code_heads(app)
+        assert "run kiosk db upgrade" in (db.schema_problem(app) or "")
+        db.upgrade(app)
+        assert db.at_code_heads(app)
+        assert db.schema_problem(app) is None
+    finally:
+        db.engine(app).dispose()
+
+
+def test_heads_are_read_from_the_files_as_alembic_reads_them(tmp_path: Path) -> None:
+    """A merge of two branches names two parents; the head is the merge, not either branch."""
+    files = {
+        "a.py": 'revision = "a"\ndown_revision = None\n',
+        "b.py": 'revision = "b"\ndown_revision = "a"\n',
+        "c.py": 'revision = "c"\ndown_revision = "a"\n',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert db.migration_heads(tmp_path) == ("b", "c")
+    (tmp_path / "d.py").write_text('revision = "d"\ndown_revision = ("b", "c")\n')
+    assert db.migration_heads(tmp_path) == ("d",)

@@ -220,3 +220,41 @@ def test_the_parent_is_told_of_the_decision_by_sms_in_the_visits_language(client
     worker(app, handler).pull()
     [message] = sms
     assert "одобрено" in message["text"] and reference[:3] in message["text"]  # the visit was in Russian
+
+
+def test_a_send_late_in_its_lease_finds_a_row_taken_over_and_leaves_it(client, app, clock) -> None:
+    """The bodies are opened once at the claim; a send that starts after half the lease reads its row
+    again, so a submission another worker took over meanwhile is not sent twice by this one."""
+    queue(client, clock, 2)
+    seen: list = []
+    accept = accept_all(seen)
+    taken_over: list[int] = []
+
+    def slow_then_taken(request: httpx.Request) -> httpx.Response:
+        response = accept(request)
+        if not taken_over:  # the first send took most of the lease; meanwhile the second row changed hands
+            clock.now += dt.timedelta(seconds=40)
+            with app.app_context(), db.new_session(app) as s:
+                second = s.scalars(select(Submission).order_by(Submission.id.desc())).first()
+                assert second is not None
+                second.claimed_by = "another-worker"
+                taken_over.append(second.id)
+                s.commit()
+        return response
+
+    w = worker(app, slow_then_taken, lease=dt.timedelta(seconds=60), concurrency=1)
+    assert w.push() == 2  # both claimed
+    assert len(seen) == 1  # the second was not sent: its row is no longer this worker's
+    with app.app_context(), db.new_session(app) as s:
+        rows = list(s.scalars(select(Submission).order_by(Submission.id)))
+        assert rows[0].state == State.DELIVERED
+        assert rows[1].state == State.SENDING and rows[1].claimed_by == "another-worker"
+
+
+def test_a_young_lease_sends_the_claimed_bodies_without_reading_the_rows_again(client, app, clock) -> None:
+    queue(client, clock, 3)
+    seen: list = []
+    w = worker(app, accept_all(seen), concurrency=2)
+    assert w.push() == 3
+    assert states(app) == [State.DELIVERED] * 3
+    assert len({key for key, _ in seen}) == 3 and w._prepared == {}  # each sent once, nothing left behind

@@ -13,9 +13,10 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:  # Pillow is imported by the first upload: a server most of whose visitors send none saves its memory
+    from PIL import Image
 
 TOTAL_BUDGET = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # larger, as decoded, is a decompression bomb, not a document photo
@@ -67,6 +68,8 @@ def prepare(upload: BinaryIO, budget_left: int) -> Prepared:
 
 
 def _open_image(upload: BinaryIO) -> Image.Image:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -31,6 +31,20 @@ CSP = "; ".join(
 )
 
 
+# built once: every response carries the first two, every HTML page all of them (the rest govern a
+# document, and a stylesheet's or script's answer is none: on those they would be bytes for nothing)
+EVERY_RESPONSE = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+)
+EVERY_PAGE = (
+    *EVERY_RESPONSE,
+    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"),
+    ("X-Frame-Options", "DENY"),
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def csp() -> str:
     """The policy; with ЭЦҚ offered, ``connect-src`` also names the terminal's NCALayer (its exact
     address, ``NCALAYER_URL``) and nothing else."""
@@ -50,15 +64,16 @@ def init_app(app: Flask) -> None:
 
 def _headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=()")
-    if response.mimetype == "text/html":
+    present = {name.lower() for name in headers.keys()}  # one pass over a few headers, not one per header added
+    page = headers.get("Content-Type", "").startswith("text/html")
+    for name, value in EVERY_PAGE if page else EVERY_RESPONSE:
+        if name.lower() not in present:  # a view's own value stands (the names are short: lower() is cheap)
+            headers.add(name, value)
+    if page:
         headers.setdefault("Content-Security-Policy", csp())
-        headers.setdefault("X-Frame-Options", "DENY")
         headers["Cache-Control"] = "no-store"
     if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        headers.setdefault("Strict-Transport-Security", HSTS)
     if g.get("visit_wiped"):
         headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return response

@@ -83,6 +83,8 @@ def visit_id(session: Any) -> str | None:
 
 class VisitSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> VisitSession:
+        if "HTTP_COOKIE" not in request.environ:
+            return VisitSession()  # most catalog requests: nothing to parse, nothing to read
         token = request.cookies.get(self.get_cookie_name(app))
         if not token or len(token) > 100:
             return VisitSession()

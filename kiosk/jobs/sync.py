@@ -76,6 +76,11 @@ def claim(session: Session, *, worker: str, now: dt.datetime, lease: dt.timedelt
     return [s.id for s in rows]
 
 
+def _prepare(submission: Submission, keyring: Keyring) -> tuple[dict[str, Any], int, str, str]:
+    """What a send needs of its row: the body, this attempt's number, the idempotency key, the reference."""
+    return application_body(submission, keyring), submission.attempts + 1, submission.uuid, submission.reference
+
+
 def application_body(submission: Submission, keyring: Keyring) -> dict[str, Any]:
     """What the contract's Application schema asks for, from the sealed payload."""
     payload = open_payload(submission, keyring)
@@ -112,15 +117,23 @@ class Worker:
     def __post_init__(self) -> None:
         self.stop = threading.Event()
         self.keyring: Keyring = self.app.extensions["kiosk.keyring"]
+        self._prepared: dict[int, tuple[dict[str, Any], int, str, str]] = {}
+        self._trust_until = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def now(self) -> dt.datetime:
         return utcnow(self.app.config)
 
     def push(self) -> int:
         """Claim, send and record one batch; returns how many were sent."""
+        claimed_at = self.now()
         with self.app.app_context(), db.new_session(self.app) as s:
-            ids = claim(s, worker=self.worker_id, now=self.now(), lease=self.lease, limit=self.batch)
+            ids = claim(s, worker=self.worker_id, now=claimed_at, lease=self.lease, limit=self.batch)
             s.commit()
+            # the bodies from the rows the claim read (still in the session: no query), opened once here
+            # instead of each send reading its row again
+            self._prepared = {i: _prepare(s.get_one(Submission, i), self.keyring) for i in ids}
+        # a send that starts this late reads its row first: is the lease still ours?
+        self._trust_until = claimed_at + self.lease / 2
         self._answered: dt.datetime | None = None
         if self.concurrency <= 1:
             for submission_id in ids:
@@ -130,6 +143,7 @@ class Worker:
         else:  # the network wait of one send overlaps the database work of another
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"sync-{self.worker_id}") as pool:
                 list(pool.map(self._send_one_unless_stopped, ids))
+        self._prepared = {}
         if self._answered is not None:  # once a batch: the dashboard's "last success"
             with self.app.app_context(), db.new_session(self.app) as s:
                 _set(s, "last_success_at", self._answered.isoformat())
@@ -147,12 +161,14 @@ class Worker:
                 & (Submission.state == State.SENDING)
                 & (Submission.claimed_by == self.worker_id)
             )
-            submission = s.scalars(select(Submission).where(mine)).first()
-            if submission is None:
-                return  # another worker took it over after our lease ran out
-            body = application_body(submission, self.keyring)
-            attempts, key, reference = submission.attempts + 1, submission.uuid, submission.reference
-            s.rollback()  # nothing is held while the request is on the network
+            prepared = self._prepared.pop(submission_id, None)
+            if prepared is None or self.now() > self._trust_until:
+                submission = s.scalars(select(Submission).where(mine)).first()
+                if submission is None:
+                    return  # another worker took it over after our lease ran out
+                prepared = _prepare(submission, self.keyring)
+                s.rollback()  # nothing is held while the request is on the network
+            body, attempts, key, reference = prepared
             result = self.portal.submit(key, body)
             now = self.now()
             values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "updated_at": now}

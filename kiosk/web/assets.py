@@ -1,4 +1,6 @@
-"""htmx, served by the app itself at /vendor/htmx/: the terminal works offline, and nothing
+"""The static files: htmx, fetched at install, and ours, served fingerprinted and precompressed.
+
+htmx is served by the app itself at /vendor/htmx/: the terminal works offline, and nothing
 third-party is committed.
 
 The release is pinned here (version and the npm registry's sha512 integrity of its tarball) and
@@ -6,20 +8,35 @@ fetched at install time into ``vendor/htmx/`` (git-ignored) by ``make`` or, on a
 ``python -m kiosk.web.assets``: ``npm pack`` downloads it, the integrity is checked, and only
 ``dist/htmx.min.js`` and the licence are kept. To move to a newer 2.0.x, see README.md
 ("Dependencies").
+
+Every static URL the pages write carries its file's content hash (``?v=...``, ``url_for`` adds
+it), and a request with the current hash is answered ``Cache-Control: public, max-age=31536000,
+immutable``: a navigation takes the CSS and scripts from the browser's cache without asking. A
+changed file gets a new hash, hence a new URL; a request without the hash, or with an old one, is
+answered ``no-cache`` (the browser revalidates). The text files (CSS, JavaScript, SVG) are
+gzipped once at start into ``<instance>/static-gz/`` (a cache, never committed, made again when
+a file changes) and sent compressed to a browser that accepts gzip.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import mimetypes
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import uuid
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, abort, request, send_file
+from flask.typing import ResponseReturnValue
+from werkzeug.security import safe_join
 
 from kiosk import ROOT
 
@@ -87,6 +104,111 @@ def init_app(app: Flask) -> None:
         )
     bp = Blueprint("vendor", __name__, static_folder=str(HTMX_DIR), static_url_path="/vendor/htmx")
     app.register_blueprint(bp)
+    assert app.static_folder
+    files = StaticFiles(
+        {"static": Path(app.static_folder), "vendor.static": HTMX_DIR}, Path(app.instance_path) / "static-gz"
+    )
+    files.precompress()
+    app.extensions["kiosk.static"] = files
+    for endpoint in files.folders:
+        app.view_functions[endpoint] = files.serve
+    app.url_defaults(files.add_fingerprint)
+    # the icon is 220 bytes: inside the page it costs less than the headers of a request of its own
+    icon = (Path(app.static_folder) / "favicon.svg").read_text(encoding="utf-8").strip()
+    # ":" escaped too, so the SVG's namespace never reads as an address the page would fetch
+    app.jinja_env.globals["favicon_uri"] = "data:image/svg+xml," + quote(icon, safe=" =/'\"")
+
+
+@lru_cache(maxsize=64)
+def _gzipped_bytes(path: Path, _fingerprint: str) -> bytes:
+    """A file gzipped, once per version of it in this process (the tests make many instance folders)."""
+    return gzip.compress(path.read_bytes(), 9, mtime=0)
+
+
+# served gzipped: what compresses (images other than SVG already are)
+TEXT_SUFFIXES = (".css", ".js", ".svg", ".txt", ".json")
+LONG_LIVED = "public, max-age=31536000, immutable"
+
+
+class StaticFiles:
+    """The static folders by endpoint, their files' fingerprints and gzipped copies."""
+
+    def __init__(self, folders: dict[str, Path], cache: Path) -> None:
+        self.folders = folders
+        self.cache = cache
+        self._hashes: dict[Path, tuple[int, int, str]] = {}  # path: (mtime_ns, size, hash)
+
+    def fingerprint(self, path: Path) -> str:
+        """The first 12 hex digits of the file's sha256, kept while its mtime and size stay."""
+        stat = path.stat()
+        known = self._hashes.get(path)
+        if known and known[:2] == (stat.st_mtime_ns, stat.st_size):
+            return known[2]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        self._hashes[path] = (stat.st_mtime_ns, stat.st_size, digest)
+        return digest
+
+    def gzipped(self, endpoint: str, path: Path) -> Path:
+        """Where this version of the file's gzip copy is kept (its hash in the name: a new file, a new copy)."""
+        relative = path.relative_to(self.folders[endpoint])
+        return self.cache / endpoint / relative.parent / f"{relative.name}.{self.fingerprint(path)}.gz"
+
+    def precompress(self) -> None:
+        """Gzip each text file that has no copy of its current version yet (at start: no request waits)."""
+        for endpoint, folder in self.folders.items():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and path.suffix in TEXT_SUFFIXES:
+                    target = self.gzipped(endpoint, path)
+                    if not target.exists():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        tmp = target.with_name(target.name + f".{uuid.uuid4().hex}.tmp")
+                        tmp.write_bytes(_gzipped_bytes(path, self.fingerprint(path)))
+                        tmp.replace(target)  # atomic: two processes starting at once never serve half a file
+
+    def path(self, endpoint: str, filename: str) -> Path | None:
+        joined = safe_join(str(self.folders[endpoint]), filename)
+        if joined is None:
+            return None
+        path = Path(joined)
+        return path if path.is_file() else None
+
+    def add_fingerprint(self, endpoint: str, values: dict[str, object]) -> None:
+        """``url_for('static', filename=...)`` gets ``v=<hash>``: the URL changes when the file does."""
+        if endpoint in self.folders and "v" not in values and isinstance(values.get("filename"), str):
+            path = self.path(endpoint, values["filename"])  # type: ignore[arg-type]
+            if path is not None:
+                values["v"] = self.fingerprint(path)
+
+    def serve(self, filename: str) -> ResponseReturnValue:
+        """A static file: long-lived under its current hash, gzipped when the browser takes it."""
+        endpoint = request.endpoint or "static"
+        path = self.path(endpoint, filename)
+        if path is None:
+            abort(404)
+        current = request.args.get("v") == self.fingerprint(path)
+        mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        compressed = None
+        if path.suffix in TEXT_SUFFIXES and request.accept_encodings["gzip"]:
+            compressed = self.gzipped(endpoint, path)
+            if not compressed.exists():  # a file added or changed since the start
+                self.precompress()
+        response = send_file(
+            compressed or path,
+            mimetype=mimetype,
+            conditional=True,
+            etag=True,
+            max_age=None,
+            last_modified=path.stat().st_mtime,
+        )
+        response.headers.pop("Content-Disposition", None)  # send_file names the gzip copy; nothing is downloaded here
+        if response.status_code == 304:
+            response.close()  # no body goes out, and Werkzeug would leave the file open until the collector came
+        if compressed:
+            response.headers["Content-Encoding"] = "gzip"
+        if path.suffix in TEXT_SUFFIXES:
+            response.vary.add("Accept-Encoding")
+        response.headers["Cache-Control"] = LONG_LIVED if current else "no-cache"
+        return response
 
 
 if __name__ == "__main__":

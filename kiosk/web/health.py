@@ -3,7 +3,7 @@ catalog is loaded; and no other page while the schema is not the code's."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from kiosk import db
@@ -22,7 +22,7 @@ SERVED_WHILE_OUT = frozenset({"health.healthz", "static", "vendor.static"})
 @bp.before_app_request
 def _refuse_until_migrated() -> None:
     """Every page but /healthz is "out of service" until the schema is the code's (kiosk db upgrade)."""
-    if request.endpoint in SERVED_WHILE_OUT:
+    if current_app.extensions.get("kiosk.db.schema_ok") or request.endpoint in SERVED_WHILE_OUT:
         return
     problem = db.schema_problem()
     if problem:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from flask import (
     current_app,
     request,
@@ -111,4 +110,6 @@ def qr_svg(url: str) -> str:
     the quiet zone of 4 modules that ISO/IEC 18004 asks for, drawn white, so a reader finds the
     code on any background (the high-contrast mode's black too).
     """
+    import segno  # here, not at import: only a receipt draws one
+
     return segno.make(url, error="m").svg_inline(border=4, omitsize=True, dark="#000", light="#fff", svgclass="qr-code")

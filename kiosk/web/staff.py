@@ -54,6 +54,8 @@ from kiosk.web.rendering import render_page_or_partial
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 login_manager = LoginManager()
+# the remember-me cookie (never set here, but cleared at sign-out if a browser brings one): staff only
+bp.after_request(login_manager._update_remember_cookie)
 OPEN = {"staff.login", "staff.language"}
 STAFF_SEEN_EVERY_S = 30
 
@@ -82,7 +84,10 @@ def _load(user_id: str) -> StaffPrincipal | None:
 
 
 def init_app(app: Flask) -> None:
-    login_manager.init_app(app)
+    # Flask-Login without its app-wide hooks: a visitor's page never loads a user. current_user is
+    # the lazy proxy, read only by the templates that name it (the staff layout)
+    app.login_manager = login_manager  # type: ignore[attr-defined]
+    app.jinja_env.globals["current_user"] = current_user
     app.register_blueprint(bp)
     app.jinja_env.globals["state_label"] = state_label
     labels.init_app(app)

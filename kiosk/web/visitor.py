@@ -17,7 +17,8 @@ from kiosk.domain.catalog import window_state
 from kiosk.extensions import csrf, htmx
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
-from kiosk.web.rendering import render_page_or_partial
+from kiosk.infra.i18n import current_language
+from kiosk.web.rendering import cached_page, cached_page_or_partial
 from kiosk.web.visit import wipe_visit
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ PAPERS = ("a4", "roll")
 
 @bp.get("/")
 def welcome() -> ResponseReturnValue:
-    return render_template("visitor/welcome.html")
+    # the language of a visit under way, else Kazakh: the page's own words and its <html lang>
+    return cached_page("visitor/welcome.html", ("welcome", current_language()))
 
 
 @bp.get("/<lang>/start")
@@ -42,11 +44,12 @@ def start() -> ResponseReturnValue:
 def services() -> ResponseReturnValue:
     today = local_today()
     catalog = get_catalog()
-    states = {s.code: window_state(s.window, today) for s in catalog.services}
-    key = (g.lang, catalog.version, today)
-    return render_page_or_partial(
-        "visitor/services.html", "visitor/services.html", key, groups=catalog.by_group(), states=states
-    )
+
+    def context() -> dict[str, Any]:
+        states = {s.code: window_state(s.window, today) for s in catalog.services}
+        return {"groups": catalog.by_group(), "states": states}
+
+    return cached_page("visitor/services.html", (g.lang, catalog.version, today), context)
 
 
 def _service_context(code: str) -> dict[str, Any]:
@@ -64,10 +67,10 @@ def _service_context(code: str) -> dict[str, Any]:
 
 @bp.get("/<lang>/services/<code>")
 def service(code: str) -> ResponseReturnValue:
-    context = _service_context(code)
+    context = _service_context(code)  # 404 for a service or a category the catalog does not have
     category = context["category"].code if context["category"] else None
     key = (g.lang, get_catalog().version, local_today(), code, category)
-    return render_page_or_partial("visitor/service.html", "visitor/_checklist.html", key, **context)
+    return cached_page_or_partial("visitor/service.html", "visitor/_checklist.html", key, lambda: context)
 
 
 @bp.get("/<lang>/services/<code>/print")
