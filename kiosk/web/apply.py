@@ -1,4 +1,8 @@
-"""Apply: the service's form, attachments, check your answers, sign with the SMS code, the receipt.
+"""Apply: the service's form, attachments, check your answers, sign, the receipt.
+
+A parent signs with the SMS code, or with an ЭЦҚ: through NCALayer on the terminal (the signing
+key over exactly the application's canonical bytes), or in eGov Mobile by a QR code the central
+system serves. With none of these the application waits for staff to see the ID card.
 
 The draft lives in the sealed server-side visit until it is signed; then the submission and its
 first event are committed together, and only after that commit is the receipt shown.
@@ -6,6 +10,7 @@ first event are committed together, and only after that commit is the receipt sh
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 import secrets
@@ -21,7 +26,7 @@ from sqlalchemy import delete, func, select
 from kiosk import db
 from kiosk.clients.portal import PortalUnavailable
 from kiosk.clock import local_today, utcnow
-from kiosk.domain import applications, codes, submissions
+from kiosk.domain import applications, codes, ecp, submissions
 from kiosk.domain.attachments import TOTAL_BUDGET, Refused, prepare
 from kiosk.domain.catalog import window_state
 from kiosk.domain.iin import mask
@@ -32,9 +37,10 @@ from kiosk.infra.catalog_ext import get_catalog
 from kiosk.infra.i18n import megabytes
 from kiosk.models import Attachment
 from kiosk.web import application_forms
+from kiosk.web import ecp as ecp_web
 from kiosk.web.bodies import takes_upload
 from kiosk.web.codestep import check_message, code_still_valid, locked_page, render_code_page, send_code
-from kiosk.web.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
+from kiosk.web.forms import CodeForm, ConfirmForm, ConsentForm, EcpSignForm, UploadForm
 
 bp = Blueprint("apply", __name__, url_prefix="/<lang>/apply")
 log = logging.getLogger(__name__)
@@ -218,9 +224,9 @@ def check() -> ResponseReturnValue:
         payload_hash = _payload()[1]
         if not _can_sign_by_code():
             # nobody proved the phone (the office's path, or an ЭЦҚ holder with no registered
-            # phone): the application waits for staff to see the ID card
+            # phone) and nobody signed: the application waits for staff to see the ID card
             _update_draft(payload_hash=payload_hash)
-            return _queue(payload_hash, signed_by_code=False)
+            return _queue(payload_hash, method="staff")
         subject = f"application:{payload_hash}"
         if draft.get("subject") == subject and draft.get("phone") and code_still_valid(draft.get("expires_at")):
             return redirect(url_for("apply.sign"))  # Back, then Sign again: the code sent still signs it
@@ -231,6 +237,12 @@ def check() -> ResponseReturnValue:
         locked = locked_page(session["identity"]["iin"], offers_assisted=False)
         if locked is not None:
             return locked
+    return _render_check(form, error)
+
+
+def _render_check(form: ConsentForm, error: str | None) -> ResponseReturnValue:
+    g.page_endpoint = "apply.check"
+    draft = _draft()
     service = g.service
     return render_template(
         "apply/check.html",
@@ -242,7 +254,68 @@ def check() -> ResponseReturnValue:
         identity=session["identity"],
         masked_iin=mask(session["identity"]["iin"]),
         signs_by_code=_can_sign_by_code(),
+        ecp=_ecp_sign_box(),
     )
+
+
+def _ecp_sign_box() -> dict[str, str] | None:
+    """What NCALayer signs on this page: exactly the application's canonical bytes, with the
+    signing key (never AUTH); None when the site installed no НУЦ root."""
+    if not ecp_web.enabled():
+        return None
+    payload = _payload()[0]
+    return {
+        "data": base64.b64encode(applications.canonical_bytes(payload)).decode(),
+        "action": url_for("apply.sign_ecp"),
+        "eku": ecp.SIGNING_EKU,
+    }
+
+
+def _verify_application_cms(cms: bytes | None, payload: dict[str, Any]) -> ecp.Verified:
+    """The CMS checked as README "Signing with ЭЦҚ" says: over exactly this application's bytes,
+    by the applicant's own signing key; raises ecp.Refused."""
+    setup = ecp_web.setup()
+    return ecp.verify_cms(
+        cms or b"",
+        expected=applications.canonical_bytes(payload),
+        purpose=ecp.Purpose.SIGN,
+        iin=session["identity"]["iin"],
+        now=utcnow(),
+        trust=setup.trust,
+        revocation=setup.revocation,
+        gost=setup.gost,
+    )
+
+
+@bp.post("/sign/ecp")
+@requires_identity
+def sign_ecp() -> ResponseReturnValue:
+    """NCALayer signed the application's bytes: checked here, then queued like an SMS-signed one."""
+    if not _draft().get("answers"):
+        return redirect(url_for("apply.form"))
+    if not ecp_web.enabled():
+        return redirect(url_for("apply.check"))
+    form = EcpSignForm()
+    if not form.validate_on_submit():
+        if form.consent.errors or not form.consent.data:
+            return _render_check(form, None)
+        return _render_check(form, ecp_web.refusal_message(ecp.Problem.MALFORMED, ecp.Purpose.SIGN))
+    payload, payload_hash = _payload()
+    cms = ecp.decode_b64(form.cms.data)
+    try:
+        verified = _verify_application_cms(cms, payload)
+    except ecp.Refused as refused:
+        log.info("ecp signature on an application refused: %s", refused)
+        return _render_check(form, ecp_web.refusal_message(refused.problem, ecp.Purpose.SIGN))
+    assert cms is not None
+    log.info(
+        "application signed by ecp for %s (%s, revocation by %s)",
+        mask(session["identity"]["iin"]),
+        verified.checked_by,
+        verified.revocation,
+    )
+    _update_draft(payload_hash=payload_hash)
+    return _queue(payload_hash, method="ecp", signature=verified.record(cms, "ecp"))
 
 
 def _can_sign_by_code() -> bool:
@@ -331,7 +404,7 @@ def sign() -> ResponseReturnValue:
         )
         if result is codes.Check.OK:
             # the code's use and the submission commit together: a crash between them burns nothing
-            return _queue(payload_hash, signed_by_code=True)
+            return _queue(payload_hash, method="sms")
         s.commit()
         error = check_message(result)
         form = CodeForm(formdata=None)
@@ -357,11 +430,12 @@ def _duplicate_notice(already: submissions.AlreadyApplied) -> dict[str, str | No
     return {"reference": display(own) if own else None}
 
 
-def _queue(payload_hash: str, *, signed_by_code: bool) -> ResponseReturnValue:
+def _queue(payload_hash: str, *, method: str, signature: dict[str, Any] | None = None) -> ResponseReturnValue:
     """Commit the submission with its first event; only then is there a receipt to show.
 
-    The submission's ``identity`` (the contract's) says what proves it: ``sms`` when a code signed
-    it, else ``in_person``; how the parent identified (sms, ecp, in_person) is in the payload.
+    ``method`` is how it was signed (sms, ecp, egov_mobile, or staff: nobody signed, staff see
+    the ID card); an ЭЦҚ's CMS and its check go with it, sealed. How the parent identified (sms,
+    ecp, in_person) is in the payload.
     """
     payload, recomputed = _payload()
     if recomputed != payload_hash:
@@ -372,7 +446,8 @@ def _queue(payload_hash: str, *, signed_by_code: bool) -> ResponseReturnValue:
             s,
             payload=payload,
             payload_hash=payload_hash,
-            identity_method="sms" if signed_by_code else "in_person",
+            signature_method=method,
+            signature=signature,
             lang=g.lang,
             now=utcnow(),
             keyring=keyring(),
