@@ -78,6 +78,7 @@ def body(i: int) -> dict:
         "applicant_iin": "880412412349",
         "child_iin": child,
         "identity": "sms",
+        "signature": {"method": "sms"},
         "lang": "ru",
         "answers": {"child_name": "Иванова Мария", "grade": "4", "category": "asp"},
         "attachments": [],

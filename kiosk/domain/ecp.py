@@ -685,3 +685,12 @@ def challenge_bytes(kiosk_id: str, nonce: str, issued_at: dt.datetime) -> bytes:
 
 def fingerprint(cms_bytes: bytes) -> str:
     return hashlib.sha256(cms_bytes).hexdigest()
+
+
+def signed_content(cms_bytes: bytes) -> bytes | None:
+    """The content a CMS carries (None when it is detached); Refused(MALFORMED) for no CMS.
+
+    For a party that holds the signature but not the bytes (the central system): what it then
+    checks with ``verify_cms``, after comparing the bytes' hash with the one it was told.
+    """
+    return _parse(cms_bytes).content

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk.clients.signing import HEADERS, MAX_SKEW, verify
 from kiosk.portal_sim import citizens, rules, session, sim
-from kiosk.portal_sim.models import Application, Change, Citizen, Nonce, Sms
+from kiosk.portal_sim.models import Application, AppSignature, Change, Citizen, Nonce, Sms
 from kiosk.portal_sim.problems import problem
 from kiosk.portal_sim.validation import Checked, canonical, check, parse_json
 
@@ -150,6 +150,10 @@ def submit() -> Response:
             existing.replays += 1
             s.commit()
             return json_response({"reference": existing.reference, "status": "accepted"}, 201)
+        errors = state.ecp.check(body, now)
+        if errors:  # the signature does not hold: resending the same will not help
+            s.commit()
+            return problem(422, "Unprocessable Content", "the signature does not verify", errors=errors)
         outcome, reason = rules.decide(s, kiosk_id, body, state.capacity)
         next_id = (s.scalar(select(func.max(Application.id))) or 0) + 1
         application = Application(
@@ -174,6 +178,16 @@ def submit() -> Response:
             reason_code=reason,
         )
         s.add(application)
+        s.flush()  # the signature's row points at it
+        signature = body["signature"]
+        s.add(
+            AppSignature(
+                application_id=next_id,
+                method=signature["method"],
+                checked_by=signature.get("checked_by"),
+                signer_serial=state.ecp.serial(body),
+            )
+        )
         s.add(Change(application=application, kiosk_id=kiosk_id, status="accepted", reason_code=None, at=now))
         s.commit()
     return json_response({"reference": application.reference, "status": "accepted"}, 201)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from kiosk.portal_sim import citizens, session, sim
 from kiosk.portal_sim.api import json_response
 from kiosk.portal_sim.faults import BadFaults, Faults
-from kiosk.portal_sim.models import Application, Change, Citizen, Sms
+from kiosk.portal_sim.models import Application, AppSignature, Change, Citizen, Sms
 from kiosk.portal_sim.problems import problem
 from kiosk.portal_sim.validation import BadJson, parse_json
 
@@ -76,6 +76,9 @@ def stats() -> Response:
             "applications_by_status": by_status,
             "changes": s.scalar(select(func.count()).select_from(Change)) or 0,
             "sms": s.scalar(select(func.count()).select_from(Sms)) or 0,
+            "signatures": dict(
+                s.execute(select(AppSignature.method, func.count()).group_by(AppSignature.method)).all()
+            ),
             "requests": requests,
         }
     )
