@@ -1,9 +1,10 @@
 """The central system's side of ЭЦҚ: it checks the CMS an application carries, and it signs on the
 demo parent's phone for eGov Mobile, with test CAs only.
 
-The simulator trusts its own test CA (eGov Mobile's, its keys kept in its instance folder so what
-it signed still chains after a restart) and the CAs a test gives it (``SIM_ECP_CAS``, e.g. the one
-the stand-in NCALayer's key files come from); revocation is asked of them by OCSP, in-process.
+The simulator trusts the test CAs a test gives it (``SIM_ECP_CAS``, e.g. the one the stand-in
+NCALayer's key files come from; the first signs on the phone), else a test CA of its own (its keys
+kept in its instance folder, so what it signed still chains after a restart); revocation is asked
+of them by OCSP, in-process.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from kiosk.portal_sim.testca import CasFetcher, DemoCa, Person
 
 @dataclass
 class SimEcp:
-    """The CAs the simulator trusts; the first one signs on the simulated phone."""
+    """The CAs the simulator trusts; the first one signs on the simulated phone (eGov Mobile)."""
 
     folder: Path
     given: list[DemoCa]
@@ -37,7 +38,7 @@ class SimEcp:
         """Made at the first signature, not at start: most simulators (the tests') never need one."""
         with self._lock:
             if self._cas is None:
-                self._cas = [DemoCa.kept_in(self.folder), *self.given]
+                self._cas = list(self.given) or [DemoCa.kept_in(self.folder)]
                 self._revocation = ecp.Revocation(CasFetcher(self._cas, self.clock), cache_s=60)
             return self._cas
 
