@@ -217,6 +217,7 @@ def test_grade1_signed_with_ecp_to_the_receipt(with_ecp, live_server, page, stan
     page.wait_for_url(re.compile(rf"/{lang}/receipt/\w+$"))
     request = standin.requests[-1]
     assert request["args"]["signerParams"]["extKeyUsageOids"] == [ecp.SIGNING_EKU]  # the signing key, not AUTH
+    assert request["args"]["locale"] == lang
     signed = json.loads(base64.b64decode(request["args"]["data"]))
     assert signed["service"] == "grade1" and signed["applicant"]["iin"] == PARENT
     assert signed["answers"]["child_iin"] == child_iin(dt.date(2020, 3, 3))

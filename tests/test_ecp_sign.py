@@ -46,6 +46,7 @@ def _to_check(client, lang: str, clock) -> tuple[bytes, str]:
     box = page.select_one("[data-ecp]")
     assert box["data-ecp-eku"] == ecp.SIGNING_EKU  # the signing key, never AUTH
     assert box["data-ecp-action"].endswith(f"/{lang}/apply/sign/ecp")
+    assert box["data-ecp-locale"] == lang  # NCALayer's window speaks the parent's language
     return base64.b64decode(box["data-ecp-data"]), page.select_one("form.sign-form input[name=csrf_token]")["value"]
 
 
