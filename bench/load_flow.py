@@ -488,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = contextlib.ExitStack()
     if args.postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from scratch import scratch_database
+        from fixtures.scratch import scratch_database
 
         env["KIOSK_DATABASE_URL"] = stack.enter_context(scratch_database(args.postgres, "kiosk_bench"))
     # one instance folder (its keys and secret) for every process: they share the visits

@@ -210,6 +210,8 @@ def make_dataset(rows: int, seed: int) -> Dataset:
             "school_year": year,
             "state": state,
             "identity_method": "in_person" if state == "needs_verification" or i % 20 == 0 else "sms",
+            "signature_method": "staff" if state == "needs_verification" or i % 20 == 0 else "sms",
+            "signature": None,
             "lang": langs[i],
             "applicant_iin_hash": parent_hash[parent],
             "child_iin_hash": child_hash[child],

@@ -34,6 +34,7 @@ def body(i: int) -> dict:
         "applicant_iin": PARENT,
         "child_iin": answers.pop("child_iin"),
         "identity": "sms",
+        "signature": {"method": "sms"},
         "lang": "ru",
         "answers": answers,
         "attachments": [],

@@ -141,6 +141,11 @@ NCALAYER_URL = "wss://127.0.0.1:13579"
 # answer (the parent types the PIN in NCALayer's own window) before saying it did not answer
 ECP_CHALLENGE_TTL_S = 300
 ECP_WAIT_S = 120
+# eGov Mobile by QR code (through the central system, offered with a НУЦ root installed and a
+# central system that opens signing sessions): how long the kiosk waits for the parent to sign on
+# the phone (the central system's own expiry may end it sooner), and how often the page asks
+EGOV_WAIT_S = 300
+EGOV_POLL_S = 2
 
 # Staff console
 STAFF_IDLE_S = 15 * 60

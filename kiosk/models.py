@@ -100,7 +100,14 @@ class Submission(Base):
     catalog_version: Mapped[str] = mapped_column(String(64))
     school_year: Mapped[int] = mapped_column(Integer)  # 2026 means 2026-2027
     state: Mapped[str] = mapped_column(String(24))
-    identity_method: Mapped[str] = mapped_column(String(16))  # sms or in_person
+    # what proves the applicant: sms, ecp, egov_mobile (a code or a signature at the kiosk), or
+    # in_person (staff see the ID card at the office before it is sent)
+    identity_method: Mapped[str] = mapped_column(String(16))
+    # how the application was signed: sms, ecp (NCALayer at the terminal), egov_mobile (QR code),
+    # staff (nobody signed here: staff check the ID card)
+    signature_method: Mapped[str] = mapped_column(String(16))
+    # an ЭЦҚ's CMS with who signed and how it was checked, sealed as the payload is (None for sms, staff)
+    signature: Mapped[str | None] = mapped_column(Text)
     lang: Mapped[str] = mapped_column(String(2))
     applicant_iin_hash: Mapped[str] = mapped_column(String(64))
     child_iin_hash: Mapped[str] = mapped_column(String(64))

@@ -1,10 +1,14 @@
 """ЭЦҚ in Chromium: identify through a stand-in NCALayer (tests/fixtures/ncalayer_standin.py) signing with a
-test PKCS#12 from the test CA, in Kazakh and in Russian, then apply for grade 1 to the receipt;
-NCALayer absent, cancelled, answering garbage; an expired key refused with its own message."""
+test PKCS#12 from the test CA, in Kazakh and in Russian, then apply for grade 1 to the receipt,
+signed with the SMS code or with the signing key; NCALayer absent, cancelled (on identify and on
+the sign step, where the SMS code then signs), answering garbage; an expired key refused with its
+own message."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 
@@ -176,3 +180,74 @@ def test_an_expired_key_file_is_refused_in_the_parents_language(app, ca: DemoCa,
         assert "Срок действия этого сертификата истёк" in page.locator(".alert").inner_text()
     finally:
         server.close()
+
+
+def _grade1_to_check(page, live_server, lang: str) -> None:
+    """Identify with the AUTH key, fill in grade 1, and stop at "Check your answers"."""
+    page.goto(f"{live_server}/{lang}/identify?service=grade1")
+    page.get_by_role("button", name=WORDS[lang]["button"]).tap()
+    page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
+    page.locator("[data-continue]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
+    _keypad(page, child_iin(dt.date(2020, 3, 3)))
+    _type_name(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
+    page.locator('input[name="grade"][value="1"]').tap()
+    page.locator(f'input[name="language"][value="{lang}"]').tap()
+    page.locator("form.application button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
+    page.locator("[data-next]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/check$"))
+
+
+SIGNED = {"kk": "ЭЦҚ-мен (жеке куәлік немесе кілт файлы)", "ru": "Вашей ЭЦП (удостоверение личности или файл ключа)"}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_grade1_signed_with_ecp_to_the_receipt(with_ecp, live_server, page, standin, clock, artifacts, lang) -> None:
+    clock.set_local(2026, 5, 4)
+    _grade1_to_check(page, live_server, lang)
+    sign = page.get_by_role("button", name=WORDS[lang]["button"])
+    assert page.locator('[data-sign="sms"]').is_visible()  # beside the SMS code
+    sign.tap()  # consent not ticked yet: the page says so before NCALayer asks for a PIN
+    assert page.locator("[data-ecp-status]").get_attribute("data-ecp-outcome") == "consent"
+    assert len(standin.requests) == 1  # only the identification
+    page.locator(".consent input").tap()
+    page.screenshot(path=str(artifacts / "1-check.png"), full_page=True)
+    sign.tap()
+    page.wait_for_url(re.compile(rf"/{lang}/receipt/\w+$"))
+    request = standin.requests[-1]
+    assert request["args"]["signerParams"]["extKeyUsageOids"] == [ecp.SIGNING_EKU]  # the signing key, not AUTH
+    assert request["args"]["locale"] == lang
+    signed = json.loads(base64.b64decode(request["args"]["data"]))
+    assert signed["service"] == "grade1" and signed["applicant"]["iin"] == PARENT
+    assert signed["answers"]["child_iin"] == child_iin(dt.date(2020, 3, 3))
+    assert re.fullmatch(r"\w{3}-\w{3}-\w{3}", page.locator("[data-reference]").inner_text())
+    for part_lang in ("kk", "ru"):
+        assert SIGNED[part_lang] in page.locator(f'[data-receipt-lang="{part_lang}"]').inner_text()
+    page.screenshot(path=str(artifacts / "2-receipt.png"), full_page=True)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_the_parent_cancels_signing_and_the_sms_code_signs(
+    with_ecp, live_server, page, standin, clock, artifacts, lang
+) -> None:
+    clock.set_local(2026, 5, 4)
+    _grade1_to_check(page, live_server, lang)
+    page.locator(".consent input").tap()
+    standin.mode = "cancel"
+    page.get_by_role("button", name=WORDS[lang]["button"]).tap()
+    page.wait_for_function(
+        "([sel, text]) => (document.querySelector(sel) || {}).textContent?.includes(text)",
+        arg=["[data-ecp-status]", OUTCOMES["cancel"][lang]],
+    )
+    assert page.url.endswith(f"/{lang}/apply/check")
+    assert page.get_by_role("button", name=WORDS[lang]["button"]).is_enabled()  # ЭЦҚ can be tried again
+    page.screenshot(path=str(artifacts / "1-cancelled.png"), full_page=True)
+    page.locator('[data-sign="sms"]').tap()  # and the SMS code is still there
+    page.wait_for_url(re.compile(rf"/{lang}/apply/sign$"))
+    code = re.search(r"\b(\d{6})\b", page.locator("[data-sms]").first.inner_text()).group(1)
+    _keypad(page, code)
+    page.locator(".code-form button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/receipt/\w+$"))
+    sms = {"kk": "Тіркелген телефоныңызға жіберілген SMS-кодпен", "ru": "SMS-кодом, отправленным на ваш"}
+    assert sms[lang] in page.locator(f'[data-receipt-lang="{lang}"]').inner_text()

@@ -109,4 +109,13 @@ def test_the_simulator_keeps_to_the_contract(case: schemathesis.Case, served: Se
     if isinstance(case.body, dict):
         case.body = {k: real_iin(v) if k in IIN_FIELDS else v for k, v in case.body.items()}
     signing = {"X-Signature": SIGN_ME} if "X-Signature" in (case.headers or {}) else None
-    case.call_and_validate(base_url=served.url, session=signed_session, headers=signing, timeout=10)
+    # a CMS that keeps to the schema is rarely a signature that verifies, nor a document one whose
+    # hash is the payload_hash beside it: the central system refuses them (422), as the contract
+    # says; tests/test_ecp_delivery.py and tests/test_egov_sign.py send real ones
+    body = case.body if isinstance(case.body, dict) else {}
+    signed = isinstance(body.get("signature"), dict) and "cms" in body["signature"]
+    signed = signed or "document" in body
+    excluded = [schemathesis.checks.positive_data_acceptance] if signed else None
+    case.call_and_validate(
+        base_url=served.url, session=signed_session, headers=signing, timeout=10, excluded_checks=excluded
+    )

@@ -60,6 +60,7 @@ def application(service: str = "grade1", n: int = 1, **over: Any) -> dict[str, A
         "applicant_iin": PARENT,
         "child_iin": child(n),
         "identity": "sms",
+        "signature": {"method": "sms"},
         "lang": "kk",
         "answers": {"child_name": "Test Child", "grade": "1"},
         "attachments": [],

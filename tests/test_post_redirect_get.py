@@ -215,7 +215,69 @@ def staff_reconcile(client, app, clock):
     return _post(client, "/staff/reconcile", url, key=key, **{"from": day, "to": day})
 
 
+def _with_ecp(app, clock):
+    """The test CA's root installed; the CA itself, to sign with."""
+    from kiosk.domain import ecp
+    from kiosk.portal_sim.testca import CaFetcher, DemoCa
+    from kiosk.web.ecp import EcpSetup
+
+    ca = DemoCa()
+    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    return ca
+
+
+def identify_ecp(client, app, clock):
+    import base64
+
+    ca = _with_ecp(app, clock)
+    page = soup(client.get("/ru/identify?service=meals"))
+    data = base64.b64decode(page.select_one("[data-ecp]")["data-ecp-data"])
+    cms = base64.b64encode(ca.sign(ca.person(PARENT, usage="auth"), data)).decode()
+    csrf = page.select_one("[data-ecp-form] input[name=csrf_token]")["value"]  # a new GET: a new challenge
+    return client.post("/ru/identify/ecp", data={"cms": cms, "csrf_token": csrf})
+
+
+def apply_sign_ecp(client, app, clock):
+    import base64
+
+    ca = _with_ecp(app, clock)
+    _at_form(client, clock)
+    data = base64.b64decode(soup(client.get("/ru/apply/check")).select_one("[data-ecp]")["data-ecp-data"])
+    cms = base64.b64encode(ca.sign(ca.person(PARENT, usage="sign"), data)).decode()
+    return _post(client, "/ru/apply/sign/ecp", "/ru/apply/check", consent="y", cms=cms)
+
+
+def _with_egov(app, clock) -> None:
+    """A central system that opens eGov Mobile signing sessions (the HTTP one does; the demo one not)."""
+    from kiosk.clients.portal import SigningSession
+
+    _with_ecp(app, clock)
+    portal = app.extensions["kiosk.portal"]
+    session = SigningSession(
+        "0" * 32, "waiting", "http://sim.invalid/phone/sign/" + "0" * 32, clock.now + dt.timedelta(minutes=5)
+    )
+    portal.offers_egov_signing = True
+    portal.open_signing = lambda iin, payload_hash, document, lang: session
+    portal.signing_session = lambda session_id: session
+    portal.cancel_signing = lambda session_id: session
+
+
+def apply_sign_egov(client, app, clock):
+    _with_egov(app, clock)
+    _at_form(client, clock)
+    return _post(client, "/ru/apply/sign/egov", "/ru/apply/check", consent="y")
+
+
+def apply_egov_cancel(client, app, clock):
+    apply_sign_egov(client, app, clock)
+    return _post(client, "/ru/apply/sign/egov/cancel", "/ru/apply/sign/egov")
+
+
 RECIPES: dict[str, Callable] = {
+    "identify.ecp_identify": identify_ecp,
+    "apply.sign_ecp": apply_sign_ecp,
+    "apply.sign_egov": apply_sign_egov,
+    "apply.egov_cancel": apply_egov_cancel,
     "visitor.call_staff": call_staff,
     "visitor.reset": reset,
     "identify.card": identify_card,

@@ -60,6 +60,7 @@ def _submission(service_code: str, state: str = State.QUEUED) -> SimpleNamespace
         service_code=service_code,
         created_at=dt.datetime(2026, 5, 4, 7, 30, tzinfo=dt.UTC),
         state=state,
+        signature_method="sms" if state != State.NEEDS_VERIFICATION else "staff",
     )
 
 

@@ -64,6 +64,7 @@ def test_each_kind_of_difference_and_its_action(kiosk, clock) -> None:
             "applicant_iin": "880412412349",
             "child_iin": "160909600111",
             "identity": "sms",
+            "signature": {"method": "sms"},
             "lang": "ru",
             "answers": {"grade": "4"},
             "attachments": [],

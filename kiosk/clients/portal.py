@@ -7,6 +7,8 @@ inject their own (an unreachable one, say) through ``app.extensions["kiosk.porta
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import json
@@ -36,8 +38,42 @@ class Phone:
         return cls(f"+{digits[0]} {digits[1:4]} *** ** {digits[-2:]}")
 
 
+@dataclass(frozen=True)
+class SigningSession:
+    """eGov Mobile signing by QR code, as the central system holds it (contract: SigningSession)."""
+
+    id: str
+    status: str  # waiting, signed, declined, cancelled, expired
+    url: str  # what the QR code carries
+    expires_at: dt.datetime
+    cms: bytes | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SigningSession:
+        cms = data.get("cms")
+        return cls(
+            id=str(data["id"]),
+            status=str(data["status"]),
+            url=str(data["url"]),
+            expires_at=dt.datetime.fromisoformat(str(data["expires_at"]).replace("Z", "+00:00")),
+            cms=base64.b64decode(cms) if isinstance(cms, str) else None,
+        )
+
+
 class PortalClient:
     """What the kiosk asks of the central system. Every method may raise PortalUnavailable."""
+
+    offers_egov_signing = False  # eGov Mobile by QR code goes through the central system
+
+    def open_signing(self, iin: str, payload_hash: str, document: bytes, lang: str) -> SigningSession:
+        """Ask for ``document`` (an application's canonical bytes) to be signed in eGov Mobile."""
+        raise PortalUnavailable("eGov Mobile signing is not offered by this central system")
+
+    def signing_session(self, session_id: str) -> SigningSession:
+        raise PortalUnavailable("eGov Mobile signing is not offered by this central system")
+
+    def cancel_signing(self, session_id: str) -> SigningSession:
+        raise PortalUnavailable("eGov Mobile signing is not offered by this central system")
 
     def phone_for(self, iin: str) -> Phone | None:
         """The phone registered for this IIN in the mobile citizens database, if any."""
@@ -226,6 +262,35 @@ class HttpPortal(PortalClient):
         if response.status_code != 200:
             raise PortalUnavailable(f"listing answered {response.status_code}")
         return response.json()["applications"]
+
+    offers_egov_signing = True
+
+    def _session(self, method: str, path: str, body: Any = None, expect: int = 200) -> SigningSession:
+        try:
+            response = self._request(method, path, body)
+        except httpx.HTTPError as exc:
+            raise PortalUnavailable(type(exc).__name__) from exc
+        if response.status_code != expect:
+            raise PortalUnavailable(f"signing session answered {response.status_code}")
+        try:
+            return SigningSession.from_json(response.json())
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise PortalUnavailable(f"signing session answer unreadable: {type(exc).__name__}") from exc
+
+    def open_signing(self, iin: str, payload_hash: str, document: bytes, lang: str) -> SigningSession:
+        body = {
+            "applicant_iin": iin,
+            "payload_hash": payload_hash,
+            "document": base64.b64encode(document).decode(),
+            "lang": lang,
+        }
+        return self._session("POST", "/api/v1/signing-sessions", body, expect=201)
+
+    def signing_session(self, session_id: str) -> SigningSession:
+        return self._session("GET", f"/api/v1/signing-sessions/{session_id}")
+
+    def cancel_signing(self, session_id: str) -> SigningSession:
+        return self._session("POST", f"/api/v1/signing-sessions/{session_id}/cancel")
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -1,7 +1,7 @@
 """An application's school year and its canonical payload.
 
-The answers become a canonical JSON payload whose hash is what the SMS code signs, so the code
-signs exactly this application and nothing else. (The forms that ask for the answers are
+The answers become a canonical JSON payload whose hash is what the SMS code signs, and whose bytes
+an ЭЦҚ signs, so either signs exactly this application and nothing else. (The forms that ask for the answers are
 kiosk.web.application_forms.)
 """
 
@@ -46,5 +46,10 @@ def canonical_payload(
         "attachments": sorted(attachments),
         "lang": lang,
     }
-    raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return payload, hashlib.sha256(raw).hexdigest()
+    return payload, hashlib.sha256(canonical_bytes(payload)).hexdigest()
+
+
+def canonical_bytes(payload: dict[str, Any]) -> bytes:
+    """The one spelling of a payload: what its hash is over, what an ЭЦҚ signs (NCALayer and eGov
+    Mobile get exactly these bytes) and what the central system finds inside that CMS."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

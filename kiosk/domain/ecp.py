@@ -96,6 +96,19 @@ class Signer:
     not_before: dt.datetime
     not_after: dt.datetime
     algorithm: str  # "rsa" or "gost"
+    subject: str = ""  # the certificate's whole subject (RFC 4514), as staff read it
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "iin": self.iin,
+            "name": self.name,
+            "serial": self.serial,
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "algorithm": self.algorithm,
+        }
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,18 @@ class Verified:
     signed_at: dt.datetime | None  # the signingTime attribute, if the CMS has one
     checked_by: str  # "kiosk" (RSA here), "verifier" (the site's NCANode), "not_verified_here" (GOST, none)
     revocation: str  # "ocsp", "crl", "verifier", "none" (not verified here)
+
+    def record(self, cms_bytes: bytes, method: str) -> dict[str, object]:
+        """What the kiosk keeps with a signed application (sealed, for it names the signer): the
+        CMS itself, who signed with which certificate, and how it was checked."""
+        return {
+            "method": method,
+            "cms": base64.b64encode(cms_bytes).decode(),
+            "signer": self.signer.as_json(),
+            "signed_at": self.signed_at.isoformat() if self.signed_at else None,
+            "checked_by": self.checked_by,
+            "revocation": self.revocation,
+        }
 
 
 # --- trust: the НУЦ roots and intermediates a site installs --------------------------------------
@@ -598,6 +623,7 @@ def verify_cms(
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         algorithm="gost" if gost_key else "rsa",
+        subject=cert.subject.rfc4514_string(_NAMES),
     )
     if gost_key:
         return _gost(cms_bytes, expected, purpose, signer, parsed, gost)
@@ -634,6 +660,10 @@ def _gost(
     return Verified(signer, parsed.signing_time, "verifier", "verifier")
 
 
+# the names НУЦ's certificates use, so staff read "SERIALNUMBER=IIN…", not "2.5.4.5=IIN…"
+_NAMES = {NameOID.SERIAL_NUMBER: "SERIALNUMBER", NameOID.SURNAME: "SURNAME", NameOID.GIVEN_NAME: "GIVENNAME"}
+
+
 def _common_name(name: x509.Name) -> str:
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(values[0].value) if values else name.rfc4514_string()
@@ -655,3 +685,12 @@ def challenge_bytes(kiosk_id: str, nonce: str, issued_at: dt.datetime) -> bytes:
 
 def fingerprint(cms_bytes: bytes) -> str:
     return hashlib.sha256(cms_bytes).hexdigest()
+
+
+def signed_content(cms_bytes: bytes) -> bytes | None:
+    """The content a CMS carries (None when it is detached); Refused(MALFORMED) for no CMS.
+
+    For a party that holds the signature but not the bytes (the central system): what it then
+    checks with ``verify_cms``, after comparing the bytes' hash with the one it was told.
+    """
+    return _parse(cms_bytes).content

@@ -32,6 +32,8 @@ IMMUTABLE = (
     "catalog_version",
     "school_year",
     "identity_method",
+    "signature_method",
+    "signature",
     "applicant_iin_hash",
     "child_iin_hash",
     "payload",
@@ -91,6 +93,12 @@ def existing_for_child(session: Session, service_code: str, child_iin: str, year
     ).first()
 
 
+SIGNATURE_METHODS = ("sms", "ecp", "egov_mobile", "staff")
+# what proves the applicant, for each way of signing: a signature or a code proves them at the
+# kiosk; "staff" means nobody signed here, and staff must see the ID card before it is sent
+IDENTITY_OF = {"sms": "sms", "ecp": "ecp", "egov_mobile": "egov_mobile", "staff": "in_person"}
+
+
 @dataclass(frozen=True)
 class Queued:
     submission: Submission
@@ -102,19 +110,33 @@ def queue_submission(
     *,
     payload: dict[str, Any],
     payload_hash: str,
-    identity_method: str,
+    identity_method: str | None = None,
     lang: str,
     now: dt.datetime,
     keyring: Keyring,
     visit_id: str | None = None,
+    signature_method: str | None = None,
+    signature: dict[str, Any] | None = None,
 ) -> Queued:
-    """Add the submission, its first event and its attachments; the caller commits, once."""
+    """Add the submission, its first event and its attachments; the caller commits, once.
+
+    ``signature_method`` says how it was signed (``SIGNATURE_METHODS``); an ЭЦҚ's ``signature``
+    (``ecp.Verified.record``: the CMS, the signer, how it was checked) is sealed with the
+    submission as its payload is. ``identity_method`` alone (sms, in_person) is the older call.
+    """
+    if signature_method is None:
+        signature_method = "staff" if identity_method == "in_person" else (identity_method or "sms")
+    if signature_method not in SIGNATURE_METHODS:
+        raise ValueError(f"unknown signature method {signature_method!r}")
+    if (signature is None) != (signature_method in ("sms", "staff")):
+        raise ValueError(f"a {signature_method} signature {'needs' if signature is None else 'has no'} CMS")
+    identity_method = IDENTITY_OF[signature_method]
     existing = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
     if existing is not None:
         raise AlreadyApplied(existing)
     uid = str(uuidlib.uuid4())
     token = secrets.token_urlsafe(24)
-    state = State.QUEUED if identity_method == "sms" else State.NEEDS_VERIFICATION
+    state = State.NEEDS_VERIFICATION if signature_method == "staff" else State.QUEUED
     submission = Submission(
         uuid=uid,
         reference=_unused_reference(session),
@@ -123,6 +145,8 @@ def queue_submission(
         school_year=payload["school_year"],
         state=state,
         identity_method=identity_method,
+        signature_method=signature_method,
+        signature=keyring.seal_json(signature, bound_to=f"{uid}:signature") if signature is not None else None,
         lang=lang,
         applicant_iin_hash=iin_hash(payload["applicant"]["iin"]),
         child_iin_hash=iin_hash(payload["answers"]["child_iin"]),
@@ -140,7 +164,11 @@ def queue_submission(
             from_state=None,
             to_state=state,
             actor="visitor",
-            detail={"identity": identity_method, "catalog_version": payload["catalog_version"]},
+            detail={
+                "identity": identity_method,
+                "signature": signature_method,
+                "catalog_version": payload["catalog_version"],
+            },
         )
     )
     session.add(submission)
@@ -196,6 +224,13 @@ def find_by_token(session: Session, token: str) -> Submission | None:
 
 def open_payload(submission: Submission, keyring: Keyring) -> dict[str, Any]:
     return keyring.open_json(submission.payload, bound_to=submission.uuid)
+
+
+def open_signature(submission: Submission, keyring: Keyring) -> dict[str, Any] | None:
+    """The ЭЦҚ kept with an application (``ecp.Verified.record``), or None (sms, staff)."""
+    if submission.signature is None:
+        return None
+    return keyring.open_json(submission.signature, bound_to=f"{submission.uuid}:signature")
 
 
 def transition(submission: Submission, to_state: str, now: dt.datetime, actor: str, **detail: Any) -> None:

@@ -31,7 +31,7 @@ from kiosk.clients.portal import Accepted, Change, HttpPortal, PortalUnavailable
 from kiosk.clock import aware, utcnow
 from kiosk.domain import audit
 from kiosk.domain.states import DUE_STATES, FEED_STATES, ORDER, WAITING_STATES
-from kiosk.domain.submissions import open_payload, transition
+from kiosk.domain.submissions import open_payload, open_signature, transition
 from kiosk.infra.crypto import Keyring
 from kiosk.models import State, Submission, SubmissionEvent, SyncState
 
@@ -82,10 +82,18 @@ def _prepare(submission: Submission, keyring: Keyring) -> tuple[dict[str, Any], 
 
 
 def application_body(submission: Submission, keyring: Keyring) -> dict[str, Any]:
-    """What the contract's Application schema asks for, from the sealed payload."""
+    """What the contract's Application schema asks for, from the sealed payload and signature.
+
+    An ЭЦҚ travels as its CMS (base64), whose content is the payload's canonical bytes: the
+    central system checks it against ``payload_hash`` itself.
+    """
     payload = open_payload(submission, keyring)
     answers = dict(payload["answers"])
     child = answers.pop("child_iin")
+    signature: dict[str, Any] = {"method": submission.signature_method}
+    kept = open_signature(submission, keyring)
+    if kept is not None:
+        signature.update(cms=kept["cms"], checked_by=kept["checked_by"])
     return {
         "service": submission.service_code,
         "school_year": submission.school_year,
@@ -93,6 +101,7 @@ def application_body(submission: Submission, keyring: Keyring) -> dict[str, Any]
         "applicant_iin": payload["applicant"]["iin"],
         "child_iin": child,
         "identity": submission.identity_method,
+        "signature": signature,
         "lang": submission.lang,
         "answers": answers,
         "attachments": payload.get("attachments", []),

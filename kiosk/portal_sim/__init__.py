@@ -12,7 +12,8 @@ Config (all in ``app.config``, overridable by the mapping given to ``create_sim_
 ``SIM_CONTRACT_AT_START`` (read the contract now, or at the first API request) and the
 fault settings ``SIM_LATENCY_MS``, ``SIM_ERROR_RATE``, ``SIM_ERROR_CODES``, ``SIM_RETRY_AFTER_S``,
 ``SIM_TIMEOUT_RATE``, ``SIM_TIMEOUT_SLEEP_S``, ``SIM_RESET_RATE``, ``SIM_DROP_AFTER_COMMIT_RATE``,
-``SIM_DOWN_FOR_S``, ``SIM_FAULT_SEED``.
+``SIM_DOWN_FOR_S``, ``SIM_FAULT_SEED``; for ЭЦҚ (``signatures``) ``SIM_ECP_CAS`` (test CAs it trusts
+besides its own) and ``SIM_SIGN_TTL_S`` (how long an eGov Mobile signing session waits).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from kiosk.portal_sim import citizens
 from kiosk.portal_sim.faults import FaultMiddleware, Faults, FaultState
 from kiosk.portal_sim.models import Base
 from kiosk.portal_sim.problems import problem
+from kiosk.portal_sim.signatures import SimEcp
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     # contract at its first API request, so the kiosk's own start does not wait for it
     "SIM_CONTRACT_AT_START": True,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "SIM_ECP_CAS": [],
+    "SIM_SIGN_TTL_S": 300,
 }
 
 
@@ -71,6 +75,8 @@ class Sim:
     faults: FaultState
     step: dt.timedelta
     capacity: int
+    ecp: SimEcp
+    sign_ttl: dt.timedelta
 
     def now(self) -> dt.datetime:
         now = self.clock()
@@ -138,6 +144,8 @@ def create_sim_app(config: dict[str, Any] | None = None) -> Flask:
         faults=state,
         step=dt.timedelta(seconds=float(app.config["SIM_STEP_SECONDS"])),
         capacity=int(app.config["SIM_SCHOOL_CAPACITY"]),
+        ecp=SimEcp(Path(app.instance_path) / "ca", list(app.config["SIM_ECP_CAS"]), clock),
+        sign_ttl=dt.timedelta(seconds=float(app.config["SIM_SIGN_TTL_S"])),
     )
     app.teardown_appcontext(_close_session)
 

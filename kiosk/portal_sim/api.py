@@ -6,20 +6,23 @@ statuses on, storing an application and remembering a nonce must each see the wr
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import json
+import secrets
 import uuid
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, g, request, url_for
 from sqlalchemy import delete, func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.clients.signing import HEADERS, MAX_SKEW, verify
 from kiosk.portal_sim import citizens, rules, session, sim
-from kiosk.portal_sim.models import Application, Change, Citizen, Nonce, Sms
+from kiosk.portal_sim.models import Application, AppSignature, Change, Citizen, Nonce, SigningSession, Sms
 from kiosk.portal_sim.problems import problem
 from kiosk.portal_sim.validation import Checked, canonical, check, parse_json
 
@@ -150,6 +153,10 @@ def submit() -> Response:
             existing.replays += 1
             s.commit()
             return json_response({"reference": existing.reference, "status": "accepted"}, 201)
+        errors = state.ecp.check(body, now)
+        if errors:  # the signature does not hold: resending the same will not help
+            s.commit()
+            return problem(422, "Unprocessable Content", "the signature does not verify", errors=errors)
         outcome, reason = rules.decide(s, kiosk_id, body, state.capacity)
         next_id = (s.scalar(select(func.max(Application.id))) or 0) + 1
         application = Application(
@@ -174,6 +181,16 @@ def submit() -> Response:
             reason_code=reason,
         )
         s.add(application)
+        s.flush()  # the signature's row points at it
+        signature = body["signature"]
+        s.add(
+            AppSignature(
+                application_id=next_id,
+                method=signature["method"],
+                checked_by=signature.get("checked_by"),
+                signer_serial=state.ecp.serial(body),
+            )
+        )
         s.add(Change(application=application, kiosk_id=kiosk_id, status="accepted", reason_code=None, at=now))
         s.commit()
     return json_response({"reference": application.reference, "status": "accepted"}, 201)
@@ -229,3 +246,88 @@ def listing() -> Response:
             ]
         }
     )
+
+
+# --- eGov Mobile: signing sessions ---------------------------------------------------------------
+
+
+def session_json(row: SigningSession, now: dt.datetime) -> dict[str, Any]:
+    status = row.status
+    if status == "waiting" and now >= row.expires_at:
+        status = "expired"
+    answer: dict[str, Any] = {
+        "id": row.id,
+        "status": status,
+        "url": request.host_url.rstrip("/") + url_for("portal_sim_pages.sign_page", session_id=row.id),
+        "expires_at": iso(row.expires_at),
+    }
+    if status == "signed" and row.cms:
+        answer["cms"] = row.cms
+    return answer
+
+
+@bp.post("/signing-sessions")
+def open_signing() -> Response:
+    body = body_json()
+    try:
+        document = base64.b64decode(body["document"], validate=True)
+    except (binascii.Error, ValueError):
+        return problem(422, "Unprocessable Content", "the document is not base64", errors=[_doc("is not base64")])
+    if hashlib.sha256(document).hexdigest() != body["payload_hash"]:
+        return problem(
+            422,
+            "Unprocessable Content",
+            "the document is not what payload_hash names",
+            errors=[_doc("its SHA-256 is not payload_hash")],
+        )
+    state = sim()
+    with state.write_lock:
+        s = session()
+        now = state.now()
+        row = SigningSession(
+            id=secrets.token_hex(16),
+            kiosk_id=g.kiosk_id,
+            applicant_iin=body["applicant_iin"],
+            payload_hash=body["payload_hash"],
+            document=body["document"],
+            lang=body["lang"],
+            status="waiting",
+            cms=None,
+            created_at=now,
+            expires_at=now + state.sign_ttl,
+        )
+        s.add(row)
+        s.commit()
+    return json_response(session_json(row, now), 201)
+
+
+def _doc(message: str) -> dict[str, str]:
+    return {"field": "document", "message": message}
+
+
+def _own_session(session_id: str) -> SigningSession | None:
+    row = session().get(SigningSession, session_id)
+    return row if row is not None and row.kiosk_id == g.kiosk_id else None
+
+
+# the contract names the path parameter "id", and openapi-core reads it from Flask's view arguments
+@bp.get("/signing-sessions/<id>")
+def get_signing(id: str) -> Response:  # noqa: A002
+    row = _own_session(id)
+    if row is None:
+        return problem(404, "Not Found", "no such signing session for this kiosk")
+    return json_response(session_json(row, sim().now()))
+
+
+@bp.post("/signing-sessions/<id>/cancel")
+def cancel_signing(id: str) -> Response:  # noqa: A002
+    state = sim()
+    with state.write_lock:
+        row = _own_session(id)
+        if row is None:
+            return problem(404, "Not Found", "no such signing session for this kiosk")
+        now = state.now()
+        if row.status == "waiting" and now < row.expires_at:
+            row.status = "cancelled"
+            session().commit()
+        return json_response(session_json(row, now))

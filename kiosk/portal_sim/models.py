@@ -118,3 +118,33 @@ class Nonce(Base):
     kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AppSignature(Base):
+    """How an application was signed, and for an ЭЦҚ who signed (a table of its own, so a
+    simulator store made before signatures travelled keeps working: ``create_all`` adds it)."""
+
+    __tablename__ = "application_signatures"
+
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16))
+    checked_by: Mapped[str | None] = mapped_column(String(24))  # as the kiosk said it checked it
+    signer_serial: Mapped[str | None] = mapped_column(String(64))  # the certificate, when an ЭЦҚ
+
+
+class SigningSession(Base):
+    """eGov Mobile by QR code: a kiosk asks for an application's bytes to be signed on the phone;
+    the phone page (the demo parent's eGov Mobile) signs or declines; the kiosk polls for the CMS."""
+
+    __tablename__ = "signing_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64))
+    applicant_iin: Mapped[str] = mapped_column(String(12))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)  # base64 of the bytes to sign
+    lang: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16))  # waiting, signed, declined, cancelled (expired: by time)
+    cms: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

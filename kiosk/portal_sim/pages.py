@@ -6,7 +6,9 @@ to 127.0.0.1, where the test or the person running the demo sits.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
@@ -15,7 +17,7 @@ from sqlalchemy import func, select
 from kiosk.portal_sim import citizens, session, sim
 from kiosk.portal_sim.api import json_response
 from kiosk.portal_sim.faults import BadFaults, Faults
-from kiosk.portal_sim.models import Application, Change, Citizen, Sms
+from kiosk.portal_sim.models import Application, AppSignature, Change, Citizen, SigningSession, Sms
 from kiosk.portal_sim.problems import problem
 from kiosk.portal_sim.validation import BadJson, parse_json
 
@@ -76,6 +78,9 @@ def stats() -> Response:
             "applications_by_status": by_status,
             "changes": s.scalar(select(func.count()).select_from(Change)) or 0,
             "sms": s.scalar(select(func.count()).select_from(Sms)) or 0,
+            "signatures": dict(
+                s.execute(select(AppSignature.method, func.count()).group_by(AppSignature.method)).all()
+            ),
             "requests": requests,
         }
     )
@@ -122,3 +127,54 @@ def phone_one(iin: str) -> str:
         abort(404)
     phone = citizens.phone_of(session(), iin)
     return render_template("portal_sim/phone.html", people=_phone_view([(iin, phone)]), one=True)
+
+
+# --- eGov Mobile on the demo parent's phone: what the QR code opens --------------------------------
+
+
+def _signing_view(row: SigningSession) -> dict[str, Any]:
+    """What eGov Mobile shows before the parent signs: the service, the child, the hash."""
+    try:
+        signed = json.loads(base64.b64decode(row.document))
+        what = {
+            "service": str(signed.get("service", "")),
+            "school_year": str(signed.get("school_year", "")),
+            "child": str((signed.get("answers") or {}).get("child_name", "")),
+        }
+    except (ValueError, TypeError, AttributeError):
+        what = {"service": "", "school_year": "", "child": ""}
+    status = row.status
+    if status == "waiting" and sim().now() >= row.expires_at:
+        status = "expired"
+    return {"row": row, "status": status, "what": what, "iin": row.applicant_iin}
+
+
+@bp.get("/phone/sign/<session_id>")
+def sign_page(session_id: str) -> str:
+    row = session().get(SigningSession, session_id)
+    if row is None:
+        abort(404)
+    return render_template("portal_sim/sign.html", **_signing_view(row))
+
+
+@bp.post("/phone/sign/<session_id>")
+def sign_answer(session_id: str) -> Response | str:
+    """The parent signs (the simulator's CA issues their signing key) or declines, on the phone."""
+    state = sim()
+    answer = request.form.get("answer")
+    with state.write_lock:
+        s = session()
+        row = s.get(SigningSession, session_id)
+        if row is None:
+            abort(404)
+        if answer not in ("sign", "decline"):
+            abort(400)
+        if row.status == "waiting" and state.now() < row.expires_at:
+            if answer == "sign":
+                cms = state.ecp.sign_on_phone(row.applicant_iin, base64.b64decode(row.document))
+                row.cms = base64.b64encode(cms).decode()
+                row.status = "signed"
+            else:
+                row.status = "declined"
+            s.commit()
+    return render_template("portal_sim/sign.html", **_signing_view(row))

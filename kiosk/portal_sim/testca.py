@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -224,6 +225,28 @@ class DemoCa:
     def pem_roots(self) -> bytes:
         return self.root.public_bytes(serialization.Encoding.PEM)
 
+    @classmethod
+    def kept_in(cls, folder: Path, name: str = "SIM") -> DemoCa:
+        """A CA whose two keys live in ``folder`` (made there the first time), so what it signed
+        still chains after a restart: its certificates are made again from the same keys and names.
+        A test CA's keys, in a simulator's own instance folder: never a real CA's."""
+        folder.mkdir(parents=True, exist_ok=True)
+        keys = []
+        for part in ("root", "ca"):
+            file = folder / f"{part}.key.pem"
+            if file.exists():
+                key = serialization.load_pem_private_key(file.read_bytes(), password=None)
+                assert isinstance(key, rsa.RSAPrivateKey)
+            else:
+                key = _key()
+                pem = key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+                file.touch(mode=0o600)
+                file.write_bytes(pem)
+            keys.append(key)
+        return cls(name=name, root_key=keys[0], ca_key=keys[1])
+
 
 def _id_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
     """An OCSP CertID's issuer hashes (RFC 6960 4.1.1): of the issuer's name, and of its public key
@@ -270,3 +293,24 @@ class CaFetcher:
         if self.crl_down or url != CRL_URL:
             raise Unreachable(f"{url} does not answer")
         return self.ca.crl(self.clock())  # type: ignore[operator]
+
+
+@dataclass
+class CasFetcher:
+    """OCSP for several test CAs in-process (they share one address): the one that issued the
+    certificate answers. No CRL: the simulator's policy is OCSP alone."""
+
+    cas: list[DemoCa]
+    clock: object
+
+    def post(self, url: str, body: bytes, content_type: str) -> bytes:
+        if url != OCSP_URL:
+            raise Unreachable(f"{url} does not answer")
+        for ca in self.cas:
+            answer = ca.ocsp_answer(body, self.clock())  # type: ignore[operator]
+            if ocsp.load_der_ocsp_response(answer).response_status == ocsp.OCSPResponseStatus.SUCCESSFUL:
+                return answer
+        raise Unreachable("no test CA issued this certificate")
+
+    def get(self, url: str) -> bytes:
+        raise Unreachable(f"{url}: the simulator asks OCSP only")

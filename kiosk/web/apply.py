@@ -1,4 +1,8 @@
-"""Apply: the service's form, attachments, check your answers, sign with the SMS code, the receipt.
+"""Apply: the service's form, attachments, check your answers, sign, the receipt.
+
+A parent signs with the SMS code, or with an ЭЦҚ: through NCALayer on the terminal (the signing
+key over exactly the application's canonical bytes), or in eGov Mobile by a QR code the central
+system serves. With none of these the application waits for staff to see the ID card.
 
 The draft lives in the sealed server-side visit until it is signed; then the submission and its
 first event are committed together, and only after that commit is the receipt shown.
@@ -6,35 +10,40 @@ first event are committed together, and only after that commit is the receipt sh
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import functools
 import logging
 import secrets
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_htmx.responses import HTMXResponseClientRedirect
 from sqlalchemy import delete, func, select
 
 from kiosk import db
 from kiosk.clients.portal import PortalUnavailable
 from kiosk.clock import local_today, utcnow
-from kiosk.domain import applications, codes, submissions
+from kiosk.domain import applications, codes, ecp, submissions
 from kiosk.domain.attachments import TOTAL_BUDGET, Refused, prepare
 from kiosk.domain.catalog import window_state
 from kiosk.domain.iin import mask
 from kiosk.domain.references import display
-from kiosk.extensions import forget_demo_messages, get_portal, keyring
+from kiosk.extensions import forget_demo_messages, get_portal, htmx, keyring
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.infra.i18n import megabytes
 from kiosk.models import Attachment
 from kiosk.web import application_forms
+from kiosk.web import ecp as ecp_web
 from kiosk.web.bodies import takes_upload
 from kiosk.web.codestep import check_message, code_still_valid, locked_page, render_code_page, send_code
-from kiosk.web.forms import CodeForm, ConfirmForm, ConsentForm, UploadForm
+from kiosk.web.forms import CodeForm, ConfirmForm, ConsentForm, EcpSignForm, UploadForm
+from kiosk.web.receipts import qr_svg
 
 bp = Blueprint("apply", __name__, url_prefix="/<lang>/apply")
 log = logging.getLogger(__name__)
@@ -218,9 +227,9 @@ def check() -> ResponseReturnValue:
         payload_hash = _payload()[1]
         if not _can_sign_by_code():
             # nobody proved the phone (the office's path, or an ЭЦҚ holder with no registered
-            # phone): the application waits for staff to see the ID card
+            # phone) and nobody signed: the application waits for staff to see the ID card
             _update_draft(payload_hash=payload_hash)
-            return _queue(payload_hash, signed_by_code=False)
+            return _queue(payload_hash, method="staff")
         subject = f"application:{payload_hash}"
         if draft.get("subject") == subject and draft.get("phone") and code_still_valid(draft.get("expires_at")):
             return redirect(url_for("apply.sign"))  # Back, then Sign again: the code sent still signs it
@@ -231,6 +240,14 @@ def check() -> ResponseReturnValue:
         locked = locked_page(session["identity"]["iin"], offers_assisted=False)
         if locked is not None:
             return locked
+    if error is None and request.method == "GET":
+        error = EGOV_ENDINGS.get(request.args.get("egov", ""), lambda: None)()
+    return _render_check(form, error)
+
+
+def _render_check(form: ConsentForm, error: str | None) -> ResponseReturnValue:
+    g.page_endpoint = "apply.check"
+    draft = _draft()
     service = g.service
     return render_template(
         "apply/check.html",
@@ -242,7 +259,69 @@ def check() -> ResponseReturnValue:
         identity=session["identity"],
         masked_iin=mask(session["identity"]["iin"]),
         signs_by_code=_can_sign_by_code(),
+        ecp=_ecp_sign_box(),
+        egov=_offers_egov(),
     )
+
+
+def _ecp_sign_box() -> dict[str, str] | None:
+    """What NCALayer signs on this page: exactly the application's canonical bytes, with the
+    signing key (never AUTH); None when the site installed no НУЦ root."""
+    if not ecp_web.enabled():
+        return None
+    payload = _payload()[0]
+    return {
+        "data": base64.b64encode(applications.canonical_bytes(payload)).decode(),
+        "action": url_for("apply.sign_ecp"),
+        "eku": ecp.SIGNING_EKU,
+    }
+
+
+def _verify_application_cms(cms: bytes | None, payload: dict[str, Any]) -> ecp.Verified:
+    """The CMS checked as README "Signing with ЭЦҚ" says: over exactly this application's bytes,
+    by the applicant's own signing key; raises ecp.Refused."""
+    setup = ecp_web.setup()
+    return ecp.verify_cms(
+        cms or b"",
+        expected=applications.canonical_bytes(payload),
+        purpose=ecp.Purpose.SIGN,
+        iin=session["identity"]["iin"],
+        now=utcnow(),
+        trust=setup.trust,
+        revocation=setup.revocation,
+        gost=setup.gost,
+    )
+
+
+@bp.post("/sign/ecp")
+@requires_identity
+def sign_ecp() -> ResponseReturnValue:
+    """NCALayer signed the application's bytes: checked here, then queued like an SMS-signed one."""
+    if not _draft().get("answers"):
+        return redirect(url_for("apply.form"))
+    if not ecp_web.enabled():
+        return redirect(url_for("apply.check"))
+    form = EcpSignForm()
+    if not form.validate_on_submit():
+        if form.consent.errors or not form.consent.data:
+            return _render_check(form, None)
+        return _render_check(form, ecp_web.refusal_message(ecp.Problem.MALFORMED, ecp.Purpose.SIGN))
+    payload, payload_hash = _payload()
+    cms = ecp.decode_b64(form.cms.data)
+    try:
+        verified = _verify_application_cms(cms, payload)
+    except ecp.Refused as refused:
+        log.info("ecp signature on an application refused: %s", refused)
+        return _render_check(form, ecp_web.refusal_message(refused.problem, ecp.Purpose.SIGN))
+    assert cms is not None
+    log.info(
+        "application signed by ecp for %s (%s, revocation by %s)",
+        mask(session["identity"]["iin"]),
+        verified.checked_by,
+        verified.revocation,
+    )
+    _update_draft(payload_hash=payload_hash)
+    return _queue(payload_hash, method="ecp", signature=verified.record(cms, "ecp"))
 
 
 def _can_sign_by_code() -> bool:
@@ -331,7 +410,7 @@ def sign() -> ResponseReturnValue:
         )
         if result is codes.Check.OK:
             # the code's use and the submission commit together: a crash between them burns nothing
-            return _queue(payload_hash, signed_by_code=True)
+            return _queue(payload_hash, method="sms")
         s.commit()
         error = check_message(result)
         form = CodeForm(formdata=None)
@@ -357,11 +436,12 @@ def _duplicate_notice(already: submissions.AlreadyApplied) -> dict[str, str | No
     return {"reference": display(own) if own else None}
 
 
-def _queue(payload_hash: str, *, signed_by_code: bool) -> ResponseReturnValue:
+def _queue(payload_hash: str, *, method: str, signature: dict[str, Any] | None = None) -> ResponseReturnValue:
     """Commit the submission with its first event; only then is there a receipt to show.
 
-    The submission's ``identity`` (the contract's) says what proves it: ``sms`` when a code signed
-    it, else ``in_person``; how the parent identified (sms, ecp, in_person) is in the payload.
+    ``method`` is how it was signed (sms, ecp, egov_mobile, or staff: nobody signed, staff see
+    the ID card); an ЭЦҚ's CMS and its check go with it, sealed. How the parent identified (sms,
+    ecp, in_person) is in the payload.
     """
     payload, recomputed = _payload()
     if recomputed != payload_hash:
@@ -372,7 +452,8 @@ def _queue(payload_hash: str, *, signed_by_code: bool) -> ResponseReturnValue:
             s,
             payload=payload,
             payload_hash=payload_hash,
-            identity_method="sms" if signed_by_code else "in_person",
+            signature_method=method,
+            signature=signature,
             lang=g.lang,
             now=utcnow(),
             keyring=keyring(),
@@ -399,3 +480,148 @@ def _queue(payload_hash: str, *, signed_by_code: bool) -> ResponseReturnValue:
     session["sent"] = {**session.get("sent", {}), g.service.code: submission.reference}
     sessions.current().regenerate()
     return redirect(url_for("receipt.show", reference=submission.reference))
+
+
+# --- eGov Mobile by QR code, through the central system ------------------------------------------
+
+EGOV_ENDINGS: dict[str, Callable[[], str]] = {
+    "cancelled": lambda: _("Signing in eGov Mobile was cancelled. Sign another way, or try again."),
+    "declined": lambda: _("You declined to sign in eGov Mobile. Sign another way, or try again."),
+    "expired": lambda: _("The time to sign in eGov Mobile ran out. Sign another way, or try again."),
+    "changed": lambda: _("The application changed after the QR code was shown. Please sign again."),
+    "unavailable": lambda: _(
+        "eGov Mobile cannot be reached: the central system does not answer. Sign another way, or ask the school office."
+    ),
+}
+
+
+def _offers_egov() -> bool:
+    """eGov Mobile needs the central system to hold the session and a root to check the CMS with."""
+    return get_portal().offers_egov_signing and ecp_web.enabled()
+
+
+@bp.post("/sign/egov")
+@requires_identity
+def sign_egov() -> ResponseReturnValue:
+    """Open a signing session for exactly this application's bytes; the QR code page follows."""
+    if not _draft().get("answers"):
+        return redirect(url_for("apply.form"))
+    if not _offers_egov():
+        return redirect(url_for("apply.check"))
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        return _render_check(form, None)
+    payload, payload_hash = _payload()
+    iin = session["identity"]["iin"]
+    try:
+        opened = get_portal().open_signing(iin, payload_hash, applications.canonical_bytes(payload), g.lang)
+    except PortalUnavailable as exc:
+        log.warning("eGov Mobile signing session not opened for %s: %s", mask(iin), exc)
+        return _render_check(form, EGOV_ENDINGS["unavailable"]())
+    until = min(opened.expires_at, utcnow() + dt.timedelta(seconds=current_app.config["EGOV_WAIT_S"]))
+    _update_draft(egov={"id": opened.id, "url": opened.url, "until": until.isoformat(), "hash": payload_hash})
+    return redirect(url_for("apply.egov"))
+
+
+def _egov_outcome(egov: dict[str, str]) -> tuple[str, ResponseReturnValue | None]:
+    """Where the session stands: ("waiting", None), ("signed", the receipt's redirect), or an
+    ending ("declined", "cancelled", "expired", "changed", or a refusal's words) with None."""
+    payload, payload_hash = _payload()
+    if payload_hash != egov["hash"]:
+        _end_egov(cancel=True)
+        return "changed", None
+    portal = get_portal()
+    if utcnow() >= dt.datetime.fromisoformat(egov["until"]):
+        _end_egov(cancel=True)
+        return "expired", None
+    try:
+        signing = portal.signing_session(egov["id"])
+    except PortalUnavailable as exc:
+        log.info("eGov Mobile signing session %s not read: %s", egov["id"], exc)
+        return "waiting", None  # the central system may answer at the next poll; the deadline holds
+    if signing.status == "waiting":
+        return "waiting", None
+    if signing.status != "signed" or signing.cms is None:
+        _end_egov(cancel=False)
+        return (signing.status if signing.status in EGOV_ENDINGS else "expired"), None
+    _end_egov(cancel=False)
+    try:
+        verified = _verify_application_cms(signing.cms, payload)
+    except ecp.Refused as refused:
+        log.info("eGov Mobile signature on an application refused: %s", refused)
+        return ecp_web.refusal_message(refused.problem, ecp.Purpose.SIGN), None
+    log.info("application signed in eGov Mobile by %s (%s)", mask(session["identity"]["iin"]), verified.revocation)
+    return "signed", _queue(payload_hash, method="egov_mobile", signature=verified.record(signing.cms, "egov_mobile"))
+
+
+def _end_egov(*, cancel: bool) -> None:
+    egov = _draft().get("egov")
+    _update_draft(egov=None)
+    if cancel and egov:
+        try:
+            get_portal().cancel_signing(egov["id"])
+        except PortalUnavailable:
+            pass  # it expires on its own at the central system
+
+
+def _render_egov(state: str, egov: dict[str, str], fragment: bool) -> ResponseReturnValue:
+    g.page_endpoint = "apply.egov"
+    message = EGOV_ENDINGS[state]() if state in EGOV_ENDINGS else (None if state == "waiting" else state)
+    context = {
+        "state": "waiting" if state == "waiting" else "ended",
+        "message": message,
+        "poll_s": current_app.config["EGOV_POLL_S"],
+    }
+    if fragment:
+        return render_template("apply/_egov_status.html", **context)
+    return render_template(
+        "apply/egov.html",
+        egov=egov,
+        qr=qr_svg(egov["url"]),
+        service=g.service,
+        form=ConfirmForm(formdata=None),
+        **context,
+    )
+
+
+@bp.get("/sign/egov")
+@requires_identity
+def egov() -> ResponseReturnValue:
+    """The QR code for eGov Mobile, and where the signing stands (the page works without script:
+    "I have signed" asks again)."""
+    egov = _draft().get("egov")
+    if not egov:
+        return redirect(url_for("apply.check"))
+    state, done = _egov_outcome(egov)
+    if done is not None:
+        return done
+    return _render_egov(state, egov, fragment=False)
+
+
+@bp.get("/sign/egov/status")
+@requires_identity
+def egov_status() -> ResponseReturnValue:
+    """What htmx polls every few seconds: the status, or the receipt once the CMS arrived."""
+    egov = _draft().get("egov")
+    if not egov:
+        return HTMXResponseClientRedirect(url_for("apply.check")) if htmx else redirect(url_for("apply.check"))
+    state, done = _egov_outcome(egov)
+    if not htmx:
+        return done if done is not None else redirect(url_for("apply.egov"))
+    if done is not None:
+        location = done.headers.get("Location") if isinstance(done, Response) else None
+        if location:
+            return HTMXResponseClientRedirect(location)
+        return done
+    return _render_egov(state, egov, fragment=True)
+
+
+@bp.post("/sign/egov/cancel")
+@requires_identity
+def egov_cancel() -> ResponseReturnValue:
+    """The parent gave up at the kiosk: the session is cancelled at the central system, and the
+    other ways to sign are back."""
+    if ConfirmForm().validate_on_submit() and _draft().get("egov"):
+        _end_egov(cancel=True)
+        return redirect(url_for("apply.check", egov="cancelled"))
+    return redirect(url_for("apply.check"))

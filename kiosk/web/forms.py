@@ -122,3 +122,15 @@ class EcpForm(KioskForm):
             Length(max=60000),
         ],
     )
+
+
+class EcpSignForm(ConsentForm):
+    """The sign step's consent with the CMS NCALayer made over the application's bytes."""
+
+    cms = TextAreaField(
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("The signature could not be read. Please try again, or use the SMS code.")),
+            Length(max=60000),
+        ],
+    )

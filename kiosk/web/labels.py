@@ -25,6 +25,33 @@ def state_label(state: str) -> str:
 IDENTITY = {
     "sms": _l("SMS code to the registered phone"),
     "in_person": _l("ID card at the school office"),
+    "ecp": _l("EDS through NCALayer at the terminal"),
+    "egov_mobile": _l("EDS in eGov Mobile (QR code)"),
+}
+# how an application was signed, as staff read it (the receipt says it to the parent: RECEIPT_SIGNATURE)
+SIGNATURE = {
+    "sms": _l("SMS code to the registered phone"),
+    "ecp": _l("EDS through NCALayer at the terminal"),
+    "egov_mobile": _l("EDS in eGov Mobile (QR code)"),
+    "staff": _l("Not signed: staff check the ID card"),
+}
+RECEIPT_SIGNATURE = {
+    "sms": _l("With the SMS code sent to your registered phone"),
+    "ecp": _l("With your EDS (ID card or key file)"),
+    "egov_mobile": _l("With your EDS in eGov Mobile"),
+    "staff": _l("Not signed at the kiosk: the school office checks your ID card"),
+}
+# how the kiosk checked an ЭЦҚ (ecp.Verified.checked_by)
+CHECKED_BY = {
+    "kiosk": _l("Verified here: signature, chain to the national CA root, revocation"),
+    "verifier": _l("Verified by the site's verifier service (GOST)"),
+    "not_verified_here": _l("Not verified here (GOST): the central system checks it"),
+}
+REVOCATION = {
+    "ocsp": _l("OCSP"),
+    "crl": _l("revocation list (CRL)"),
+    "verifier": _l("by the verifier service"),
+    "none": _l("not checked here"),
 }
 ROLES = {"operator": _l("Operator"), "admin": _l("Administrator")}
 ACTORS = {
@@ -75,6 +102,22 @@ def service_label(code: str) -> str:
 
 def identity_label(method: str | None) -> str:
     return str(IDENTITY.get(method or "", method or ""))
+
+
+def signature_label(method: str) -> str:
+    return str(SIGNATURE.get(method, method))
+
+
+def receipt_signature_label(method: str) -> str:
+    return str(RECEIPT_SIGNATURE.get(method, method))
+
+
+def checked_label(checked_by: str, revocation: str) -> str:
+    """How an ЭЦҚ was checked, with where its revocation was asked."""
+    checked = str(CHECKED_BY.get(checked_by, checked_by))
+    if revocation in ("ocsp", "crl"):
+        return _("%(checked)s (%(revocation)s)", checked=checked, revocation=REVOCATION[revocation])
+    return checked
 
 
 def role_label(role: str) -> str:
@@ -128,6 +171,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         service_label=service_label,
         identity_label=identity_label,
+        signature_label=signature_label,
+        checked_label=checked_label,
         role_label=role_label,
         actor_label=actor_label,
         action_label=action_label,

@@ -19,7 +19,7 @@ from kiosk.domain.receipts import ReceiptChecklist, ReceiptPart, receipt_checkli
 from kiosk.domain.references import display
 from kiosk.infra.catalog_ext import channel_place, source_labels
 from kiosk.models import State, Submission
-from kiosk.web.labels import state_label
+from kiosk.web.labels import receipt_signature_label, state_label
 
 RECEIPT_LANGS = ("kk", "ru")  # state bodies' forms are in the state language and Russian
 
@@ -43,6 +43,7 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
                 " ".join(x for x in (payload["applicant"].get("name") or "", mask(payload["applicant"]["iin"])) if x),
             ),
             (_("Child"), " ".join(x for x in (answers.get("child_name", ""), mask(answers["child_iin"])) if x)),
+            (_("Signed"), receipt_signature_label(submission.signature_method)),
             (_("Status"), state_label(submission.state)),
         ]
         if category is not None:

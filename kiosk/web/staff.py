@@ -39,7 +39,7 @@ from kiosk import db
 from kiosk.clock import local_time, local_today, utcnow
 from kiosk.domain import accounts, audit, codes, helpcalls, staffqueue, states
 from kiosk.domain.references import display
-from kiosk.domain.submissions import by_reference, open_payload
+from kiosk.domain.submissions import by_reference, open_payload, open_signature
 from kiosk.extensions import get_portal, htmx, keyring
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
@@ -430,6 +430,9 @@ def submission(reference: str) -> ResponseReturnValue:
     if row is None:
         abort(404)
     payload = open_payload(row, keyring())
+    signature = open_signature(row, keyring())
+    if signature and signature.get("signed_at"):  # shown in Almaty time, as every time on the staff side
+        signature = {**signature, "signed_at": dt.datetime.fromisoformat(signature["signed_at"])}
     service = get_catalog().service(row.service_code)
     # every document the receipt told the parent to show in original, for this channel and situation
     channel = service.kiosk_channel if service else None
@@ -449,6 +452,7 @@ def submission(reference: str) -> ResponseReturnValue:
         row=row,
         attachments=attachments,
         payload=payload,
+        signature=signature,
         answers=answers,
         service=service,
         originals=originals,

@@ -7,7 +7,10 @@
   "use strict";
   var box = document.querySelector("[data-ecp]");
   if (!box) return;
-  var form = box.querySelector("[data-ecp-form]");
+  // identify: the box holds a form of its own; sign: the box sits inside the consent form, and the
+  // CMS goes with the consent to the box's own address
+  var form = box.querySelector("[data-ecp-form]") || box.closest("form");
+  var consent = form.querySelector("input[name=consent]");
   var button = box.querySelector("[data-ecp-sign]");
   var status = box.querySelector("[data-ecp-status]");
   var waitMs = parseInt(box.dataset.ecpWaitS, 10) * 1000;
@@ -20,6 +23,11 @@
 
   var sign = function () {
     if (busy) return;
+    if (consent && !consent.checked) {  // the server checks it too; this saves a PIN typed for nothing
+      say("consent");
+      consent.focus();
+      return;
+    }
     busy = true;
     button.disabled = true;
     var done = false;
@@ -33,6 +41,7 @@
       if (cms) {
         box.querySelector("[data-ecp-cms]").value = cms;
         say("waiting");
+        if (box.dataset.ecpAction) form.action = box.dataset.ecpAction;
         form.submit();
         return;
       }
