@@ -58,6 +58,12 @@ class AlreadyApplied(Exception):
         return None
 
 
+class LostRace(Exception):
+    """Another terminal queued the same child between the check and the insert: the unique index
+    refused this one. The session cannot be used until the caller rolls it back; then
+    ``already_applied`` names the application that won."""
+
+
 class ImmutableSubmission(Exception):
     """Something tried to change what the parent signed."""
 
@@ -91,6 +97,12 @@ def existing_for_child(session: Session, service_code: str, child_iin: str, year
     ).first()
 
 
+def already_applied(session: Session, payload: dict[str, Any]) -> AlreadyApplied | None:
+    """The refusal for this payload's child, service and year, if an application is there already."""
+    existing = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
+    return AlreadyApplied(existing) if existing is not None else None
+
+
 @dataclass(frozen=True)
 class Queued:
     submission: Submission
@@ -108,10 +120,15 @@ def queue_submission(
     keyring: Keyring,
     visit_id: str | None = None,
 ) -> Queued:
-    """Add the submission, its first event and its attachments; the caller commits, once."""
-    existing = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
-    if existing is not None:
-        raise AlreadyApplied(existing)
+    """Add the submission, its first event and its attachments, flushed; the caller commits, once.
+
+    Raises AlreadyApplied when the child has an application already, and LostRace when another
+    terminal's insert won meanwhile; either way the caller rolls back (never this function: the
+    caller's transaction may hold more than this submission).
+    """
+    already = already_applied(session, payload)
+    if already is not None:
+        raise already
     uid = str(uuidlib.uuid4())
     token = secrets.token_urlsafe(24)
     state = State.QUEUED if identity_method == "sms" else State.NEEDS_VERIFICATION
@@ -146,13 +163,8 @@ def queue_submission(
     session.add(submission)
     try:
         session.flush()
-    except IntegrityError:
-        # another terminal queued the same child a moment ago: the unique index decided
-        session.rollback()
-        raced = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
-        if raced is not None:
-            raise AlreadyApplied(raced) from None
-        raise
+    except IntegrityError as exc:  # another terminal queued the same child a moment ago
+        raise LostRace from exc
     audit.append(
         session,
         actor="visitor",
