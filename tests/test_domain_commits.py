@@ -76,6 +76,9 @@ def test_every_operation_leaves_the_commit_to_its_caller(app, clock, caller) -> 
     assert accounts.authenticate(s, "aigul", "not the password", now)[0] is accounts.SignIn.WRONG
     assert accounts.authenticate(s, "nobody", "not the password", now)[0] is accounts.SignIn.WRONG
     accounts.set_password(s, user, PASSWORD + "!", now, actor="cli")
+    accounts.disable(s, user, now, actor="cli")
+    accounts.enable(s, user, now, actor="cli")
+    accounts.unlock(s, user, now, actor="cli")
     issued = codes.issue_code(s, iin=PARENT, subject="identify", kiosk_id="kiosk-1", now=now, rules=rules)
     codes.mark_undelivered(s, issued.code_id, now)
     assert codes.check_code(s, iin=PARENT, subject="identify", code="000000", now=now, rules=rules) in (

@@ -15,7 +15,7 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
@@ -70,8 +70,6 @@ class ImmutableSubmission(Exception):
 
 @event.listens_for(Submission, "before_update")
 def _refuse_changes(_mapper: Any, _connection: Any, target: Submission) -> None:
-    from sqlalchemy import inspect
-
     state = inspect(target)
     changed = [name for name in IMMUTABLE if state.attrs[name].history.has_changes()]
     if changed:

@@ -42,13 +42,9 @@ class RenderCache:
         return html
 
 
-def wants_fragment() -> bool:
-    return bool(htmx) and not htmx.boosted
-
-
 def render_page_or_partial(page: str, partial: str, cache_key: Hashable | None = None, **context: Any) -> Response:
     """Render the fragment for an htmx swap, the whole page otherwise; caches must tell them apart."""
-    template = partial if wants_fragment() else page
+    template = partial if htmx else page
     if cache_key is None:
         html = render_template(template, **context)
     else:

@@ -36,8 +36,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk import db
+from kiosk.clients.portal import PortalUnavailable
 from kiosk.clock import local_time, local_today, utcnow
-from kiosk.domain import accounts, audit, codes, helpcalls, staffqueue, states
+from kiosk.domain import accounts, audit, codes, helpcalls, reconcile, staffqueue, states
 from kiosk.domain.references import display
 from kiosk.domain.submissions import by_reference, open_payload
 from kiosk.extensions import get_portal, htmx, keyring
@@ -45,11 +46,11 @@ from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.infra.i18n import current_language
 from kiosk.jobs import sync
-from kiosk.models import Attachment, StaffUser, State, Submission
+from kiosk.models import Attachment, AuditEntry, StaffUser, State, Submission
 from kiosk.web import application_forms, labels
 from kiosk.web.forms import ConfirmForm, StaffLoginForm
 from kiosk.web.labels import state_label
-from kiosk.web.receipts import document_line
+from kiosk.web.receipts import document_line, receipt_parts
 from kiosk.web.rendering import render_page_or_partial
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -278,16 +279,15 @@ def answer_call(call_id: int) -> ResponseReturnValue:
 @bp.get("/users")
 @admin_only
 def users() -> ResponseReturnValue:
-    rows = db.get_session().scalars(select(StaffUser).order_by(StaffUser.username)).all()
-    return render_template("staff/users.html", users=rows, now=utcnow())
+    now = utcnow()
+    rows = [(user, accounts.state(user, now)) for user in accounts.all_users(db.get_session())]
+    return render_template("staff/users.html", users=rows)
 
 
 @bp.get("/audit")
 @admin_only
 def audit_log() -> ResponseReturnValue:
     s = db.get_session()
-    from kiosk.models import AuditEntry
-
     entries = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200)).all()
     return render_template("staff/audit.html", entries=entries, problems=audit.verify(s))
 
@@ -504,9 +504,6 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
 @bp.route("/reconcile", methods=["GET", "POST"])
 def reconcile_view() -> ResponseReturnValue:
     """Reconcile the days staff ask for, whole; a day that is not one or a backward range gets a message."""
-    from kiosk.clients.portal import PortalUnavailable
-    from kiosk.domain import reconcile
-
     problems: list[str] = []
     first, last, typed = _days(problems)
     today = local_today()
@@ -553,8 +550,6 @@ def reconcile_view() -> ResponseReturnValue:
 @bp.get("/submissions/<reference>/receipt")
 def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
-    from kiosk.web.receipts import receipt_parts
-
     s = db.get_session()
     row = by_reference(s, reference)
     if row is None:
