@@ -147,7 +147,7 @@ def killer(server: KioskServer, rng: random.Random, low: float, high: float, don
     try:
         while not done.wait(rng.uniform(low, high)):
             server.crash_and_restart()
-    except Exception as exc:  # noqa: BLE001 - reported and ends the run
+    except Exception as exc:  # reported and ends the run
         server.error = f"{type(exc).__name__}: {exc}"
         done.set()
 

@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.domain import ecp  # noqa: E402
-from kiosk.portal_sim.testca import CaFetcher, DemoCa  # noqa: E402
+from kiosk.domain import ecp
+from kiosk.portal_sim.testca import CaFetcher, DemoCa
 
 PARENT = "880412412349"
 DATA = b'{"service":"grade1","answers":{"child_iin":"190301600017"},"applicant":{"iin":"880412412349"}}'

@@ -95,7 +95,7 @@ def run_phase(
                 with lock:
                     signs.append(outcome.sign_seconds)
                     floors.append(floor)
-        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+        except Exception as exc:  # reported by the main thread
             with lock:
                 errors.append(f"{type(exc).__name__}: {exc}")
 

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
+from kiosk import db
 from kiosk.config import settle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,10 +24,6 @@ class Kiosk(Flask):
     """
 
     def log_exception(self, exc_info: Any) -> None:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from kiosk import db
-
         exc = exc_info[1]
         if isinstance(exc, SQLAlchemyError) and (db.is_busy(exc) or db.schema_problem(self)):
             return
@@ -53,7 +51,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settle(app.config)  # ConfigError: the start refuses, with the reason
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kiosk import db
+    # the web layer loads when an app is made, not at every import of a kiosk module (the
+    # simulator and the scripts in bench/ import kiosk.clock or kiosk.db alone)
     from kiosk.extensions import bind_site, csrf, htmx, init_clients, init_secrets
     from kiosk.infra import catalog_ext, i18n, security
     from kiosk.infra.sessions import VisitSessionInterface

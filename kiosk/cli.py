@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+import waitress
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlalchemy.orm import Session
+from waitress.server import TcpWSGIServer, create_server
 
 from kiosk import create_app, db
+from kiosk.clock import utcnow
 from kiosk.config import ConfigError
+from kiosk.domain import accounts, audit
 from kiosk.domain.catalog import CatalogError, load_catalog
+from kiosk.domain.catalog_doc import render_markdown
+from kiosk.extensions import portal_key
 from kiosk.infra import logs
+from kiosk.infra.crypto import add_key
 from kiosk.jobs.backup import backup_command, restore_command
-from kiosk.jobs.sync import Worker
+from kiosk.jobs.sync import Backoff, Worker
+from kiosk.models import StaffUser
+from kiosk.portal_sim import create_sim_app
 from kiosk.portal_sim.cli import portal_sim_command
 
 
@@ -48,8 +62,6 @@ main.add_command(restore_command)
 @with_appcontext
 def run_command(host: str | None, port: int | None) -> None:
     """Migrate the database if it is behind the code, then serve the kiosk with waitress."""
-    from waitress import serve
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logs.configure(app.config["LOG_FORMAT"])
     if not db.at_code_heads(app):  # a restart finds its schema as it left it, and loads no Alembic
@@ -63,7 +75,7 @@ def run_command(host: str | None, port: int | None) -> None:
         threading.Thread(target=make_worker(app, "in-process").run, name="sync", daemon=True).start()
         _say(app, "Sync worker running in this process")
     _say(app, f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.catalog'].version})")
-    serve(app, host=host, port=port, **waitress_options(app))
+    waitress.serve(app, host=host, port=port, **waitress_options(app))
 
 
 def waitress_options(app: Flask) -> dict[str, Any]:
@@ -96,11 +108,6 @@ def _say(app: Flask, text: str) -> None:
 
 def start_embedded_simulator(app: Flask) -> str:
     """The embedded default: the central system's simulator in a thread, on its own port and database."""
-    from waitress.server import TcpWSGIServer, create_server
-
-    from kiosk.extensions import portal_key
-    from kiosk.portal_sim import create_sim_app
-
     sim = create_sim_app(
         {
             "SIM_KIOSK_KEYS": {app.config["KIOSK_ID"]: portal_key(app).hex()},
@@ -115,8 +122,6 @@ def start_embedded_simulator(app: Flask) -> str:
 
 
 def make_worker(app: Flask, worker_id: str) -> Worker:
-    from kiosk.jobs.sync import Backoff
-
     return Worker(
         app,
         app.extensions["kiosk.portal"],
@@ -135,9 +140,6 @@ def make_worker(app: Flask, worker_id: str) -> Worker:
 @with_appcontext
 def sync_command(once: bool, worker_id: str | None) -> None:
     """Deliver queued applications to the central system and bring their status back."""
-    import os
-    import socket
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["PORTAL"] == "demo":
         raise click.ClickException("PORTAL=demo has no central system to sync with")
@@ -161,8 +163,6 @@ def keys_group() -> None:
 @with_appcontext
 def keys_rotate() -> None:
     """Make a new data key the current one; the old keys stay, to open what they sealed."""
-    from kiosk.infra.crypto import add_key
-
     key_id = add_key(Path(current_app.instance_path) / "keys")
     click.echo(f"new data key {key_id}; restart the kiosk and the workers to seal with it")
 
@@ -173,8 +173,6 @@ def staff_group() -> None:
 
 
 def _password(from_stdin: bool) -> str:
-    import sys
-
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -182,14 +180,11 @@ def _password(from_stdin: bool) -> str:
 
 @staff_group.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["operator", "admin"]), default="operator", show_default=True)
+@click.option("--role", type=click.Choice(accounts.ROLES), default="operator", show_default=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
 @with_appcontext
 def staff_add(username: str, role: str, password_stdin: bool) -> None:
     """Add a member of staff."""
-    from kiosk.clock import utcnow
-    from kiosk.domain import accounts
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     db.upgrade(app)
     with db.new_session(app) as s:
@@ -205,43 +200,23 @@ def staff_add(username: str, role: str, password_stdin: bool) -> None:
 @with_appcontext
 def staff_list() -> None:
     """The staff accounts, their roles and whether they can sign in."""
-    from sqlalchemy import select
-
-    from kiosk.models import StaffUser
-
     with db.new_session(current_app._get_current_object()) as s:  # type: ignore[attr-defined]
-        for user in s.scalars(select(StaffUser).order_by(StaffUser.username)):
-            state = "active" if user.active else "disabled"
-            click.echo(f"{user.username}\t{user.role}\t{state}\t{'locked' if user.locked_until else ''}")
+        now = utcnow()
+        for user in accounts.all_users(s):
+            click.echo(f"{user.username}\t{user.role}\t{accounts.state(user, now)}")
 
 
-def _change_user(username: str, change: str) -> None:
-    from sqlalchemy import select
-
-    from kiosk.clock import utcnow
-    from kiosk.domain import accounts, audit
-    from kiosk.models import StaffUser
-
+def _change_user(username: str, change: Callable[[Session, StaffUser], None]) -> None:
+    """Find the account, make the change (with its audit entry), commit; a name with no account is an error."""
     with db.new_session(current_app._get_current_object()) as s:  # type: ignore[attr-defined]
-        user = s.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        user = accounts.by_name(s, username)
         if user is None:
             raise click.ClickException(f"no user {username}")
-        if change == "disable":
-            user.active = False
-        elif change == "enable":
-            user.active = True
-        elif change == "unlock":
-            user.locked_until = None
-            user.failed_logins = 0
-        elif change == "password":
-            try:
-                accounts.set_password(s, user, _password(False), utcnow(), actor="cli")
-            except accounts.AccountError as exc:
-                raise click.ClickException(str(exc)) from None
-        if change != "password":
-            audit.append(s, actor="cli", action=f"staff.{change}", target=username, now=utcnow())
+        try:
+            change(s, user)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
         s.commit()
-    click.echo(f"{username}: {change} done")
 
 
 @staff_group.command("disable")
@@ -249,7 +224,8 @@ def _change_user(username: str, change: str) -> None:
 @with_appcontext
 def staff_disable(username: str) -> None:
     """Stop a member of staff from signing in."""
-    _change_user(username, "disable")
+    _change_user(username, lambda s, user: accounts.disable(s, user, utcnow(), actor="cli"))
+    click.echo(f"{username}: disable done")
 
 
 @staff_group.command("enable")
@@ -257,7 +233,8 @@ def staff_disable(username: str) -> None:
 @with_appcontext
 def staff_enable(username: str) -> None:
     """Let a disabled member of staff sign in again."""
-    _change_user(username, "enable")
+    _change_user(username, lambda s, user: accounts.enable(s, user, utcnow(), actor="cli"))
+    click.echo(f"{username}: enable done")
 
 
 @staff_group.command("unlock")
@@ -265,7 +242,8 @@ def staff_enable(username: str) -> None:
 @with_appcontext
 def staff_unlock(username: str) -> None:
     """Lift the lock after repeated failed sign-ins."""
-    _change_user(username, "unlock")
+    _change_user(username, lambda s, user: accounts.unlock(s, user, utcnow(), actor="cli"))
+    click.echo(f"{username}: unlock done")
 
 
 @staff_group.command("password")
@@ -273,7 +251,8 @@ def staff_unlock(username: str) -> None:
 @with_appcontext
 def staff_password(username: str) -> None:
     """Set a new password."""
-    _change_user(username, "password")
+    _change_user(username, lambda s, user: accounts.set_password(s, user, _password(False), utcnow(), actor="cli"))
+    click.echo(f"{username}: password done")
 
 
 @main.group("audit")
@@ -285,8 +264,6 @@ def audit_group() -> None:
 @with_appcontext
 def audit_verify() -> None:
     """Walk the hash chain: exit 1 and say where, if an entry was changed or removed."""
-    from kiosk.domain import audit
-
     with db.new_session(current_app._get_current_object()) as s:  # type: ignore[attr-defined]
         problems = audit.verify(s)
         count = s.query(audit.AuditEntry).count()
@@ -327,8 +304,6 @@ def check_catalog(path: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the page here (default: print it).")
 def catalog_doc(path: str | None, output: str | None) -> None:
     """Write the review page of a catalog (docs/services.md): each service with its sources."""
-    from kiosk.domain.catalog_doc import render_markdown
-
     try:
         catalog = load_catalog(path) if path else load_catalog()
     except CatalogError as exc:

@@ -12,10 +12,15 @@ from kiosk import site
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
+def system_utcnow() -> dt.datetime:
+    """The machine's clock, in UTC: what ``utcnow`` reads when no ``CLOCK`` is set (the simulator's too)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def utcnow(config: Mapping[str, Any] | None = None) -> dt.datetime:
     """Now, in UTC: the site's ``CLOCK`` if it has one (the bound site's, unless one is given)."""
     clock: Callable[[], dt.datetime] | None = (config if config is not None else site.settings()).get("CLOCK")
-    return clock() if clock else dt.datetime.now(dt.UTC)
+    return clock() if clock else system_utcnow()
 
 
 def aware(moment: dt.datetime) -> dt.datetime:

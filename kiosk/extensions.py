@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, appcontext_popped, appcontext_pushed, current_app, has_app_context
 from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_wtf import CSRFProtect
@@ -29,7 +29,6 @@ log = logging.getLogger("kiosk.clients.sms")
 
 def bind_site(app: Flask) -> None:
     """Every context of this app binds its config as the site (kiosk.site) while it is pushed."""
-    from flask import appcontext_popped, appcontext_pushed
 
     def pushed(sender: Flask, **_: Any) -> None:
         site.bind(sender.config)

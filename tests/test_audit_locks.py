@@ -38,7 +38,7 @@ def test_a_staff_action_waiting_for_the_chain_holds_no_row_lock(instance, pg_dat
                 row = staff.get(Submission, submission_id)
                 act(staff, row, "cancel", staff="aigul", now=now, reason="asked by the parent")
                 staff.commit()
-            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            except BaseException as exc:  # reported by the assertion below
                 errors.append(exc)
                 staff.rollback()
 

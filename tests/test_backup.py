@@ -29,7 +29,7 @@ BATCH = 10  # the writer commits this many rows at once: a consistent copy holds
 class Writer(threading.Thread):
     """The kiosk at work: batches of rows committed one after another, on its own connection."""
 
-    def __init__(self, connect) -> None:  # noqa: ANN001 - returns a DB-API connection
+    def __init__(self, connect) -> None:  # `connect` returns a DB-API connection
         super().__init__(daemon=True)
         self.connect = connect
         self.stop = threading.Event()
@@ -47,12 +47,12 @@ class Writer(threading.Thread):
                 conn.commit()
                 self.committed = first + BATCH
             conn.close()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:  # reported by the test
             self.error = exc
 
 
 @contextmanager
-def writing(connect) -> Iterator[Writer]:  # noqa: ANN001
+def writing(connect) -> Iterator[Writer]:
     writer = Writer(connect)
     writer.start()
     deadline = time.monotonic() + 30
@@ -92,7 +92,7 @@ def ticking(app: Flask) -> Path:
     return path
 
 
-def connect_like_the_kiosk(path: Path):  # noqa: ANN201
+def connect_like_the_kiosk(path: Path):
     def connect() -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=5)
         conn.execute("PRAGMA journal_mode=WAL")

@@ -63,7 +63,7 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int | None]]:
     seen: list[tuple[str, int | None]] = []
     parse = FormDataParser.parse
 
-    def probe(self, stream, mimetype, content_length, options=None):  # noqa: ANN001, ANN202
+    def probe(self, stream, mimetype, content_length, options=None):
         seen.append((mimetype, content_length))
         return parse(self, stream, mimetype, content_length, options)
 

@@ -17,7 +17,7 @@ from kiosk.web.assets import LONG_LIVED, StaticFiles
 GZIP = {"Accept-Encoding": "gzip, deflate, br"}  # what Chromium sends
 
 
-def fetch(client, url: str, **kwargs):  # noqa: ANN001, ANN201 (Flask's test client and response)
+def fetch(client, url: str, **kwargs):
     """A static file read whole and its file closed (the test client leaves that to the caller)."""
     response = client.get(url, **kwargs)
     response.get_data()

@@ -166,6 +166,32 @@ def test_wrong_code_and_code_for_nobody_read_the_same(client) -> None:
     assert "Код неверный или истёк" in soup(first).select_one(".alert").get_text()
 
 
+@pytest.mark.parametrize(
+    ("length", "lang", "label", "told"),
+    [
+        (6, "ru", "Код, 6 цифр", "Код состоит из 6 цифр."),
+        (4, "ru", "Код, 4 цифры", "Код состоит из 4 цифр."),
+        (4, "kk", "Код, 4 цифр", "Код 4 цифрдан тұрады."),
+    ],
+)
+def test_the_code_field_takes_as_many_digits_as_the_codes_sent(app, client, length, lang, label, told) -> None:
+    """SMS_CODE_LENGTH makes the codes, the field's length and its words; a code too short is a
+    slip the page tells of, not a wrong code counted against the parent."""
+    app.config["SMS_CODE_LENGTH"] = length
+    start_with_card(client, lang=lang)
+    page = soup(client.get(f"/{lang}/identify/code"))
+    field = page.select_one("input#code")
+    assert field["maxlength"] == str(length) and field["inputmode"] == "none"  # the page's own keypad
+    assert page.select_one("label[for=code]").get_text() == label
+    code = re.search(rf"\b(\d{{{length}}})\b", page.select_one("[data-sms]").get_text()).group(1)
+    page_url = f"/{lang}/identify/code"
+    short = soup(post(client, page_url, {"code": code[:-1]}, lang, page=page_url))
+    assert short.select_one("#code-error").get_text() == told
+    assert short.select_one("[data-tries-left]") is None  # nothing counted
+    response = post(client, page_url, {"code": code}, lang, page=page_url)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/{lang}/identify/done")
+
+
 def test_send_again_waits_sixty_seconds(client, clock) -> None:
     start_with_card(client)
     page = soup(client.get("/ru/identify/code"))

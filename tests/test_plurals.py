@@ -97,6 +97,20 @@ MESSAGES = [
         ("letter.", "letters."),
     ),
     (
+        "Code, %(num)d digit",
+        "Code, %(num)d digits",
+        {},
+        ("цифра", "цифры", "цифр"),
+        ("digit", "digits"),
+    ),
+    (
+        "The code is %(num)d digit.",
+        "The code is %(num)d digits.",
+        {},
+        ("цифры.", "цифр.", "цифр."),  # "из 21 цифры", "из 22 цифр"
+        ("digit.", "digits."),
+    ),
+    (
         "Closes on %(date)s: %(num)d day left",
         "Closes on %(date)s: %(num)d days left",
         {"date": "31 августа"},

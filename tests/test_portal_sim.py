@@ -311,7 +311,7 @@ def test_concurrent_resends_of_one_key_make_one_application(sim: Flask, sim_cloc
         try:
             kiosk = Kiosk(sim.test_client(), "kiosk-1", KEY_1, sim_clock)
             references.append(kiosk.submit(application(), key(9)).json["reference"])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=send) for _ in range(8)]

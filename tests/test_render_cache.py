@@ -21,7 +21,7 @@ def rendered(app: Flask) -> Iterator[list[str]]:
     """The names of the templates rendered while the block runs."""
     names: list[str] = []
 
-    def note(_sender: Flask, template, context, **_extra) -> None:  # noqa: ANN001 (Flask's signal)
+    def note(_sender: Flask, template, context, **_extra) -> None:
         names.append(template.name)
 
     template_rendered.connect(note, app)
@@ -139,7 +139,7 @@ def test_a_form_without_its_token_is_still_refused(app: Flask) -> None:
     assert client.post("/alive").status_code == 204  # exempt: it carries nothing
 
 
-def test_the_pool_keeps_a_connection_per_server_thread(instance, clock) -> None:  # noqa: ANN001 (fixtures)
+def test_the_pool_keeps_a_connection_per_server_thread(instance, clock) -> None:
     from kiosk import create_app
 
     app = create_app({"TESTING": True, "CLOCK": clock, "PORTAL": "demo", "RUN_THREADS": 12})

@@ -61,6 +61,27 @@ def test_five_failures_lock_the_account_until_an_admin_unlocks_it(client, app, s
     assert sign_in(client, "bolat").status_code == 302
 
 
+def test_the_list_and_the_users_page_tell_one_state_by_the_same_rule(client, staff, clock) -> None:
+    """Locked only while the lock runs, on the command line and on the admins' page alike."""
+
+    def listed() -> dict[str, str]:
+        out = staff.invoke(main, ["staff", "list"]).output
+        return {name: state for name, _role, state in (line.split("\t") for line in out.splitlines())}
+
+    def shown() -> dict[str, str]:
+        rows = soup(client.get("/staff/users")).select("tr[data-user]")
+        return {row["data-user"]: row.select("td")[2].get_text() for row in rows}
+
+    for _ in range(5):
+        sign_in(client, "bolat", "not the password")
+    client.get("/staff/language/en")
+    sign_in(client, "aigul")
+    assert listed() == shown() == {"aigul": "active", "bolat": "locked"}
+    clock.now += dt.timedelta(minutes=16)
+    assert staff.invoke(main, ["staff", "disable", "aigul"]).exit_code == 0
+    assert listed() == {"aigul": "disabled", "bolat": "active"}  # the lock ran out, though its time is kept
+
+
 def test_the_lock_lifts_by_itself_after_its_time(client, staff, clock) -> None:
     for _ in range(5):
         sign_in(client, "bolat", "not the password")

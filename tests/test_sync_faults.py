@@ -180,7 +180,7 @@ def test_four_workers_on_postgresql_deliver_each_exactly_once(sim, kiosk_app, pg
                 sent[i] += got
                 if got == 0 and arrived(app) == n:
                     return
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below, with its trace
+        except Exception as exc:  # reported by the assertion below, with its trace
             import traceback
 
             failures.append(traceback.format_exc())

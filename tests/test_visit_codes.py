@@ -12,6 +12,7 @@ from sqlalchemy import select
 from fixtures.flows import CARD, PARENT, child_iin, demo_code, fill_form, identify, meals, sign, soup, token
 from kiosk import db
 from kiosk.clients.portal import DemoPortal
+from kiosk.domain import submissions as submissions_module
 from kiosk.domain.codes import CodeRules
 from kiosk.domain.iin import make_iin
 from kiosk.domain.mrz import compose_td1
@@ -358,6 +359,25 @@ def test_two_terminals_at_once_the_later_one_is_told_by_the_same_rule(app, clock
     else:
         notice = soup(response).select_one("[data-duplicate]")
         assert notice["data-duplicate"] == "own" and reference in notice.get_text()
+    assert len(submissions(app)) == 1
+
+
+def test_two_terminals_at_the_same_instant_the_unique_index_decides(app, clock, monkeypatch) -> None:
+    """The later terminal's check ran before the other's commit: its insert meets the unique index,
+    the view rolls back and shows the same notice, never an error page."""
+    child = CHILDREN[0][0]
+    late = app.test_client()
+    identify(late, "ru", "meals", OTHER_CARD)
+    fill_form(late, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "low_income"})
+    reference = _apply_meals(app.test_client(), CARD, child)
+    late.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(late, "/ru/apply/check")})
+    code = demo_code(late, "/ru/apply/sign")
+    checks = iter([None])  # the queue's own check misses the other application; the view's look-up finds it
+    real = submissions_module.already_applied
+    monkeypatch.setattr(submissions_module, "already_applied", lambda s, p: next(checks, real(s, p)))
+    response = late.post("/ru/apply/sign", data={"code": code, "csrf_token": token(late, "/ru/apply/sign")})
+    assert response.status_code == 200
+    _tells_nothing_of_the_other_family(response, reference)
     assert len(submissions(app)) == 1
 
 

@@ -1,8 +1,10 @@
 """The central system (the eGov portal and the education systems), behind one client class.
 
-Until the HTTP simulator and its contract arrive, the embedded kiosk uses ``DemoPortal``: an
-in-process stand-in with synthetic citizens, some of them without a registered phone. Tests
-inject their own (an unreachable one, say) through ``app.extensions["kiosk.portal"]``.
+``HttpPortal`` speaks contract/openapi.yaml, to the real central system (``PORTAL=http``) or to its
+simulator, kiosk/portal_sim (``PORTAL=embedded``, the default). ``DemoPortal`` (``PORTAL=demo``) is
+an in-process stand-in that only finds phones and keeps the SMS it was given, with synthetic
+citizens, one of them without a registered phone: nothing is delivered, so no worker runs with it.
+Tests inject their own (an unreachable one, say) through ``app.extensions["kiosk.portal"]``.
 """
 
 from __future__ import annotations

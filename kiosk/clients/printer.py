@@ -15,6 +15,7 @@ FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 def escpos_bytes(parts: list[ReceiptPart], url: str) -> bytes:
     """The receipt for a USB thermal printer: a 512-dot-wide picture, then the QR code, then a cut."""
+    # python-escpos (pyusb and its backends) and Pillow load when a receipt is printed, not at every start
     from escpos.printer import Dummy
     from PIL import Image, ImageDraw, ImageFont
 
@@ -66,7 +67,7 @@ def send_to_printer(target: str | None, data: bytes) -> None:
     if not target:
         raise RuntimeError("no receipt printer configured")
     if target.startswith("usb:"):
-        from escpos.printer import Usb
+        from escpos.printer import Usb  # as above: only when printing
 
         _, vendor, product = target.split(":")
         printer = Usb(int(vendor, 16), int(product, 16))

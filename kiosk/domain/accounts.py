@@ -55,14 +55,19 @@ class SignIn(Enum):
     LOCKED = "locked"
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password has at least {MIN_PASSWORD} characters")
+
+
 def add_user(session: Session, username: str, password: str, role: str, now: dt.datetime, actor: str) -> StaffUser:
+    """A new account, in the caller's transaction; AccountError says which rule it breaks."""
     if not USERNAME.match(username):
         raise AccountError("a user name is 2-32 lower-case letters, digits, dots, dashes or underscores")
     if role not in ROLES:
         raise AccountError(f"the role is one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"a password has at least {MIN_PASSWORD} characters")
-    if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+    _check_password(password)
+    if by_name(session, username) is not None:
         raise AccountError(f"{username} exists already")
     user = StaffUser(
         username=username, password_hash=_hasher.hash(password), role=role, active=True, failed_logins=0, created_at=now
@@ -82,7 +87,7 @@ def authenticate(
     way, in ``SignInThrottle``, and its password is checked against a dummy hash at the same cost:
     neither the words, nor the try at which the lock comes, nor the time tell which names exist.
     """
-    user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+    user = by_name(session, username)
     account = user if user is not None and user.active else None
     counter: StaffUser | SignInThrottle = account or _throttle(session, username)
     target = username[:64]
@@ -126,10 +131,45 @@ def _throttle(session: Session, username: str) -> SignInThrottle:
     return throttle
 
 
+def by_name(session: Session, username: str) -> StaffUser | None:
+    return session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+
+
+def all_users(session: Session) -> list[StaffUser]:
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
+def state(user: StaffUser, now: dt.datetime) -> str:
+    """disabled, locked (by failed sign-ins, until its time) or active."""
+    if not user.active:
+        return "disabled"
+    if user.locked_until is not None and aware(user.locked_until) > now:
+        return "locked"
+    return "active"
+
+
 def set_password(session: Session, user: StaffUser, password: str, now: dt.datetime, actor: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"a password has at least {MIN_PASSWORD} characters")
+    """A new password; the lock and the count of failed sign-ins start afresh."""
+    _check_password(password)
     user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None
     audit.append(session, actor=actor, action="staff.password", target=user.username, now=now)
+
+
+def disable(session: Session, user: StaffUser, now: dt.datetime, actor: str) -> None:
+    """The account can no longer sign in; its entries in the audit log stay under its name."""
+    user.active = False
+    audit.append(session, actor=actor, action="staff.disable", target=user.username, now=now)
+
+
+def enable(session: Session, user: StaffUser, now: dt.datetime, actor: str) -> None:
+    user.active = True
+    audit.append(session, actor=actor, action="staff.enable", target=user.username, now=now)
+
+
+def unlock(session: Session, user: StaffUser, now: dt.datetime, actor: str) -> None:
+    """Lift the lock after failed sign-ins before its time, and start the count again."""
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.append(session, actor=actor, action="staff.unlock", target=user.username, now=now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from kiosk.models import State
 
 
-def N_(message: str) -> str:  # noqa: N802 - the marker's conventional name
+def N_(message: str) -> str:  # the marker's conventional name
     """Mark a message for extraction; it is translated where it is shown."""
     return message
 

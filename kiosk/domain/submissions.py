@@ -15,7 +15,7 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
@@ -60,14 +60,18 @@ class AlreadyApplied(Exception):
         return None
 
 
+class LostRace(Exception):
+    """Another terminal queued the same child between the check and the insert: the unique index
+    refused this one. The session cannot be used until the caller rolls it back; then
+    ``already_applied`` names the application that won."""
+
+
 class ImmutableSubmission(Exception):
     """Something tried to change what the parent signed."""
 
 
 @event.listens_for(Submission, "before_update")
 def _refuse_changes(_mapper: Any, _connection: Any, target: Submission) -> None:
-    from sqlalchemy import inspect
-
     state = inspect(target)
     changed = [name for name in IMMUTABLE if state.attrs[name].history.has_changes()]
     if changed:
@@ -99,6 +103,12 @@ SIGNATURE_METHODS = ("sms", "ecp", "egov_mobile", "staff")
 IDENTITY_OF = {"sms": "sms", "ecp": "ecp", "egov_mobile": "egov_mobile", "staff": "in_person"}
 
 
+def already_applied(session: Session, payload: dict[str, Any]) -> AlreadyApplied | None:
+    """The refusal for this payload's child, service and year, if an application is there already."""
+    existing = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
+    return AlreadyApplied(existing) if existing is not None else None
+
+
 @dataclass(frozen=True)
 class Queued:
     submission: Submission
@@ -118,11 +128,14 @@ def queue_submission(
     signature_method: str | None = None,
     signature: dict[str, Any] | None = None,
 ) -> Queued:
-    """Add the submission, its first event and its attachments; the caller commits, once.
+    """Add the submission, its first event and its attachments, flushed; the caller commits, once.
 
     ``signature_method`` says how it was signed (``SIGNATURE_METHODS``); an ЭЦҚ's ``signature``
     (``ecp.Verified.record``: the CMS, the signer, how it was checked) is sealed with the
     submission as its payload is. ``identity_method`` alone (sms, in_person) is the older call.
+    Raises AlreadyApplied when the child has an application already, and LostRace when another
+    terminal's insert won meanwhile; either way the caller rolls back (never this function: the
+    caller's transaction may hold more than this submission).
     """
     if signature_method is None:
         signature_method = "staff" if identity_method == "in_person" else (identity_method or "sms")
@@ -131,9 +144,9 @@ def queue_submission(
     if (signature is None) != (signature_method in ("sms", "staff")):
         raise ValueError(f"a {signature_method} signature {'needs' if signature is None else 'has no'} CMS")
     identity_method = IDENTITY_OF[signature_method]
-    existing = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
-    if existing is not None:
-        raise AlreadyApplied(existing)
+    already = already_applied(session, payload)
+    if already is not None:
+        raise already
     uid = str(uuidlib.uuid4())
     token = secrets.token_urlsafe(24)
     state = State.NEEDS_VERIFICATION if signature_method == "staff" else State.QUEUED
@@ -174,13 +187,8 @@ def queue_submission(
     session.add(submission)
     try:
         session.flush()
-    except IntegrityError:
-        # another terminal queued the same child a moment ago: the unique index decided
-        session.rollback()
-        raced = existing_for_child(session, payload["service"], payload["answers"]["child_iin"], payload["school_year"])
-        if raced is not None:
-            raise AlreadyApplied(raced) from None
-        raise
+    except IntegrityError as exc:  # another terminal queued the same child a moment ago
+        raise LostRace from exc
     audit.append(
         session,
         actor="visitor",

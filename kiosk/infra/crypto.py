@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,6 @@ def load_keyring(folder: Path) -> Keyring:
         try:
             add_key(folder)
         except FileExistsError:  # another process is making the first key right now
-            import time
-
             time.sleep(0.2)
     keys = {p.stem: base64.b64decode(p.read_text().strip()) for p in folder.glob("*.key")}
     current = current_file.read_text().strip()

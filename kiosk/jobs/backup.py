@@ -9,7 +9,6 @@ data keys in the instance folder, which are backed up separately, never into the
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -20,9 +19,11 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 from kiosk import db
+from kiosk.clock import system_utcnow
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
@@ -196,8 +197,6 @@ def _run(args: list[str], env: dict[str, str]) -> str:
 
 
 def _pg_revision(url: str) -> str | None:
-    from sqlalchemy import create_engine, text
-
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -209,8 +208,6 @@ def _pg_revision(url: str) -> str | None:
 
 
 def _pg_has_tables(url: str) -> bool:
-    from sqlalchemy import create_engine, text
-
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -267,7 +264,7 @@ def restore_postgres(url: str, src: Path, *, overwrite: bool = False) -> Result:
 
 
 def _timestamped(folder: Path, dialect: str) -> Path:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = system_utcnow().strftime("%Y%m%dT%H%M%SZ")  # the machine's time, whatever clock the site reads
     return folder / f"kiosk-{stamp}{SUFFIX[dialect]}"
 
 

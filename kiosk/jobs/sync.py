@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import Flask
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -30,6 +32,7 @@ from kiosk import db
 from kiosk.clients.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
 from kiosk.clock import aware, utcnow
 from kiosk.domain import audit
+from kiosk.domain.references import display
 from kiosk.domain.states import DUE_STATES, FEED_STATES, ORDER, WAITING_STATES
 from kiosk.domain.submissions import open_payload, open_signature, transition
 from kiosk.infra.crypto import Keyring
@@ -254,11 +257,6 @@ class Worker:
 
     def _notify(self, iin: str, lang: str, reference: str, state: str) -> None:
         """Tell the parent of the decision, in the language of the visit."""
-        from flask_babel import force_locale
-        from flask_babel import gettext as _
-
-        from kiosk.domain.references import display
-
         with self.app.test_request_context(f"/{lang}/"), force_locale(lang):
             if state == State.APPROVED:
                 text = _("Your application %(ref)s is approved. School services kiosk.", ref=display(reference))

@@ -4,7 +4,7 @@ It implements contract/openapi.yaml (signed requests, phone look-up, SMS, applic
 Idempotency-Key that holds for ever, the status feed and the listing for reconciliation), keeps
 its own SQLite store, shows delivered SMS on a simulated phone page (/phone) and fails on demand
 (see ``faults``). It is a separate Flask app, not the kiosk's ``create_app``: nothing of the
-kiosk's state is shared, only the signing and IIN code.
+kiosk's state is shared, only code (signing, IINs, the database engine's settings, the clock).
 
 Config (all in ``app.config``, overridable by the mapping given to ``create_sim_app``):
 ``SIM_KIOSK_KEYS`` {kiosk id: hex key}, ``SIM_CLOCK`` (a callable giving aware UTC),
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from kiosk import ROOT
+from kiosk.clock import system_utcnow
 from kiosk.db import make_engine
 from kiosk.portal_sim import citizens
 from kiosk.portal_sim.faults import FaultMiddleware, Faults, FaultState
@@ -57,10 +58,6 @@ DEFAULTS: dict[str, Any] = {
     "SIM_ECP_CAS": [],
     "SIM_SIGN_TTL_S": 300,
 }
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -132,7 +129,7 @@ def create_sim_app(config: dict[str, Any] | None = None) -> Flask:
         citizens.seed(s)
         s.commit()
 
-    clock = app.config["SIM_CLOCK"] or utcnow
+    clock = app.config["SIM_CLOCK"] or system_utcnow
     state = FaultState(clock=clock)
     state.set(Faults.from_config(app.config))
     app.extensions["portal_sim"] = Sim(
@@ -149,7 +146,7 @@ def create_sim_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(_close_session)
 
-    from kiosk.portal_sim import api, pages, validation
+    from kiosk.portal_sim import api, pages, validation  # they import session and sim from this module
 
     if app.config["SIM_CONTRACT_AT_START"]:
         validation.contract()

@@ -312,7 +312,7 @@ def _own_session(session_id: str) -> SigningSession | None:
 
 # the contract names the path parameter "id", and openapi-core reads it from Flask's view arguments
 @bp.get("/signing-sessions/<id>")
-def get_signing(id: str) -> Response:  # noqa: A002
+def get_signing(id: str) -> Response:
     row = _own_session(id)
     if row is None:
         return problem(404, "Not Found", "no such signing session for this kiosk")
@@ -320,7 +320,7 @@ def get_signing(id: str) -> Response:  # noqa: A002
 
 
 @bp.post("/signing-sessions/<id>/cancel")
-def cancel_signing(id: str) -> Response:  # noqa: A002
+def cancel_signing(id: str) -> Response:
     state = sim()
     with state.write_lock:
         row = _own_session(id)

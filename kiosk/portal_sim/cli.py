@@ -10,8 +10,10 @@ import secrets
 from pathlib import Path
 
 import click
+import waitress
 
 from kiosk import ROOT
+from kiosk.portal_sim import create_sim_app
 
 
 def _parse_keys(values: tuple[str, ...]) -> dict[str, str]:
@@ -101,10 +103,6 @@ def portal_sim_command(
     threads: int,
 ) -> None:
     """Serve the central system simulator (contract/openapi.yaml) with its own database."""
-    from waitress import serve
-
-    from kiosk.portal_sim import create_sim_app
-
     keys = _parse_keys(kiosk_keys)
     note = ", ".join(keys)
     if not keys:
@@ -134,7 +132,7 @@ def portal_sim_command(
     click.echo(f"Central system simulator on {url}/ (database in {app.instance_path})")
     click.echo(f"Kiosks: {note}")
     click.echo(f"Simulated phones: {url}/phone  Faults: {url}/admin/faults  Stats: {url}/admin/stats")
-    serve(
+    waitress.serve(
         app,
         host=host,
         port=port,

@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from waitress.channel import ClientDisconnected
+
 from kiosk.portal_sim.problems import problem_bytes
 
 BUSY_CODES = (429, 503)
@@ -187,8 +189,6 @@ def drop_connection(environ: dict[str, Any]) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass  # already closed: the client has its failure either way
-    from waitress.channel import ClientDisconnected
-
     raise ClientDisconnected("fault: connection dropped")
 
 

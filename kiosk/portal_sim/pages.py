@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import func, select
 
+from kiosk.clock import ALMATY
 from kiosk.portal_sim import citizens, session, sim
 from kiosk.portal_sim.api import json_response
 from kiosk.portal_sim.faults import BadFaults, Faults
@@ -103,8 +104,6 @@ def _phone_view(citizen_rows: list[tuple[str, str | None]]) -> list[dict[str, An
 
 
 def _local(moment: dt.datetime) -> str:
-    from kiosk.clock import ALMATY
-
     return moment.astimezone(ALMATY).strftime("%Y-%m-%d %H:%M:%S")
 
 

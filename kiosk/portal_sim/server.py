@@ -12,13 +12,14 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from waitress import wasyncore
+from waitress.server import TcpWSGIServer, create_server
+
 
 class ServerThread:
     """``with ServerThread(app) as served: httpx.get(served.url + "/phone")``: a free port by default."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 4, **options: Any) -> None:
-        from waitress.server import TcpWSGIServer, create_server
-
         options = {"threads": threads, "ident": "portal-sim", **options}
         self._map: dict[int, Any] = {}  # the server's sockets: the loop below and stop() walk them
         server = create_server(app, map=self._map, host=host, port=port, **options)
@@ -30,15 +31,11 @@ class ServerThread:
         self._thread.start()
 
     def _loop(self) -> None:
-        from waitress import wasyncore
-
         while not self._stop.is_set():
             wasyncore.loop(timeout=0.05, map=self._map, count=1)
 
     def stop(self) -> None:
         """End the loop, let the workers finish (up to 5 s), then close every socket."""
-        from waitress import wasyncore
-
         self._stop.set()
         self._thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()

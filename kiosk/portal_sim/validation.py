@@ -92,6 +92,7 @@ def check(request: Request) -> Checked | Response:
     """The request's parameters, or the problem to answer: 400 for parameters, headers and bodies
     that are not JSON; 422 for a JSON body the contract rejects where the operation documents 422
     (each field named), else 400."""
+    # openapi-core loads with the contract, at the first API request (see the module's docstring)
     from openapi_core.contrib.flask import FlaskOpenAPIRequest
     from openapi_core.templating.paths.exceptions import OperationNotFound, PathError
     from openapi_core.validation.request.exceptions import InvalidRequestBody, SecurityValidationError

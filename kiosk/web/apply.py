@@ -436,6 +436,19 @@ def _duplicate_notice(already: submissions.AlreadyApplied) -> dict[str, str | No
     return {"reference": display(own) if own else None}
 
 
+def _already_applied(already: submissions.AlreadyApplied) -> ResponseReturnValue:
+    """The form again, with the notice that this child has an application for this service already."""
+    g.page_endpoint = "apply.form"  # the form shown again has its own address
+    return render_template(
+        "apply/form.html",
+        form=application_forms.with_answers(
+            application_forms.form_for(g.service, local_today(), g.lang), _draft()["answers"]
+        ),
+        service=g.service,
+        duplicate=_duplicate_notice(already),
+    )
+
+
 def _queue(payload_hash: str, *, method: str, signature: dict[str, Any] | None = None) -> ResponseReturnValue:
     """Commit the submission with its first event; only then is there a receipt to show.
 
@@ -461,16 +474,14 @@ def _queue(payload_hash: str, *, method: str, signature: dict[str, Any] | None =
         )
         s.commit()
     except submissions.AlreadyApplied as already:
-        s.rollback()
-        g.page_endpoint = "apply.form"  # the form shown again has its own address
-        return render_template(
-            "apply/form.html",
-            form=application_forms.with_answers(
-                application_forms.form_for(g.service, local_today(), g.lang), _draft()["answers"]
-            ),
-            service=g.service,
-            duplicate=_duplicate_notice(already),
-        )
+        s.rollback()  # the code's use with it: nothing was queued, so nothing was signed
+        return _already_applied(already)
+    except submissions.LostRace:
+        s.rollback()  # the other terminal's application is committed: this transaction now sees it
+        winner = submissions.already_applied(s, payload)
+        if winner is None:
+            raise  # another constraint refused the row: a bug to see, not a notice to show
+        return _already_applied(winner)
     submission = queued.submission
     log.info("submission %s queued (%s, %s)", submission.reference, submission.service_code, submission.state)
     forget_demo_messages(session["identity"]["iin"])

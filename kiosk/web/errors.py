@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 
 from kiosk import db
 from kiosk.web.bodies import is_upload
+from kiosk.web.forms import ConfirmForm
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,6 @@ def _in_console() -> bool:
 def _staff_error(code: int, kind: str | None) -> str:
     """The error in the staff layout and language, with the way back into the console (never the
     visitor's "choose a service")."""
-    from kiosk.web.forms import ConfirmForm
-
     try:
         signed_in = bool(current_user.is_authenticated)
     except SQLAlchemyError:  # the database that failed the page cannot tell who is signed in either

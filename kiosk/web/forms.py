@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms import BooleanField, Field, HiddenField, StringField, TextAreaField
 from wtforms import FileField as AnyFileField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, Length, ValidationError
 
 FROM_REQUEST = object()  # "read the request", as FlaskForm's own default does
 
@@ -67,14 +68,18 @@ class IinForm(KioskForm):
     )
 
 
+def _code_digits(_form: FlaskForm, field: Field) -> None:
+    """As many digits as the codes sent have (SMS_CODE_LENGTH): a slip is told, not counted as a wrong code."""
+    length = current_app.config["SMS_CODE_LENGTH"]
+    if not (field.data.isascii() and field.data.isdigit() and len(field.data) == length):
+        raise ValidationError(ngettext("The code is %(num)d digit.", "The code is %(num)d digits.", length))
+
+
 class CodeForm(KioskForm):
-    # input type tel with inputmode numeric: phones and tablets show digits only
+    # typed on the page's own keypad (templates/identify/code.html: inputmode none, so no system keyboard)
     code = StringField(
         filters=[lambda v: "".join(v.split()) if isinstance(v, str) else v],
-        validators=[
-            DataRequired(_l("Type the code from the SMS.")),
-            Regexp(r"^[0-9]{4,8}$", message=_l("The code is six digits.")),
-        ],
+        validators=[DataRequired(_l("Type the code from the SMS.")), _code_digits],
     )
 
 

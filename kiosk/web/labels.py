@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from kiosk.domain.references import display
 from kiosk.domain.states import FEED_STATES, LABELS
 from kiosk.infra.catalog_ext import get_catalog
+from kiosk.infra.i18n import current_language
 
 
 def state_label(state: str) -> str:
@@ -94,8 +95,6 @@ PROBLEMS = {
 
 def service_label(code: str) -> str:
     """The service's name in the reader's language."""
-    from kiosk.infra.i18n import current_language
-
     service = get_catalog().service(code)
     return service.name.get(current_language()) if service else code
 

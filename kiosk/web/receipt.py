@@ -106,4 +106,5 @@ def finish() -> ResponseReturnValue:
     """Finish: the visit is wiped on the server, with its drafts and its demo phone."""
     if ConfirmForm().validate_on_submit():
         wipe_visit()
+        db.get_session().commit()
     return redirect(url_for("visitor.welcome"))

@@ -69,7 +69,7 @@ class RenderCache:
 
 
 def wants_fragment() -> bool:
-    return bool(htmx) and not htmx.boosted
+    return bool(htmx)
 
 
 def render_page_or_partial(page: str, partial: str, **context: Any) -> Response:

@@ -36,8 +36,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk import db
+from kiosk.clients.portal import PortalUnavailable
 from kiosk.clock import local_time, local_today, utcnow
-from kiosk.domain import accounts, audit, codes, helpcalls, staffqueue, states
+from kiosk.domain import accounts, audit, codes, helpcalls, reconcile, staffqueue, states
 from kiosk.domain.references import display
 from kiosk.domain.submissions import by_reference, open_payload, open_signature
 from kiosk.extensions import get_portal, htmx, keyring
@@ -45,11 +46,11 @@ from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.infra.i18n import current_language
 from kiosk.jobs import sync
-from kiosk.models import Attachment, StaffUser, State, Submission
+from kiosk.models import Attachment, AuditEntry, StaffUser, State, Submission
 from kiosk.web import application_forms, labels
 from kiosk.web.forms import ConfirmForm, StaffLoginForm
 from kiosk.web.labels import state_label
-from kiosk.web.receipts import document_line
+from kiosk.web.receipts import document_line, receipt_parts
 from kiosk.web.rendering import render_page_or_partial
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -136,6 +137,15 @@ def admin_only(view: Callable[..., ResponseReturnValue]) -> Callable[..., Respon
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def record_read(action: str, target: str | None = None) -> None:
+    """The one write a GET makes: a staff member opened personal data (an application, a photo, a
+    reprint, the queue's export). The entry is committed before the data leaves, so nothing is
+    shown that the audit log does not tell of."""
+    s = db.get_session()
+    audit.append(s, actor=current_user.username, action=action, target=target, now=utcnow())
+    s.commit()
 
 
 def _end_session(action: str) -> None:
@@ -274,16 +284,15 @@ def answer_call(call_id: int) -> ResponseReturnValue:
 @bp.get("/users")
 @admin_only
 def users() -> ResponseReturnValue:
-    rows = db.get_session().scalars(select(StaffUser).order_by(StaffUser.username)).all()
-    return render_template("staff/users.html", users=rows, now=utcnow())
+    now = utcnow()
+    rows = [(user, accounts.state(user, now)) for user in accounts.all_users(db.get_session())]
+    return render_template("staff/users.html", users=rows)
 
 
 @bp.get("/audit")
 @admin_only
 def audit_log() -> ResponseReturnValue:
     s = db.get_session()
-    from kiosk.models import AuditEntry
-
     entries = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200)).all()
     return render_template("staff/audit.html", entries=entries, problems=audit.verify(s))
 
@@ -291,9 +300,7 @@ def audit_log() -> ResponseReturnValue:
 @bp.get("/queue.csv")
 def queue_csv() -> ResponseReturnValue:
     """The queue as CSV, streamed row by row: no personal data, so it may leave the office."""
-    s = db.get_session()
-    audit.append(s, actor=current_user.username, action="staff.export_csv", now=utcnow())
-    s.commit()
+    record_read("staff.export_csv")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def rows() -> Iterator[str]:
@@ -445,8 +452,7 @@ def submission(reference: str) -> ResponseReturnValue:
         else [(name, name, value) for name, value in payload["answers"].items()]
     )
     attachments = s.scalars(select(Attachment).where(Attachment.submission_id == row.id).order_by(Attachment.id)).all()
-    audit.append(s, actor=current_user.username, action="submission.view", target=row.reference, now=utcnow())
-    s.commit()
+    record_read("submission.view", row.reference)
     return render_template(
         "staff/submission.html",
         row=row,
@@ -472,10 +478,7 @@ def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
     if row is None or item is None or item.submission_id != row.id:
         abort(404)
     data = keyring().open(item.sealed, bound_to=item.sha256)
-    audit.append(
-        s, actor=current_user.username, action="submission.attachment_view", target=row.reference, now=utcnow()
-    )
-    s.commit()
+    record_read("submission.attachment_view", row.reference)
     response = Response(data, mimetype=item.kind)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Disposition"] = f"inline; filename={row.reference}-{item.id}.{item.kind.split('/')[1]}"
@@ -510,9 +513,6 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
 @bp.route("/reconcile", methods=["GET", "POST"])
 def reconcile_view() -> ResponseReturnValue:
     """Reconcile the days staff ask for, whole; a day that is not one or a backward range gets a message."""
-    from kiosk.clients.portal import PortalUnavailable
-    from kiosk.domain import reconcile
-
     problems: list[str] = []
     first, last, typed = _days(problems)
     today = local_today()
@@ -559,15 +559,12 @@ def reconcile_view() -> ResponseReturnValue:
 @bp.get("/submissions/<reference>/receipt")
 def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
-    from kiosk.web.receipts import receipt_parts
-
     s = db.get_session()
     row = by_reference(s, reference)
     if row is None:
         abort(404)
     parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
-    audit.append(s, actor=current_user.username, action="submission.reprint", target=row.reference, now=utcnow())
-    s.commit()
+    record_read("submission.reprint", row.reference)
     response = render_template(
         "receipt/print.html",
         submission=row,

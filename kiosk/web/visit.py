@@ -13,8 +13,9 @@ from kiosk.models import Attachment
 
 
 def wipe_visit() -> None:
-    """End the visit: the session and the demo phone first, then the draft's photos (a write that a
-    busy database may refuse; the visit is gone from the screen and the browser all the same)."""
+    """End the visit: the session and the demo phone first, then the draft's photos, deleted in the
+    request's transaction (the caller commits; a busy database may refuse it, the visit is gone
+    from the screen and the browser all the same)."""
     draft = session.get("draft")
     for key in ("identity", "pending"):
         if session.get(key):
@@ -22,6 +23,4 @@ def wipe_visit() -> None:
     sessions.current().destroy()
     g.visit_wiped = True
     if draft:
-        s = db.get_session()
-        s.execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
-        s.commit()
+        db.get_session().execute(delete(Attachment).where(Attachment.visit_id == draft["id"]))
