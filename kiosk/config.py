@@ -124,6 +124,20 @@ PUBLIC_URL = None
 # an ESC/POS printer for receipts: "usb:0x0416:0x5011" or a device file; None: browser printing only
 RECEIPT_PRINTER = None
 
+# Personal data (kiosk/privacy.py, README "Personal data"). The school is the operator of what
+# parents give the kiosk: its name in each language and its BIN, as the consent names them.
+PRIVACY_OPERATOR_NAME = None  # e.g. {"kk": "...", "ru": "...", "en": "..."}; None: "the school running this kiosk"
+PRIVACY_OPERATOR_BIN = None  # the school's 12-digit BIN
+# Days an application's personal data is kept after its outcome, then erased (its own key
+# destroyed). These are this kiosk's defaults, not periods the law sets: a school sets its own.
+# Only outcomes can be named: an application still on its way is never erased.
+PRIVACY_RETENTION_DAYS = {"approved": 90, "refused": 90, "cancelled": 30}
+# The sync worker erases what is due this often (0: never; then run `kiosk privacy erase` from cron)
+PRIVACY_ERASE_EVERY_S = 24 * 3600
+PRIVACY_ERASE_BATCH = 500
+# Who answers for personal data at the school, named on `kiosk privacy incident`'s report
+PRIVACY_RESPONSIBLE = None
+
 # Staff console
 STAFF_IDLE_S = 15 * 60
 STAFF_MAX_S = 8 * 3600

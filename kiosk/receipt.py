@@ -37,7 +37,7 @@ from kiosk.forms import ConfirmForm
 from kiosk.iin import mask
 from kiosk.models import Attachment, State, Submission
 from kiosk.references import display
-from kiosk.submissions import by_reference, open_payload
+from kiosk.submissions import Erased, by_reference, open_payload
 
 bp = Blueprint("receipt", __name__, url_prefix="/<lang>/receipt")
 log = logging.getLogger(__name__)
@@ -249,7 +249,10 @@ def _context(reference: str) -> dict[str, Any] | None:
     if found is None:
         return None
     submission, token = found
-    payload = open_payload(submission, keyring())
+    try:
+        payload = open_payload(submission, keyring())
+    except Erased:
+        return None
     url = status_url(token, g.lang)
     return {
         "submission": submission,

@@ -46,7 +46,7 @@ from kiosk.models import Attachment, StaffUser, State, Submission
 from kiosk.receipt import document_line, state_label
 from kiosk.references import display
 from kiosk.rendering import render_page_or_partial
-from kiosk.submissions import by_reference, open_payload
+from kiosk.submissions import Erased, by_reference, open_attachment, open_payload
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 login_manager = LoginManager()
@@ -420,7 +420,10 @@ def submission(reference: str) -> ResponseReturnValue:
     row = by_reference(s, reference)
     if row is None:
         abort(404)
-    payload = open_payload(row, keyring())
+    try:
+        payload = open_payload(row, keyring())
+    except Erased:
+        return render_template("staff/submission.html", row=row, erased=True, actions=staffqueue.ACTIONS)
     service = get_catalog().service(row.service_code)
     # every document the receipt told the parent to show in original, for this channel and situation
     channel = service.kiosk_channel if service else None
@@ -458,7 +461,10 @@ def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
     item = s.get(Attachment, attachment_id)
     if row is None or item is None or item.submission_id != row.id:
         abort(404)
-    data = keyring().open(item.sealed, bound_to=item.sha256)
+    try:
+        data = open_attachment(row, item, keyring())
+    except Erased:
+        abort(404)
     audit.append(
         s, actor=current_user.username, action="submission.attachment_view", target=row.reference, now=utcnow()
     )
@@ -552,7 +558,11 @@ def reprint(reference: str) -> ResponseReturnValue:
     row = by_reference(s, reference)
     if row is None:
         abort(404)
-    parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
+    try:
+        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
+    except Erased:
+        flash(_("This application's personal data was erased: its receipt cannot be printed again."), "error")
+        return redirect(url_for("staff.submission", reference=reference))
     audit.append(s, actor=current_user.username, action="submission.reprint", target=row.reference, now=utcnow())
     s.commit()
     response = render_template(

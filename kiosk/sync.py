@@ -275,9 +275,52 @@ class Worker:
                 break
         return sent, self.pull()
 
+    def erase_if_due(self) -> int | None:
+        """Once every PRIVACY_ERASE_EVERY_S for the whole site (the first worker to claim the turn):
+        erase the personal data whose retention has run out. How many, or None when not its turn."""
+        from kiosk import privacy
+
+        every = self.app.config.get("PRIVACY_ERASE_EVERY_S") or 0
+        if every <= 0:
+            return None
+        now = self.now()
+        with self.app.app_context(), db.new_session(self.app) as s:
+            last = _get(s, "privacy_erased_at")
+            if last is not None and now - dt.datetime.fromisoformat(last) < dt.timedelta(seconds=every):
+                return None
+            # the turn is claimed with a conditional write, so two workers do not both start a run
+            if last is None:
+                _set(s, "privacy_erased_at", now.isoformat())
+            else:
+                claimed = s.execute(
+                    update(SyncState)
+                    .where(SyncState.key == "privacy_erased_at", SyncState.value == last)
+                    .values(value=now.isoformat())
+                )
+                if cast(CursorResult[Any], claimed).rowcount != 1:
+                    s.rollback()
+                    return None
+            s.commit()
+        with self.app.app_context():
+            result = privacy.erase_due(
+                lambda: db.new_session(self.app),
+                self.keyring,
+                now,
+                privacy.Retention.from_config(self.app.config),
+                actor=f"sync:{self.worker_id}",
+                batch=self.app.config.get("PRIVACY_ERASE_BATCH", privacy.ERASE_BATCH),
+            )
+        if result.erased or result.released:
+            log.info("erased the personal data of %d applications (%d released)", result.erased, result.released)
+        return result.erased
+
     def run(self) -> None:
         log.info("sync worker %s started", self.worker_id)
         while not self.stop.is_set():
+            try:
+                self.erase_if_due()
+            except Exception:  # erasure is tried again at the next turn; delivery goes on
+                log.exception("sync worker %s: erasing what is due failed", self.worker_id)
             try:
                 sent = self.push()
                 pulled = self.pull()

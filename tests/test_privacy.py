@@ -1,0 +1,354 @@
+"""Personal data from consent to erasure (issue 16): erasure by destroying each application's own
+key, what it leaves, what it never touches, and the copies it reaches (WAL, free pages, backups)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from flows import PARENT, child_iin, soup
+from kiosk import applications, audit, create_app, db, privacy
+from kiosk.backup import backup_sqlite
+from kiosk.catalog_ext import get_catalog
+from kiosk.cli import main
+from kiosk.crypto import CannotDecrypt, Keyring, keyring
+from kiosk.models import Attachment, AuditEntry, State, Submission, SubmissionEvent
+from kiosk.submissions import AlreadyApplied, Erased, existing_for_child, open_payload, queue_submission, transition
+
+CHILD = child_iin(dt.date(2016, 2, 2), "F")
+OTHER_CHILD = child_iin(dt.date(2015, 3, 3))
+PHOTO = b"\xff\xd8\xff\xe0" + b"a photo of a health certificate " * 200
+RETENTION = privacy.Retention({"approved": 90, "refused": 90, "cancelled": 30})
+
+
+def make(app, child: str, *, state: str = State.QUEUED, photo: bytes | None = None, now: dt.datetime) -> str:
+    """An application for meals, straight into the queue (with a photo the parent attached), then
+    moved to ``state`` as the central system or staff would; its reference."""
+    with app.test_request_context("/ru/"), db.new_session(app) as s:
+        ring = keyring()
+        shas = []
+        if photo is not None:
+            sha = hashlib.sha256(photo).hexdigest()
+            s.add(
+                Attachment(
+                    visit_id="visit-1",
+                    kind="image/jpeg",
+                    size=len(photo),
+                    sha256=sha,
+                    sealed=ring.seal(photo, bound_to=sha),
+                    created_at=now,
+                )
+            )
+            s.flush()
+            shas.append(sha)
+        payload, digest = applications.canonical_payload(
+            service=get_catalog().service("meals"),
+            catalog_version="t",
+            year=2025,
+            applicant={"iin": PARENT, "name": "AIGERIM NURLANQYZY", "identity": "sms"},
+            answers={"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"},
+            attachments=shas,
+            lang="ru",
+        )
+        row = queue_submission(
+            s,
+            payload=payload,
+            payload_hash=digest,
+            identity_method="sms",
+            lang="ru",
+            now=now,
+            keyring=ring,
+            visit_id="visit-1",
+        ).submission
+        if state != State.QUEUED:
+            transition(row, state, now, "sync:test")
+        s.commit()
+        return row.reference
+
+
+def row_of(app, reference: str) -> Submission:
+    with db.new_session(app) as s:
+        row = s.scalars(select(Submission).where(Submission.reference == reference)).one()
+        s.expunge(row)
+        return row
+
+
+def erase(app, now: dt.datetime) -> privacy.Erasure:
+    return privacy.erase_due(lambda: db.new_session(app), app.extensions["kiosk.keyring"], now, RETENTION)
+
+
+def every_key_fails(ring: Keyring, token: str, bound_to: str, owner: str) -> bool:
+    """Neither the application's own key nor any site key the kiosk holds opens it."""
+    attempts = [lambda: ring.open(token, bound_to, owner)]
+    body = token.partition(":")[2]
+    for key_id in ring.keys:
+        attempts.append(lambda key_id=key_id: ring.open(f"{key_id}:{body}", bound_to))
+    for attempt in attempts:
+        try:
+            attempt()
+        except CannotDecrypt:
+            continue
+        return False
+    return True
+
+
+def sealed_copies(app, reference: str) -> tuple[str, str, list[tuple[str, str]]]:
+    with db.new_session(app) as s:
+        row = s.scalars(select(Submission).where(Submission.reference == reference)).one()
+        files = [(a.sealed, a.sha256) for a in s.scalars(select(Attachment).where(Attachment.submission_id == row.id))]
+        return row.uuid, row.payload, files
+
+
+@pytest.fixture
+def closed(app, clock):
+    """An application approved on 4 May 2026 with a photo, and one refused the same day."""
+    approved = make(app, CHILD, state=State.APPROVED, photo=PHOTO, now=clock.now)
+    refused = make(app, OTHER_CHILD, state=State.REFUSED, now=clock.now)
+    return approved, refused
+
+
+def test_erasure_makes_the_payload_and_photos_unreadable_with_every_key_the_kiosk_holds(app, clock, closed) -> None:
+    approved, _ = closed
+    uid, payload, files = sealed_copies(app, approved)
+    ring = app.extensions["kiosk.keyring"]
+    assert payload.startswith("d:") and files and all(f.startswith("d:") for f, _ in files)
+    assert ring.open(files[0][0], files[0][1], owner=uid) == PHOTO  # the application's own key opens it today
+
+    clock.now += dt.timedelta(days=89)
+    assert erase(app, clock.now).erased == 0  # not yet: 90 days after the decision
+    clock.now += dt.timedelta(days=2)
+    result = erase(app, clock.now)
+    assert result.erased == 2 and result.keys_destroyed == 2
+
+    assert every_key_fails(ring, payload, uid, uid)
+    assert all(every_key_fails(ring, token, sha, uid) for token, sha in files)
+    row = row_of(app, approved)
+    with pytest.raises(Erased):
+        open_payload(row, ring)
+    with db.new_session(app) as s:
+        assert s.scalars(select(Attachment).where(Attachment.submission_id == row.id)).all() == []
+
+
+def test_erasure_leaves_the_record_and_the_one_per_child_rule_and_writes_its_audit_entry(app, clock, closed) -> None:
+    approved, refused = closed
+    before = row_of(app, approved)
+    clock.now += dt.timedelta(days=91)
+    erase(app, clock.now)
+    after = row_of(app, approved)
+    # reference, service, dates, states stay; the applicant's IIN hash goes
+    assert (after.reference, after.service_code, after.state, after.school_year) == (
+        before.reference,
+        "meals",
+        State.APPROVED,
+        2025,
+    )
+    assert after.created_at == before.created_at and after.closed_at == before.closed_at
+    assert after.erased_at is not None and after.payload == "" and after.applicant_iin_hash == ""
+    with app.test_request_context("/ru/"), db.new_session(app) as s:
+        # the same child cannot apply for meals twice in the school year 2025-2026
+        assert existing_for_child(s, "meals", CHILD, 2025).reference == approved
+        with pytest.raises(AlreadyApplied):
+            make(app, CHILD, now=clock.now)
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.erase")).all()
+        assert sorted(e.target for e in entries) == sorted([approved, refused])
+        assert all(CHILD not in str(e.detail) and PARENT not in str(e.detail) for e in entries)
+        assert audit.verify(s) == []
+        events = s.scalars(select(SubmissionEvent).where(SubmissionEvent.submission_id == after.id)).all()
+        assert events[-1].detail == {"action": "erased"} and events[-1].actor == "privacy"
+
+    # after 31 August 2026 the school year is over: the child's hash is released too
+    clock.set_local(2026, 9, 1)
+    result = erase(app, clock.now)
+    assert result.released == 2
+    with app.test_request_context("/ru/"), db.new_session(app) as s:
+        assert existing_for_child(s, "meals", CHILD, 2025) is None
+        assert s.scalar(select(AuditEntry.id).where(AuditEntry.action == "privacy.release")) is not None
+
+
+def test_an_application_without_an_outcome_is_never_erased(app, clock) -> None:
+    waiting = {
+        state: make(app, child_iin(dt.date(2014, 1, 1) + dt.timedelta(days=i)), state=state, photo=PHOTO, now=clock.now)
+        for i, state in enumerate(
+            [State.QUEUED, State.NEEDS_STAFF, State.RETRY_WAIT, State.DELIVERED, State.IN_PROGRESS]
+        )
+    }
+    clock.now += dt.timedelta(days=3 * 365)  # years later, still without an outcome
+    assert erase(app, clock.now).erased == 0
+    ring = app.extensions["kiosk.keyring"]
+    for reference in waiting.values():
+        row = row_of(app, reference)
+        assert row.erased_at is None and open_payload(row, ring)["applicant"]["iin"] == PARENT
+    with pytest.raises(privacy.RetentionError):
+        privacy.Retention.from_config({"PRIVACY_RETENTION_DAYS": {"needs_staff": 30}})
+
+
+def test_a_backup_taken_before_the_erasure_cannot_open_the_erased_application(app, clock, closed, tmp_path) -> None:
+    approved, _ = closed
+    kept = make(app, child_iin(dt.date(2014, 5, 5)), photo=PHOTO + b"2", now=clock.now)  # still queued
+    copy = tmp_path / "before.sqlite3"
+    backup_sqlite(Path(db.engine(app).url.database), copy)
+    clock.now += dt.timedelta(days=91)
+    erase(app, clock.now)
+
+    ring = app.extensions["kiosk.keyring"]  # every key the kiosk holds after the erasure
+    old = sqlite3.connect(copy)
+    tokens = {
+        reference: (
+            uid,
+            payload,
+            [
+                (s, h)
+                for s, h in old.execute(
+                    "SELECT a.sealed, a.sha256 FROM attachments a JOIN submissions s ON a.submission_id = s.id "
+                    "WHERE s.reference = ?",
+                    (reference,),
+                )
+            ],
+        )
+        for reference, uid, payload in old.execute("SELECT reference, uuid, payload FROM submissions")
+    }
+    old.close()
+    uid, payload, files = tokens[approved]
+    assert payload.startswith("d:") and files
+    assert every_key_fails(ring, payload, uid, uid)
+    assert all(every_key_fails(ring, token, sha, uid) for token, sha in files)
+    uid, payload, files = tokens[kept]  # the backup still restores what was not erased
+    assert ring.open_json(payload, uid, owner=uid)["applicant"]["iin"] == PARENT
+
+
+TOKEN = re.compile(rb"(?:k\d+|d):[A-Za-z0-9+/]{40,}={0,2}")
+
+
+def openable_copies(
+    paths: list[Path], ring: Keyring, bindings: list[tuple[str, str | None]], secrets_: list[bytes]
+) -> int:
+    """Sealed values in the raw bytes of these files that a key the kiosk holds opens and that hold
+    one of ``secrets_`` (the person's IINs, their photo)."""
+    found = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        for match in set(TOKEN.findall(path.read_bytes())):
+            token = match.decode()
+            for bound_to, owner in bindings:
+                try:
+                    plain = ring.open(token, bound_to, owner)
+                except (CannotDecrypt, ValueError):
+                    continue
+                if any(s in plain for s in secrets_):
+                    found += 1
+    return found
+
+
+def test_the_raw_files_hold_no_openable_copy_after_erasure(app, client, clock, tmp_path) -> None:
+    """The whole visit as a parent makes it (identify, form, photo, sign, Finish), a nightly backup,
+    the decision, then erasure: the database, its WAL, the backup, the key store: 0 openable."""
+    from flows import apply, token
+
+    child = child_iin(dt.date(2017, 4, 4), "F")
+    reference = apply(
+        client,
+        "ru",
+        "meals",
+        {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"},
+        clock,
+    )
+    reference = reference.rsplit("/", 1)[-1]
+    visit_ids = [v for (v,) in db.engine(app).connect().exec_driver_sql("SELECT id FROM visits").fetchall()]
+    client.post("/ru/receipt/finish", data={"csrf_token": token(client, f"/ru/receipt/{reference}")})
+    row = row_of(app, reference)
+    with db.new_session(app) as s:
+        s.get(Submission, row.id).state = State.APPROVED  # as the central system's decision would
+        s.get(Submission, row.id).closed_at = clock.now
+        s.commit()
+    folder = Path(db.engine(app).url.database)
+    backup = tmp_path / "nightly.sqlite3"
+    backup_sqlite(folder, backup)
+    ring = app.extensions["kiosk.keyring"]
+    bindings = [(row.uuid, row.uuid), *((v, None) for v in visit_ids)]
+    people = [child.encode(), PARENT.encode()]
+    files = [folder, Path(f"{folder}-wal"), backup, Path(app.instance_path) / "keys" / "submission_keys.sqlite3"]
+    assert openable_copies(files, ring, bindings, people) >= 1  # the search finds them while they are held
+
+    clock.now += dt.timedelta(days=91)
+    assert erase(app, clock.now).erased == 1
+    db.engine(app).dispose()
+    assert openable_copies(files, ring, bindings, people) == 0
+
+
+PASSWORD = "correct horse battery"
+
+
+def sign_in_staff(app, client, name: str = "aigul", role: str = "admin") -> None:
+    from flows import token
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(main, ["staff", "add", name, "--role", role, "--password-stdin"], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    client.post(
+        "/staff/login", data={"username": name, "password": PASSWORD, "csrf_token": token(client, "/staff/login")}
+    )
+
+
+def test_the_staff_page_of_an_erased_application_says_so(app, client, clock, closed) -> None:
+    approved, _ = closed
+    clock.now += dt.timedelta(days=91)
+    erase(app, clock.now)
+    sign_in_staff(app, client)
+    page = client.get(f"/staff/submissions/{approved}")
+    assert page.status_code == 200
+    assert soup(page).select_one("[data-erased]") is not None
+    assert PARENT not in page.get_data(as_text=True)
+    reprint = client.get(f"/staff/submissions/{approved}/receipt")
+    assert reprint.status_code == 302
+
+
+def test_the_worker_erases_once_a_day(app, clock, closed) -> None:
+    from kiosk.sync import Worker
+
+    app.config["PRIVACY_RETENTION_DAYS"] = {"approved": 90, "refused": 90, "cancelled": 30}
+    worker = Worker(app, app.extensions["kiosk.portal"])
+    assert worker.erase_if_due() == 0  # the first turn: nothing due yet
+    clock.now += dt.timedelta(days=91)
+    clock.now -= dt.timedelta(hours=1)
+    assert worker.erase_if_due() == 2  # a day has passed: its turn
+    clock.now += dt.timedelta(hours=2)
+    assert worker.erase_if_due() is None  # not again the same day
+
+
+def test_cli_erase(app, clock, closed) -> None:
+    runner = app.test_cli_runner()
+    clock.now += dt.timedelta(days=91)
+    dry = runner.invoke(main, ["privacy", "erase", "--dry-run"])
+    assert "2 applications due" in dry.output
+    done = runner.invoke(main, ["privacy", "erase"])
+    assert done.exit_code == 0 and "erased 2 applications (2 keys destroyed)" in done.output
+    again = runner.invoke(main, ["privacy", "erase"])
+    assert "erased 0 applications" in again.output
+
+
+@pytest.mark.postgres
+def test_erasure_on_postgresql(pg_database, instance, clock) -> None:
+    app = create_app({"TESTING": True, "CLOCK": clock, "PORTAL": "demo", "DATABASE_URL": pg_database})
+    db.upgrade(app)
+    try:
+        approved = make(app, CHILD, state=State.APPROVED, photo=PHOTO, now=clock.now)
+        waiting = make(app, OTHER_CHILD, state=State.NEEDS_STAFF, now=clock.now)
+        uid, payload, files = sealed_copies(app, approved)
+        clock.now += dt.timedelta(days=91)
+        assert erase(app, clock.now).erased == 1
+        ring = app.extensions["kiosk.keyring"]
+        assert every_key_fails(ring, payload, uid, uid)
+        assert all(every_key_fails(ring, token, sha, uid) for token, sha in files)
+        assert row_of(app, waiting).erased_at is None
+        with app.test_request_context("/ru/"), db.new_session(app) as s:
+            assert existing_for_child(s, "meals", CHILD, 2025).reference == approved
+            assert audit.verify(s) == []
+    finally:
+        db.engine(app).dispose()
