@@ -311,9 +311,13 @@ def canonical_payload(
     answers: dict[str, str],
     attachments: list[str],
     lang: str,
+    consent: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The payload and its hash: sorted keys, no spaces, UTF-8, so the same answers hash the same."""
-    payload = {
+    """The payload and its hash: sorted keys, no spaces, UTF-8, so the same answers hash the same.
+
+    The consent (kiosk/consent.py) is part of it: the SMS code signs the text the parent agreed to.
+    """
+    payload: dict[str, Any] = {
         "service": service.code,
         "catalog_version": catalog_version,
         "school_year": year,
@@ -322,5 +326,7 @@ def canonical_payload(
         "attachments": sorted(attachments),
         "lang": lang,
     }
+    if consent is not None:
+        payload["consent"] = consent
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return payload, hashlib.sha256(raw).hexdigest()

@@ -6,6 +6,7 @@ first event are committed together, and only after that commit is the receipt sh
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import secrets
@@ -18,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 
-from kiosk import applications, codes, db, sessions, sms, submissions
+from kiosk import applications, codes, consent, db, sessions, sms, submissions
 from kiosk.attachments import TOTAL_BUDGET, Refused, prepare
 from kiosk.bodies import takes_upload
 from kiosk.catalog import window_state
@@ -98,7 +99,7 @@ def form() -> ResponseReturnValue:
         year = applications.school_year(service, today)
         existing = submissions.existing_for_child(db.get_session(), service.code, answers["child_iin"], year)
         if existing is None:
-            _update_draft(answers=answers, year=year, payload_hash=None)
+            _update_draft(answers=answers, year=year, payload_hash=None, consent_at=None)
             return redirect(
                 url_for("apply.attachments") if request.args.get("back") != "check" else url_for("apply.check")
             )
@@ -174,7 +175,7 @@ def _store_upload(upload: BinaryIO) -> str | None:
         )
     )
     s.commit()
-    _update_draft(payload_hash=None)
+    _update_draft(payload_hash=None, consent_at=None)
     return None
 
 
@@ -185,13 +186,15 @@ def remove_attachment(attachment_id: int) -> ResponseReturnValue:
         s = db.get_session()
         s.execute(delete(Attachment).where(Attachment.id == attachment_id, Attachment.visit_id == _draft()["id"]))
         s.commit()
-        _update_draft(payload_hash=None)
+        _update_draft(payload_hash=None, consent_at=None)
     return redirect(url_for("apply.attachments"))
 
 
 def _payload() -> tuple[dict[str, Any], str]:
+    """The application as it will be signed, with the consent given on the check page (if it was)."""
     identity = session["identity"]
     draft = _draft()
+    agreed_at = draft.get("consent_at")
     return applications.canonical_payload(
         service=g.service,
         catalog_version=get_catalog().version,
@@ -200,6 +203,9 @@ def _payload() -> tuple[dict[str, Any], str]:
         answers=draft["answers"],
         attachments=[a.sha256 for a in _attachments()],
         lang=g.lang,
+        consent=consent.record(g.service, g.lang, current_app.config, dt.datetime.fromisoformat(agreed_at))
+        if agreed_at
+        else None,
     )
 
 
@@ -212,6 +218,10 @@ def check() -> ResponseReturnValue:
     form = ConsentForm()
     error = None
     if form.validate_on_submit():
+        if not draft.get("consent_at"):
+            # the moment of consent is kept with the draft: signing again later signs the same consent
+            _update_draft(consent_at=utcnow().isoformat())
+            draft = _draft()
         payload_hash = _payload()[1]
         if session["identity"]["method"] != "sms":
             _update_draft(payload_hash=payload_hash)
@@ -236,6 +246,8 @@ def check() -> ResponseReturnValue:
         error=error,
         identity=session["identity"],
         masked_iin=mask(session["identity"]["iin"]),
+        consent_sections=consent.sections(service, g.lang, current_app.config),
+        consent_version=consent.VERSION,
     )
 
 

@@ -7,6 +7,7 @@ ESC/POS output is the receipt drawn as a picture with a system font.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from flask_babel import force_locale, format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
-from kiosk import db, sessions, sms
+from kiosk import consent, db, sessions, sms
 from kiosk.catalog import Catalog, Category, Channel, ChecklistItem, Service, Source
 from kiosk.catalog_ext import channel_place, get_catalog, source_labels
 from kiosk.crypto import keyring
@@ -98,6 +99,10 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
         ]
         if category is not None:
             rows.append((_("Your family's situation"), category.name.get(lang)))
+        agreed = payload.get("consent")
+        if agreed:
+            when = format_datetime(dt.datetime.fromisoformat(agreed["at"]), "dd.MM.yyyy HH:mm")
+            rows.append((_("Consent to the processing of personal data"), consent.summary(agreed, when, lang)))
         sections: list[tuple[str, str, list[str]]] = []
         if channel is not None:
             rows.append((_("Where to bring the documents"), channel_place(channel, lang)))
