@@ -42,6 +42,7 @@ from kiosk.crypto import keyring
 from kiosk.extensions import htmx
 from kiosk.forms import ConfirmForm, StaffLoginForm
 from kiosk.i18n import current_language
+from kiosk.iin import mask
 from kiosk.models import Attachment, StaffUser, State, Submission
 from kiosk.receipt import document_line, state_label
 from kiosk.references import display
@@ -81,6 +82,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["state_label"] = state_label
+    app.jinja_env.globals["mask_iin"] = mask
     staff_labels.init_app(app)
 
 
