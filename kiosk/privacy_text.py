@@ -73,7 +73,7 @@ def inventory_text(report: Inventory, config: Mapping[str, Any], backups_checked
             f"Backups older than the longest retention period ({max(report.retention.values(), default=0)} days): "
             f"{len(report.backups)}; delete them (README, Personal data):"
         )
-        lines += [f"  {name} ({_day(at)})" for name, at in report.backups]
+        lines += [f"  {name}, {_day(at)}" for name, at in report.backups]
     else:
         lines.append("Backups older than the longest retention period: none")
     return "\n".join(lines) + "\n"

@@ -352,3 +352,47 @@ def test_erasure_on_postgresql(pg_database, instance, clock) -> None:
             assert audit.verify(s) == []
     finally:
         db.engine(app).dispose()
+
+
+def test_the_inventory_counts_without_personal_data(app, clock, tmp_path) -> None:
+    import os
+
+    references = [
+        make(app, child_iin(dt.date(2014, 1, 1) + dt.timedelta(days=i)), state=state, photo=photo, now=clock.now)
+        for i, (state, photo) in enumerate(
+            [
+                (State.APPROVED, PHOTO),
+                (State.REFUSED, None),
+                (State.CANCELLED, None),
+                (State.QUEUED, PHOTO + b"1"),
+                (State.NEEDS_STAFF, None),
+            ]
+        )
+    ]
+    clock.now += dt.timedelta(days=40)  # the cancelled one is due (30 days), the decided ones in 50 days
+    erase(app, clock.now)
+    references.append(make(app, child_iin(dt.date(2013, 1, 1)), state=State.APPROVED, now=clock.now))
+    clock.now += dt.timedelta(days=60)  # now the two decided on the first day are due too
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for name, days in (("kiosk-old.sqlite3", 120), ("kiosk-new.sqlite3", 1)):
+        (backups / name).write_bytes(b"x")
+        moment = (clock.now - dt.timedelta(days=days)).timestamp()
+        os.utime(backups / name, (moment, moment))
+    app.config.update(PRIVACY_OPERATOR_NAME={"en": "School No. 7"}, PRIVACY_OPERATOR_BIN="990340001234")
+
+    out = app.test_cli_runner().invoke(main, ["privacy", "report", "--backups", str(backups)]).output
+    assert "Operator: School No. 7, BIN 990340001234" in out
+    assert "Applications holding personal data: 5" in out  # all but the cancelled one, erased
+    for line in ("  approved: 2", "  refused: 1", "  queued: 1", "  needs_staff: 1"):
+        assert line in out
+    assert "  90 to 364 days: 4" in out and "  30 to 89 days: 1" in out
+    assert "Without an outcome yet (never erased until they have one): 2" in out
+    assert "Due for erasure now: 2" in out
+    assert "Erased so far: 1" in out
+    assert "applications' own data keys: 5 (wrapped by k1: 5)" in out
+    assert "Photos and scans held: 2" in out
+    assert "kiosk-old.sqlite3" in out and "kiosk-new.sqlite3" not in out
+    for reference in references:
+        assert reference not in out
+    assert PARENT not in out and "AIGERIM" not in out
