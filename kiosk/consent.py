@@ -47,6 +47,12 @@ def _operator_names(config: Mapping[str, Any]) -> dict[str, str]:
     return names
 
 
+def operator_line(config: Mapping[str, Any], lang: str) -> str:
+    """The operator as a line of a page: "School No. 7, BIN 990340001234"."""
+    operator, bin_ = _operator(config, lang)
+    return _("%(operator)s, BIN %(bin)s", operator=operator, bin=bin_) if bin_ else operator
+
+
 def data_items(service: Service, lang: str) -> list[str]:
     """What this service's application collects, in the reader's words: the form's own fields."""
     from kiosk.applications import form_for

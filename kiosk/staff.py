@@ -551,6 +551,61 @@ def reconcile_view() -> ResponseReturnValue:
     )
 
 
+@bp.route("/privacy", methods=["GET", "POST"])
+def privacy_report() -> ResponseReturnValue:
+    """What the kiosk holds about one person (and their children), why, until when, who opened it:
+    printed for a parent who asks, once staff have seen their ID card. The IIN is posted, never put
+    in an address (where logs would keep it), and shown masked on the page and on paper."""
+    from kiosk import consent, privacy
+    from kiosk.forms import IinForm
+    from kiosk.iin import InvalidIin, parse_iin
+    from kiosk.submissions import FINAL, iin_hash
+
+    form = IinForm()
+    report = None
+    if form.validate_on_submit():
+        try:
+            number = parse_iin(form.iin.data).number
+        except InvalidIin:
+            form.iin.errors = [_("This is not a valid IIN: check the 12 digits on the ID card.")]
+        else:
+            s = db.get_session()
+            retention = privacy.Retention.from_config(current_app.config)
+            held = privacy.held_for(s, iin_hash(number), retention)
+            photos = dict(
+                s.execute(
+                    select(Attachment.submission_id, func.count(Attachment.id))
+                    .where(Attachment.submission_id.in_([h.submission.id for h in held]))
+                    .group_by(Attachment.submission_id)
+                ).all()
+            )
+            lang = current_language()
+            rows = []
+            for h in held:
+                service = get_catalog().service(h.submission.service_code)
+                rows.append(
+                    {
+                        "held": h,
+                        "data": consent.data_items(service, lang) if service else [],
+                        "photos": photos.get(h.submission.id, 0),
+                        "final": h.submission.state in FINAL,
+                    }
+                )
+            privacy.record_report(s, held, current_user.username, utcnow())
+            s.commit()
+            retention_days = current_app.config.get("PRIVACY_RETENTION_DAYS") or {}
+            report = {
+                "masked": mask(number),
+                "rows": rows,
+                "operator": consent.operator_line(current_app.config, lang),
+                "decided": max(retention_days.get("approved", 0), retention_days.get("refused", 0)),
+                "cancelled": retention_days.get("cancelled", 0),
+                "printed_at": utcnow(),
+            }
+            form = IinForm(formdata=None)  # the number is not left in the page
+    return render_template("staff/privacy.html", form=form, report=report)
+
+
 @bp.get("/submissions/<reference>/receipt")
 def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""

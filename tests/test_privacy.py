@@ -18,6 +18,7 @@ from kiosk.backup import backup_sqlite
 from kiosk.catalog_ext import get_catalog
 from kiosk.cli import main
 from kiosk.crypto import CannotDecrypt, Keyring, keyring
+from kiosk.iin import mask
 from kiosk.models import Attachment, AuditEntry, State, Submission, SubmissionEvent
 from kiosk.submissions import AlreadyApplied, Erased, existing_for_child, open_payload, queue_submission, transition
 
@@ -396,3 +397,47 @@ def test_the_inventory_counts_without_personal_data(app, clock, tmp_path) -> Non
     for reference in references:
         assert reference not in out
     assert PARENT not in out and "AIGERIM" not in out
+
+
+def test_the_iin_report_lists_each_staff_read_and_masks_the_iin(app, client, clock, closed) -> None:
+    from flows import token
+
+    approved, refused = closed
+    sign_in_staff(app, client, "aigul")
+    with db.new_session(app) as s:
+        photo = s.scalars(select(Attachment)).one()
+    clock.now += dt.timedelta(minutes=5)
+    client.get(f"/staff/submissions/{approved}")
+    client.get(f"/staff/submissions/{approved}/attachments/{photo.id}")
+    client.get(f"/staff/submissions/{approved}/receipt")
+    clock.now += dt.timedelta(minutes=5)
+    other = app.test_client()
+    sign_in_staff(app, other, "bolat", "operator")
+    other.get("/staff/language/ru")
+    page = other.post("/staff/privacy", data={"iin": PARENT, "csrf_token": token(other, "/staff/privacy")})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert PARENT not in html and CHILD not in html and mask(PARENT) in html
+    held = {a["data-held"]: a for a in soup(page).select("[data-held]")}
+    assert set(held) == {approved, refused}
+    reads = [li.get_text(" ", strip=True) for li in held[approved].select("[data-read]")]
+    assert [li["data-read"] for li in held[approved].select("[data-read]")] == [
+        "submission.view",
+        "submission.attachment_view",
+        "submission.reprint",
+    ]
+    assert all("aigul" in r for r in reads) and "04.05.2026 11:05" in reads[0]  # Almaty time
+    assert "Заявление открыто" in reads[0]
+    assert held[refused].select("[data-read]") == []
+    assert "02.08.2026" in held[approved].select_one("[data-until]").get_text()  # 90 days after 4 May (Almaty)
+    assert held[approved].select_one("[data-role]")["data-role"] == "applicant"
+
+    # the report is itself a read, and shows on the next one; the child's IIN finds the same application
+    again = client.post("/staff/privacy", data={"iin": CHILD, "csrf_token": token(client, "/staff/privacy")})
+    [only] = soup(again).select("[data-held]")
+    assert only["data-held"] == approved and only.select_one("[data-role]")["data-role"] == "child"
+    assert only.select("[data-read]")[-1]["data-read"] == "privacy.report"
+    assert "bolat" in only.select("[data-read]")[-1].get_text()
+
+    wrong = client.post("/staff/privacy", data={"iin": "123", "csrf_token": token(client, "/staff/privacy")})
+    assert wrong.status_code == 200 and soup(wrong).select_one(".field-error") is not None
