@@ -441,3 +441,38 @@ def test_the_iin_report_lists_each_staff_read_and_masks_the_iin(app, client, clo
 
     wrong = client.post("/staff/privacy", data={"iin": "123", "csrf_token": token(client, "/staff/privacy")})
     assert wrong.status_code == 200 and soup(wrong).select_one(".field-error") is not None
+
+
+def test_the_incident_report_gives_the_facts_from_the_audit_log(app, client, clock, closed, tmp_path) -> None:
+    from flows import token
+
+    approved, refused = closed
+    sign_in_staff(app, client, "aigul")
+    client.get(f"/staff/submissions/{approved}")
+    client.get(f"/staff/submissions/{refused}")
+    stranger = app.test_client()
+    for _ in range(2):
+        stranger.post(
+            "/staff/login",
+            data={"username": "aigul", "password": "wrong", "csrf_token": token(stranger, "/staff/login")},
+        )
+    app.config.update(PRIVACY_RESPONSIBLE="Deputy head, room 12", PRIVACY_OPERATOR_BIN="990340001234")
+    out = tmp_path / "incident.txt"
+    result = app.test_cli_runner().invoke(main, ["privacy", "incident", "--since", "2026-05-01", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o777 == 0o600
+    text = out.read_text()
+    assert "Prepared 04.05.2026 11:00 (Almaty) for: Deputy head, room 12" in text
+    assert "applications with personal data in the database during the period: 2" in text
+    assert "distinct people in them (applicants and children): 3" in text  # one parent, two children
+    assert "    meals: 2" in text
+    assert "    aigul: 2" in text  # who read personal data
+    assert "failed staff sign-ins: 2" in text
+    assert "audit chain: intact" in text
+    assert "94-V" in text
+    for secret in (PARENT, CHILD, OTHER_CHILD, approved, refused):
+        assert secret not in text
+    later = app.test_cli_runner().invoke(
+        main, ["privacy", "incident", "--since", "2026-06-01", "--until", "2026-05-01"]
+    )
+    assert later.exit_code != 0 and "--until comes before --since" in later.output
