@@ -341,6 +341,7 @@ def privacy_erase(dry_run: bool) -> None:
         retention,
         actor="cli",
         batch=app.config["PRIVACY_ERASE_BATCH"],
+        pause_s=app.config["PRIVACY_ERASE_PAUSE_S"],
     )
     click.echo(
         f"erased {result.erased} applications ({result.keys_destroyed} keys destroyed); "

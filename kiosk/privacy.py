@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ def erase_due(
     batch: int = ERASE_BATCH,
     limit: int | None = None,
     keep_references: bool = False,
+    pause_s: float = 0.0,
 ) -> Erasure:
     """Erase every submission due at ``now``, batch by batch, each batch one transaction.
 
@@ -129,7 +131,8 @@ def erase_due(
     deleted, an event and an audit entry written per submission, and committed; then the batch's
     keys are destroyed. A crash between the two leaves keys of erased submissions, which the sweep
     at the end of the next run destroys. Several runs at once (two workers) take different rows on
-    PostgreSQL (SKIP LOCKED) and take turns on SQLite.
+    PostgreSQL (SKIP LOCKED) and take turns on SQLite. ``pause_s`` between batches lets the
+    visitors' writes in: on SQLite a batch holds the one write lock (bench/privacy_erase.py).
     """
     if keyring.datakeys is None:
         raise RuntimeError("no store for the submissions' own keys")
@@ -166,7 +169,7 @@ def erase_due(
             )
             s.execute(delete(Attachment).where(Attachment.submission_id.in_(ids)))
             s.execute(
-                insert(SubmissionEvent),
+                insert(cast(Table, SubmissionEvent.__table__)),
                 [
                     {
                         "submission_id": r.id,
@@ -197,6 +200,8 @@ def erase_due(
         result.erased += len(rows)
         if keep_references:
             result.references += [r.reference for r in rows]
+        if pause_s:
+            time.sleep(pause_s)
     result.released = release_child_hashes(make_session, now, actor=actor, batch=batch)
     result.orphan_keys = sweep_keys(make_session, keyring, now)
     _truncate_wal(make_session)

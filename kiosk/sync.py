@@ -309,6 +309,7 @@ class Worker:
                 privacy.Retention.from_config(self.app.config),
                 actor=f"sync:{self.worker_id}",
                 batch=self.app.config.get("PRIVACY_ERASE_BATCH", privacy.ERASE_BATCH),
+                pause_s=self.app.config.get("PRIVACY_ERASE_PAUSE_S", 0.0),
             )
         if result.erased or result.released:
             log.info("erased the personal data of %d applications (%d released)", result.erased, result.released)
