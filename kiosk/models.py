@@ -91,8 +91,15 @@ class Submission(Base):
         Index("ix_submissions_state_created", "state", "created_at", "id"),
         Index("ix_submissions_service_created", "service_code", "created_at", "id"),
         Index("ix_submissions_state_service_created", "state", "service_code", "created_at", "id"),
-        # erasure: the closed ones whose retention has run out (kiosk/privacy.py)
-        Index("ix_submissions_state_closed", "state", "closed_at"),
+        # erasure: the held ones by outcome and closing time (kiosk/privacy.py); only those not
+        # erased yet, so a run's batches never walk past the ones it erased before
+        Index(
+            "ix_submissions_held_closed",
+            "state",
+            "closed_at",
+            sqlite_where=text("erased_at IS NULL"),
+            postgresql_where=text("erased_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -137,75 +137,86 @@ def erase_due(
     if keyring.datakeys is None:
         raise RuntimeError("no store for the submissions' own keys")
     result = Erasure()
-    while limit is None or result.erased < limit:
-        size = batch if limit is None else min(batch, limit - result.erased)
-        with make_session() as s:
-            _secure_delete(s)
-            audit.lock(s)  # the chain's lock before any row, as every writer of the chain takes them
-            query = (
-                select(
-                    Submission.id,
-                    Submission.uuid,
-                    Submission.reference,
-                    Submission.service_code,
-                    Submission.state,
-                    Submission.closed_at,
-                )
-                .where(retention.due(now))
-                .order_by(Submission.closed_at, Submission.id)
-                .limit(size)
-            )
-            if s.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=Submission)
-            rows = s.execute(query).all()
+    for state, days in retention.days.items():
+        # one outcome at a time: each batch is a range scan of the index of the held ones
+        # (state, closed_at), which stops after the batch, however many were erased before it
+        cutoff = now - dt.timedelta(days=days)
+        while limit is None or result.erased < limit:
+            size = batch if limit is None else min(batch, limit - result.erased)
+            rows = _erase_batch(make_session, state, cutoff, now, size, actor)
             if not rows:
                 break
-            ids = [r.id for r in rows]
-            s.execute(
-                update(Submission)
-                .where(Submission.id.in_(ids), Submission.erased_at.is_(None))
-                .values(payload="", applicant_iin_hash="", erased_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            s.execute(delete(Attachment).where(Attachment.submission_id.in_(ids)))
-            s.execute(
-                insert(cast(Table, SubmissionEvent.__table__)),
-                [
-                    {
-                        "submission_id": r.id,
-                        "at": now,
-                        "from_state": r.state,
-                        "to_state": r.state,
-                        "actor": ACTOR,
-                        "detail": {"action": "erased"},
-                    }
-                    for r in rows
-                ],
-            )
-            audit.append_many(
-                s,
-                actor=actor,
-                action="privacy.erase",
-                now=now,
-                entries=[
-                    (
-                        r.reference,
-                        {"service": r.service_code, "state": r.state, "closed_on": _local_day(r.closed_at)},
-                    )
-                    for r in rows
-                ],
-            )
-            s.commit()
-        result.keys_destroyed += keyring.datakeys.destroy(r.uuid for r in rows)
-        result.erased += len(rows)
-        if keep_references:
-            result.references += [r.reference for r in rows]
-        if pause_s:
-            time.sleep(pause_s)
+            result.keys_destroyed += keyring.datakeys.destroy(r.uuid for r in rows)
+            result.erased += len(rows)
+            if keep_references:
+                result.references += [r.reference for r in rows]
+            if pause_s:
+                time.sleep(pause_s)
     result.released = release_child_hashes(make_session, now, actor=actor, batch=batch)
     result.orphan_keys = sweep_keys(make_session, keyring, now)
     _truncate_wal(make_session)
     return result
+
+
+def _erase_batch(
+    make_session: Callable[[], Session], state: str, cutoff: dt.datetime, now: dt.datetime, size: int, actor: str
+) -> list[Any]:
+    """Erase up to ``size`` submissions in ``state`` closed before ``cutoff``, in one transaction."""
+    with make_session() as s:
+        _secure_delete(s)
+        audit.lock(s)  # the chain's lock before any row, as every writer of the chain takes them
+        query = (
+            select(
+                Submission.id,
+                Submission.uuid,
+                Submission.reference,
+                Submission.service_code,
+                Submission.state,
+                Submission.closed_at,
+            )
+            .where(Submission.erased_at.is_(None), Submission.state == state, Submission.closed_at <= cutoff)
+            .order_by(Submission.closed_at)
+            .limit(size)
+        )
+        if s.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Submission)
+        rows = list(s.execute(query).all())
+        if not rows:
+            return rows
+        ids = [r.id for r in rows]
+        s.execute(
+            update(Submission)
+            .where(Submission.id.in_(ids), Submission.erased_at.is_(None))
+            .values(payload="", applicant_iin_hash="", erased_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        s.execute(delete(Attachment).where(Attachment.submission_id.in_(ids)))
+        s.execute(
+            insert(cast(Table, SubmissionEvent.__table__)),
+            [
+                {
+                    "submission_id": r.id,
+                    "at": now,
+                    "from_state": r.state,
+                    "to_state": r.state,
+                    "actor": ACTOR,
+                    "detail": {"action": "erased"},
+                }
+                for r in rows
+            ],
+        )
+        audit.append_many(
+            s,
+            actor=actor,
+            action="privacy.erase",
+            now=now,
+            entries=[
+                (r.reference, {"service": r.service_code, "state": r.state, "closed_on": _local_day(r.closed_at)})
+                for r in rows
+            ],
+        )
+        s.commit()
+    return rows
 
 
 def release_child_hashes(
@@ -215,6 +226,7 @@ def release_child_hashes(
     (the one-per-child rule is per school year): it is replaced by a random value."""
     year = last_ended_school_year(now)
     released = 0
+    after = 0  # an id cursor: each batch starts where the last one ended, not at the first row again
     while True:
         with make_session() as s:
             _secure_delete(s)
@@ -222,6 +234,7 @@ def release_child_hashes(
             rows = s.execute(
                 select(Submission.id, Submission.reference)
                 .where(
+                    Submission.id > after,
                     Submission.erased_at.is_not(None),
                     Submission.school_year <= year,
                     ~Submission.child_iin_hash.startswith(RELEASED),
@@ -241,6 +254,7 @@ def release_child_hashes(
             )
             s.commit()
             released += len(rows)
+            after = rows[-1].id
 
 
 def sweep_keys(make_session: Callable[[], Session], keyring: Keyring, now: dt.datetime) -> int:

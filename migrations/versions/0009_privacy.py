@@ -29,11 +29,17 @@ def upgrade() -> None:
             "WHERE state IN ('approved', 'refused', 'cancelled')"
         )
     )
-    op.create_index("ix_submissions_state_closed", "submissions", ["state", "closed_at"])
+    op.create_index(
+        "ix_submissions_held_closed",
+        "submissions",
+        ["state", "closed_at"],
+        sqlite_where=sa.text("erased_at IS NULL"),
+        postgresql_where=sa.text("erased_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_submissions_state_closed", table_name="submissions")
+    op.drop_index("ix_submissions_held_closed", table_name="submissions")
     with op.batch_alter_table("submissions") as batch:
         batch.drop_column("consent_at")
         batch.drop_column("consent_version")
