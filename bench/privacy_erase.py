@@ -16,7 +16,8 @@ For each database the run:
    (writes its visit row: an INSERT and a commit, which on SQLite waits for any other writer);
 4. measures the pages for ``--seconds`` without erasure (the baseline, same run, same server),
    then while ``kiosk.privacy.erase_due`` runs in a process of its own (as ``kiosk privacy erase``
-   or the worker would), timing the erasure inside that process, and the pages until it ends;
+   or the worker would), timing the erasure inside that process, and the pages until it ends,
+   then ``--seconds`` again without it (the baseline after: how steady the machine was);
 5. checks the outcome: every due application erased and its key destroyed, the others intact,
    the audit chain whole.
 
@@ -285,6 +286,9 @@ def run(kind: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]:
 
         report["during"] = pages.measure(erase)
         report["during_errors"] = pages.errors
+        log(f"{kind}: after, for {args.seconds} s")  # a second baseline: how steady the machine was
+        report["after"] = pages.measure(lambda: time.sleep(args.seconds))
+        report["after_errors"] = pages.errors
         pages.stop.set()
     seconds, erased, keys = done["out"].split()
     report.update(erase_s=float(seconds), erased=int(erased), keys=int(keys), wall_s=float(done["wall"]))
@@ -313,13 +317,16 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
         f"{report['audit_entries']:,} erasure entries, audit chain {'intact' if report['audit_ok'] else 'BROKEN'}"
     )
     print(f"{'page':32} {'':8} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for when in ("baseline", "during"):
+    for when in ("baseline", "during", "after"):
         for page, values in report[when].items():
             print(
                 f"{page:32} {when:8} {len(values):6d} {statistics.median(values):8.1f} {pct(values, 99):8.1f} "
                 f"{max(values):8.1f}"
             )
-    print(f"errors: baseline {report['baseline_errors']}, during {report['during_errors']}")
+    print(
+        f"errors: baseline {report['baseline_errors']}, during {report['during_errors']}, "
+        f"after {report['after_errors']}"
+    )
 
 
 def main() -> None:
