@@ -89,6 +89,14 @@ def test_the_consent_is_stored_sealed_and_signed_with_the_application(app, clien
     assert hashlib.sha256(raw).hexdigest() == row.payload_hash
     assert payload["applicant"]["iin"] == PARENT and PARENT not in row.payload  # sealed
 
+    # staff see which text was agreed to, and when
+    from test_privacy import sign_in_staff
+
+    staff = app.test_client()
+    sign_in_staff(app, staff)
+    page = soup(staff.get(f"/staff/submissions/{row.reference}"))
+    assert page.select_one("[data-consent]")["data-consent"] == consent.VERSION
+
     # the receipt summarises it in Kazakh and Russian, with the record kept, not today's settings
     app.config["PRIVACY_OPERATOR_NAME"] = {"kk": "Басқа мектеп", "ru": "Другая школа", "en": "Another"}
     receipt = soup(client.get(location)).get_text(" ", strip=True)

@@ -476,3 +476,21 @@ def test_the_incident_report_gives_the_facts_from_the_audit_log(app, client, clo
         main, ["privacy", "incident", "--since", "2026-06-01", "--until", "2026-05-01"]
     )
     assert later.exit_code != 0 and "--until comes before --since" in later.output
+
+
+def test_a_crash_between_the_commit_and_the_keys_is_swept_on_the_next_run(app, clock, closed) -> None:
+    approved, _ = closed
+    ring = app.extensions["kiosk.keyring"]
+    stray = ring.datakeys.create("a-submission-that-never-committed", clock.now)
+    assert stray is not None and ring.datakeys.get("a-submission-that-never-committed") == stray
+    row = row_of(app, approved)
+    clock.now += dt.timedelta(days=91)
+    with db.new_session(app) as s:  # erased in the database, but the process died before its key went
+        s.get(Submission, row.id).erased_at = clock.now
+        s.execute(Submission.__table__.update().where(Submission.id == row.id).values(payload=""))
+        s.commit()
+    assert ring.datakeys.get(row.uuid) is not None
+    result = erase(app, clock.now)
+    assert ring.datakeys.get(row.uuid) is None
+    assert ring.datakeys.get("a-submission-that-never-committed") is None  # an hour old and more
+    assert result.orphan_keys == 2
