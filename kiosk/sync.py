@@ -36,6 +36,7 @@ from kiosk.submissions import open_payload, transition
 log = logging.getLogger(__name__)
 
 DUE_STATES = (State.QUEUED, State.RETRY_WAIT)
+ERASE_TURN_BATCHES = 25  # erasure batches per turn of the loop, so deliveries never wait long for it
 WAITING_STATES = (State.QUEUED, State.RETRY_WAIT, State.SENDING)
 # what the central system says, and the state it moves a submission to; only forward moves count
 FEED_STATES = {
@@ -301,16 +302,23 @@ class Worker:
                     s.rollback()
                     return None
             s.commit()
+        batch = self.app.config.get("PRIVACY_ERASE_BATCH", privacy.ERASE_BATCH)
+        turn = batch * ERASE_TURN_BATCHES
         with self.app.app_context():
             result = privacy.erase_due(
                 lambda: db.new_session(self.app),
                 self.keyring,
                 now,
                 privacy.Retention.from_config(self.app.config),
-                actor=f"sync:{self.worker_id}",
-                batch=self.app.config.get("PRIVACY_ERASE_BATCH", privacy.ERASE_BATCH),
+                batch=batch,
+                limit=turn,
                 pause_s=self.app.config.get("PRIVACY_ERASE_PAUSE_S", 0.0),
             )
+        if result.erased >= turn:
+            # more is due (a first run over a long backlog): deliveries go on, then the next turn
+            with self.app.app_context(), db.new_session(self.app) as s:
+                _set(s, "privacy_erased_at", (now - dt.timedelta(seconds=every)).isoformat())
+                s.commit()
         if result.erased or result.released:
             log.info("erased the personal data of %d applications (%d released)", result.erased, result.released)
         return result.erased

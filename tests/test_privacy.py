@@ -494,3 +494,20 @@ def test_a_crash_between_the_commit_and_the_keys_is_swept_on_the_next_run(app, c
     assert ring.datakeys.get(row.uuid) is None
     assert ring.datakeys.get("a-submission-that-never-committed") is None  # an hour old and more
     assert result.orphan_keys == 2
+
+
+def test_the_worker_erases_a_long_backlog_in_turns_between_deliveries(app, clock, monkeypatch) -> None:
+    from kiosk import sync
+    from kiosk.sync import Worker
+
+    monkeypatch.setattr(sync, "ERASE_TURN_BATCHES", 1)
+    app.config["PRIVACY_ERASE_BATCH"] = 2
+    for i in range(5):
+        make(app, child_iin(dt.date(2014, 2, 1) + dt.timedelta(days=i)), state=State.APPROVED, now=clock.now)
+    clock.now += dt.timedelta(days=91)
+    worker = Worker(app, app.extensions["kiosk.portal"])
+    assert [worker.erase_if_due() for _ in range(4)] == [2, 2, 1, None]
+    with db.new_session(app) as s:
+        assert {e.actor for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.erase"))} == {
+            "privacy"
+        }
