@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -300,6 +301,7 @@ def run(kind: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]:
         report["audit_ok"] = audit.verify(s) == []
     report["keys_left"] = app.extensions["kiosk.keyring"].datakeys.count()
     db.engine(app).dispose()
+    shutil.rmtree(instance, ignore_errors=True)  # half a gigabyte of synthetic applications
     return report
 
 
