@@ -28,6 +28,7 @@ from kiosk.domain.catalog_doc import render_markdown
 from kiosk.extensions import portal_key
 from kiosk.infra import logs
 from kiosk.infra.crypto import add_key
+from kiosk.jobs import privacy_text
 from kiosk.jobs.backup import backup_command, restore_command
 from kiosk.jobs.sync import Backoff, Worker
 from kiosk.models import StaffUser
@@ -272,6 +273,125 @@ def audit_verify() -> None:
             click.echo(f"entry {problem.entry_id or '-'}: {problem.what}", err=True)
         raise SystemExit(1)
     click.echo(f"audit log intact: {count} entries")
+
+
+@main.group("privacy")
+def privacy_group() -> None:
+    """Personal data: erase what is due, the inventory, the facts of a breach."""
+
+
+def _retention(app: Flask) -> Any:
+    from kiosk.jobs.privacy import Retention, RetentionError
+
+    try:
+        return Retention.from_config(app.config)
+    except RetentionError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@privacy_group.command("erase")
+@click.option("--dry-run", is_flag=True, help="Say how many are due, erase nothing.")
+@with_appcontext
+def privacy_erase(dry_run: bool) -> None:
+    """Erase the personal data of every application whose retention period has run out.
+
+    Each one's own data key is destroyed, so its payload, photos and consent cannot be read again,
+    in the database, its WAL or any backup. The reference, service, dates and states stay; an
+    application without an outcome yet is never erased. Every erasure is an audit entry.
+    """
+    from sqlalchemy import func, select
+
+    from kiosk.clock import utcnow
+    from kiosk.jobs import privacy
+    from kiosk.models import Submission
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    db.upgrade(app)
+    retention = _retention(app)
+    now = utcnow(app.config)
+    if dry_run:
+        with db.new_session(app) as s:
+            due = s.scalar(select(func.count(Submission.id)).where(retention.due(now)))
+        click.echo(f"{due} applications due for erasure now (nothing erased: --dry-run)")
+        return
+    result = privacy.erase_due(
+        lambda: db.new_session(app),
+        app.extensions["kiosk.keyring"],
+        now,
+        retention,
+        actor="cli",
+        batch=app.config["PRIVACY_ERASE_BATCH"],
+        pause_s=app.config["PRIVACY_ERASE_PAUSE_S"],
+    )
+    click.echo(
+        f"erased {result.erased} applications ({result.keys_destroyed} keys destroyed); "
+        f"{result.released} one-per-child records released after their school year; "
+        f"{result.orphan_keys} stray keys destroyed"
+    )
+
+
+@privacy_group.command("report")
+@click.option(
+    "--backups",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The folder of `kiosk backup` files, to name those older than the retention period.",
+)
+@with_appcontext
+def privacy_report(backups: Path | None) -> None:
+    """The kiosk's inventory of personal data, with no personal data in it."""
+    from kiosk.clock import utcnow
+    from kiosk.jobs import privacy
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    retention = _retention(app)
+    now = utcnow(app.config)
+    with db.new_session(app) as s:
+        report = privacy.inventory(s, app.extensions["kiosk.keyring"], now, retention)
+    if backups is not None:
+        files = [
+            (p.name, dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC))
+            for p in sorted(backups.glob("kiosk-*"))
+            if p.is_file()
+        ]
+        report.backups = privacy.old_backups(files, now, retention)
+    click.echo(privacy_text.inventory_text(report, app.config, backups is not None))
+
+
+@privacy_group.command("incident")
+@click.option("--since", required=True, help="When the breach may have begun (YYYY-MM-DD or ISO time, Almaty).")
+@click.option("--until", "until_", default=None, help="When it ended (default: now).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@with_appcontext
+def privacy_incident(since: str, until_: str | None, output: Path | None) -> None:
+    """The facts a report to the authority needs, from the database and the audit log."""
+    from kiosk.clock import utcnow
+    from kiosk.jobs import privacy
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    start = _moment(since, "--since")
+    end = _moment(until_, "--until") if until_ else utcnow(app.config)
+    if end < start:
+        raise click.UsageError("--until comes before --since")
+    with db.new_session(app) as s:
+        facts = privacy.incident(s, start, end)
+    page = privacy_text.incident_text(facts, app.config, utcnow(app.config))
+    if output:
+        output.write_text(page, encoding="utf-8")
+        output.chmod(0o600)
+        click.echo(f"written to {output}")
+    else:
+        click.echo(page, nl=False)
+
+
+def _moment(value: str, name: str) -> dt.datetime:
+    from kiosk.clock import ALMATY
+
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD) or an ISO time", param_hint=name) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=ALMATY)).astimezone(dt.UTC)
 
 
 @main.group("db")

@@ -19,6 +19,8 @@ def system_utcnow() -> dt.datetime:
 
 def utcnow(config: Mapping[str, Any] | None = None) -> dt.datetime:
     """Now, in UTC: the site's ``CLOCK`` if it has one (the bound site's, unless one is given)."""
+    if config is not None and not isinstance(config, Mapping):
+        raise TypeError(f"utcnow takes the app's config, not {type(config).__name__}")  # app.get is a route
     clock: Callable[[], dt.datetime] | None = (config if config is not None else site.settings()).get("CLOCK")
     return clock() if clock else system_utcnow()
 

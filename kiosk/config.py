@@ -146,6 +146,22 @@ ECP_WAIT_S = 120
 # the phone (the central system's own expiry may end it sooner), and how often the page asks
 EGOV_WAIT_S = 300
 EGOV_POLL_S = 2
+# Personal data (kiosk/jobs/privacy.py, README "Personal data"). The school is the operator of what
+# parents give the kiosk: its name in each language and its BIN, as the consent names them.
+PRIVACY_OPERATOR_NAME = None  # e.g. {"kk": "...", "ru": "...", "en": "..."}; None: "the school running this kiosk"
+PRIVACY_OPERATOR_BIN = None  # the school's 12-digit BIN
+# Days an application's personal data is kept after its outcome, then erased (its own key
+# destroyed). These are this kiosk's defaults, not periods the law sets: a school sets its own.
+# Only outcomes can be named: an application still on its way is never erased.
+PRIVACY_RETENTION_DAYS = {"approved": 90, "refused": 90, "cancelled": 30}
+# The sync worker erases what is due this often (0: never; then run `kiosk privacy erase` from cron)
+PRIVACY_ERASE_EVERY_S = 24 * 3600
+# Applications erased per transaction, and a pause after each, in which the visitors' writes go
+# first: on SQLite a batch holds the one write lock (bench/privacy_erase.py measured these)
+PRIVACY_ERASE_BATCH = 200
+PRIVACY_ERASE_PAUSE_S = 0.05
+# Who answers for personal data at the school, named on `kiosk privacy incident`'s report
+PRIVACY_RESPONSIBLE = None
 
 # Staff console
 STAFF_IDLE_S = 15 * 60

@@ -255,6 +255,9 @@ def _make_engine(url: str, busy_timeout_ms: int, pool_size: int | None) -> Engin
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cur.execute("PRAGMA foreign_keys=ON")
+            # what is deleted or overwritten (a visit at Finish, a draft's photos, an erased payload) is
+            # zeroed in the file, not left readable in free space (kiosk/jobs/privacy.py)
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

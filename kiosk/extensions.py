@@ -18,6 +18,8 @@ from kiosk.clients.portal import DemoPortal, HttpPortal, Phone, PortalClient
 from kiosk.clients.sms import ConsoleSms, DemoPhone, PortalSms, SmsGateway
 from kiosk.config import ConfigError
 from kiosk.infra.crypto import Keyring, load_keyring
+from kiosk.infra.datakeys import FILENAME as DATAKEYS_FILE
+from kiosk.infra.datakeys import DataKeys
 from kiosk.infra.keys import instance_secret
 
 babel = Babel()
@@ -47,7 +49,9 @@ def init_secrets(app: Flask) -> None:
         app.config["SECRET_KEY"] = instance_secret(instance / "secret_key")
     if not app.config.get("HASH_KEY"):
         app.config["HASH_KEY"] = instance_secret(instance / "hash_key")
-    app.extensions["kiosk.keyring"] = load_keyring(instance / "keys")
+    ring = load_keyring(instance / "keys")
+    ring.datakeys = DataKeys(instance / "keys" / DATAKEYS_FILE, ring)  # each submission's own key
+    app.extensions["kiosk.keyring"] = ring
 
 
 def keyring() -> Keyring:

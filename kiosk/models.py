@@ -91,6 +91,15 @@ class Submission(Base):
         Index("ix_submissions_state_created", "state", "created_at", "id"),
         Index("ix_submissions_service_created", "service_code", "created_at", "id"),
         Index("ix_submissions_state_service_created", "state", "service_code", "created_at", "id"),
+        # erasure: the held ones by outcome and closing time (kiosk/jobs/privacy.py); only those not
+        # erased yet, so a run's batches never walk past the ones it erased before
+        Index(
+            "ix_submissions_held_closed",
+            "state",
+            "closed_at",
+            sqlite_where=text("erased_at IS NULL"),
+            postgresql_where=text("erased_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -121,6 +130,13 @@ class Submission(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     portal_reference: Mapped[str | None] = mapped_column(String(64))
     claimed_by: Mapped[str | None] = mapped_column(String(64))  # the sync worker holding the lease
+    # when it reached its outcome (approved, refused, cancelled): its retention counts from then
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # when its personal data was erased (its own key destroyed); the record stays, without it
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # which consent text the parent agreed to, and when (the whole text is sealed in the payload)
+    consent_version: Mapped[str | None] = mapped_column(String(16))
+    consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     events: Mapped[list[SubmissionEvent]] = relationship(
         back_populates="submission", order_by="SubmissionEvent.id", cascade="all, delete-orphan"

@@ -12,10 +12,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from fixtures.flows import PARENT, child_iin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fixtures.flows import PARENT, child_iin
 from kiosk import db
 from kiosk.domain import accounts, applications, audit, codes, helpcalls, reconcile, staffqueue, submissions
 from kiosk.extensions import keyring

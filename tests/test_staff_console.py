@@ -7,38 +7,24 @@ import datetime as dt
 import re
 
 import pytest
-from wtforms import RadioField
 
-from fixtures.flows import apply, apply_assisted, child_iin, fill_form, identify, sign, soup, token
+from fixtures.flows import (
+    NAMES,
+    answers_for,
+    apply,
+    apply_assisted,
+    child_iin,
+    fill_form,
+    identify,
+    sign,
+    soup,
+    token,
+)
 from fixtures.staff import sign_in
 from fixtures.submissions import queue_meals
 from kiosk.cli import main
 from kiosk.clock import ALMATY
 from kiosk.domain.catalog import load_catalog
-from kiosk.web import application_forms
-
-CHILD = child_iin(dt.date(2019, 9, 9), "F")  # seven by the end of 2026: old enough for every form
-NAMES = {"child_name": "Әлібекова Айгерім-Ёлка", "settlement": "Ақсай ауылы", "school_from": "№ 12 мектеп"}
-
-
-def answers_for(service_code: str, app) -> dict[str, str]:
-    """A valid answer to every field of the service's form, with a choice that is not the first where
-    there is one (a label must replace it, whatever it is)."""
-    service = load_catalog().service(service_code)
-    form = application_forms.form_for(service, dt.date(2026, 5, 4), "en")
-    out = {}
-    for name in service.form:
-        unbound = getattr(form, name)
-        if unbound.field_class is RadioField or issubclass(unbound.field_class, RadioField):
-            choices = [c.value for c in unbound.kwargs["choices"]]
-            out[name] = choices[0] if name == "grade" else choices[-1]
-        elif name == "child_iin":
-            out[name] = CHILD
-        elif name == "distance_km":
-            out[name] = "12.5"
-        else:
-            out[name] = NAMES.get(name, "Ақсай ауылы")
-    return out
 
 
 def _pairs(page, selector: str) -> dict[str, tuple[str, str]]:

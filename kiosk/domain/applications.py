@@ -35,9 +35,13 @@ def canonical_payload(
     answers: dict[str, str],
     attachments: list[str],
     lang: str,
+    consent: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The payload and its hash: sorted keys, no spaces, UTF-8, so the same answers hash the same."""
-    payload = {
+    """The payload and its hash: sorted keys, no spaces, UTF-8, so the same answers hash the same.
+
+    The consent (kiosk/web/consent.py) is part of it: the signature covers the text the parent agreed to.
+    """
+    payload: dict[str, Any] = {
         "service": service.code,
         "catalog_version": catalog_version,
         "school_year": year,
@@ -46,6 +50,8 @@ def canonical_payload(
         "attachments": sorted(attachments),
         "lang": lang,
     }
+    if consent is not None:
+        payload["consent"] = consent
     return payload, hashlib.sha256(canonical_bytes(payload)).hexdigest()
 
 

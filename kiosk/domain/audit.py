@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -75,6 +75,41 @@ def append(
         head.value = entry.hash
     session.flush()
     return entry
+
+
+def append_many(
+    session: Session, *, actor: str, action: str, now: dt.datetime, entries: list[tuple[str | None, dict[str, Any]]]
+) -> None:
+    """Add one entry per (target, detail) at the end of the chain in one insert: erasing 100,000
+    submissions writes 100,000 entries, and one flush each would be most of the time."""
+    if not entries:
+        return
+    from sqlalchemy import Table, insert
+
+    lock(session)
+    head = session.get(SyncState, HEAD_KEY)
+    prev = head.value if head else GENESIS
+    rows = []
+    for target, detail in entries:
+        digest = _digest(prev, now, actor, action, target, detail)
+        rows.append(
+            {
+                "at": now,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "detail": detail,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    session.execute(insert(cast(Table, AuditEntry.__table__)), rows)  # Core: no ORM bookkeeping per row
+    if head is None:
+        session.add(SyncState(key=HEAD_KEY, value=prev))
+    else:
+        head.value = prev
+    session.flush()
 
 
 @dataclass(frozen=True)

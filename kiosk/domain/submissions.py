@@ -1,8 +1,10 @@
 """The durable queue: a signed application and its first event, written in one transaction.
 
-A receipt is a promise: the view shows it only after this commit. The payload and the IINs are
-sealed (AES-GCM, bound to the submission's uuid); look-ups go through keyed hashes of the IINs.
-Signed submissions never change their payload: only the state and the delivery fields move.
+A receipt is a promise: the view shows it only after this commit. The payload and the
+attachments are sealed (AES-GCM) with the submission's own data key (kiosk/infra/datakeys.py), bound to
+its uuid; look-ups go through keyed hashes of the IINs. Signed submissions never change their
+payload: only the state and the delivery fields move, until erasure (kiosk/jobs/privacy.py) destroys
+the key and empties the payload.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session, object_session
 
 from kiosk.domain import audit
 from kiosk.domain.references import new_reference, normalise
-from kiosk.infra.crypto import Keyring
+from kiosk.infra.crypto import KeyDestroyed, Keyring
 from kiosk.infra.keys import keyed_hash
 from kiosk.models import Attachment, State, Submission, SubmissionEvent
 
@@ -40,7 +43,10 @@ IMMUTABLE = (
     "payload_hash",
     "status_token_hash",
     "created_at",
+    "consent_version",
+    "consent_at",
 )
+FINAL = (State.APPROVED, State.REFUSED, State.CANCELLED)  # an outcome: the retention counts from it
 
 
 class AlreadyApplied(Exception):
@@ -68,6 +74,14 @@ class LostRace(Exception):
 
 class ImmutableSubmission(Exception):
     """Something tried to change what the parent signed."""
+
+
+class Erased(Exception):
+    """This submission's personal data was erased: its key is destroyed, its payload emptied."""
+
+    def __init__(self, submission: Submission) -> None:
+        super().__init__(submission.reference)
+        self.erased_at = submission.erased_at
 
 
 @event.listens_for(Submission, "before_update")
@@ -149,6 +163,11 @@ def queue_submission(
         raise already
     uid = str(uuidlib.uuid4())
     token = secrets.token_urlsafe(24)
+    if keyring.datakeys is None:
+        raise RuntimeError("no store for the submissions' own keys")
+    # committed before the submission: a crash between leaves a key without a submission, never the reverse
+    own_key = keyring.datakeys.create(uid, now)
+    consent = payload.get("consent") or {}
     state = State.NEEDS_VERIFICATION if signature_method == "staff" else State.QUEUED
     submission = Submission(
         uuid=uid,
@@ -163,13 +182,15 @@ def queue_submission(
         lang=lang,
         applicant_iin_hash=iin_hash(payload["applicant"]["iin"]),
         child_iin_hash=iin_hash(payload["answers"]["child_iin"]),
-        payload=keyring.seal_json(payload, bound_to=uid),
+        payload=keyring.seal_own(own_key, _json(payload), bound_to=uid),
         payload_hash=payload_hash,
         status_token_hash=token_hash(token),
         created_at=now,
         updated_at=now,
         attempts=0,
         next_attempt_at=now if state == State.QUEUED else None,
+        consent_version=consent.get("version"),
+        consent_at=dt.datetime.fromisoformat(consent["at"]) if consent.get("at") else None,
     )
     submission.events.append(
         SubmissionEvent(
@@ -202,7 +223,14 @@ def queue_submission(
             if attachment.sha256 in payload["attachments"]:
                 attachment.submission_id = submission.id
                 attachment.visit_id = None
+                # from the site key to the submission's own: erasure makes it unreadable with the rest
+                data = keyring.open(attachment.sealed, bound_to=attachment.sha256)
+                attachment.sealed = keyring.seal_own(own_key, data, bound_to=attachment.sha256)
     return Queued(submission, token)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _unused_reference(session: Session) -> str:
@@ -231,7 +259,21 @@ def find_by_token(session: Session, token: str) -> Submission | None:
 
 
 def open_payload(submission: Submission, keyring: Keyring) -> dict[str, Any]:
-    return keyring.open_json(submission.payload, bound_to=submission.uuid)
+    """The sealed payload; ``Erased`` once its personal data is gone."""
+    if submission.erased_at is not None or not submission.payload:
+        raise Erased(submission)
+    try:
+        return keyring.open_json(submission.payload, bound_to=submission.uuid, owner=submission.uuid)
+    except KeyDestroyed:
+        raise Erased(submission) from None
+
+
+def open_attachment(submission: Submission, attachment: Attachment, keyring: Keyring) -> bytes:
+    """One attachment's bytes; ``Erased`` once its submission's key is destroyed."""
+    try:
+        return keyring.open(attachment.sealed, bound_to=attachment.sha256, owner=submission.uuid)
+    except KeyDestroyed:
+        raise Erased(submission) from None
 
 
 def open_signature(submission: Submission, keyring: Keyring) -> dict[str, Any] | None:
@@ -255,6 +297,8 @@ def transition(submission: Submission, to_state: str, now: dt.datetime, actor: s
             detail=detail,
         )
     )
+    if to_state in FINAL and to_state != submission.state:
+        submission.closed_at = now
     submission.state = to_state
     submission.updated_at = now
 

@@ -4,6 +4,9 @@ Each ciphertext names the key that sealed it ("k2:..."), so keys can be rotated 
 ``kiosk keys rotate``: a new key seals everything written from then on, and the old keys stay to
 open what they sealed. The associated data binds a ciphertext to its place (e.g. the submission's
 uuid), so a value copied into another row does not open.
+
+A submission's personal data is sealed with a key of its own instead ("d:...", kiosk/infra/datakeys.py),
+wrapped by these keys and destroyed when the data is erased.
 """
 
 from __future__ import annotations
@@ -20,24 +23,48 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kiosk.infra.datakeys import DataKeys
+
 
 class CannotDecrypt(Exception):
     """Unknown key id, or the data or its binding were altered."""
+
+
+class KeyDestroyed(CannotDecrypt):
+    """The data was sealed with its submission's own key, and that key was destroyed (erasure)."""
+
+
+OWN_KEY = "d"  # the key id of a ciphertext sealed with its owner's own data key
 
 
 @dataclass
 class Keyring:
     keys: dict[str, bytes]
     current: str
+    datakeys: DataKeys | None = None  # the submissions' own keys (kiosk/infra/datakeys.py)
+
+    def seal_own(self, key: bytes, plaintext: bytes, bound_to: str) -> str:
+        """Seal with an owner's own data key (from ``datakeys.create``): erasure destroys that key."""
+        nonce = os.urandom(12)
+        return (
+            f"{OWN_KEY}:{base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, bound_to.encode())).decode()}"
+        )
 
     def seal(self, plaintext: bytes, bound_to: str = "") -> str:
         nonce = os.urandom(12)
         sealed = AESGCM(self.keys[self.current]).encrypt(nonce, plaintext, bound_to.encode())
         return f"{self.current}:{base64.b64encode(nonce + sealed).decode()}"
 
-    def open(self, token: str, bound_to: str = "") -> bytes:
+    def open(self, token: str, bound_to: str = "", owner: str | None = None) -> bytes:
+        """Open a token; one sealed with an owner's own key needs the owner (a submission's uuid)."""
         key_id, _, body = token.partition(":")
-        key = self.keys.get(key_id)
+        key: bytes | None
+        if key_id == OWN_KEY:
+            key = self.datakeys.get(owner) if self.datakeys is not None and owner else None
+            if key is None:
+                raise KeyDestroyed(f"no data key for {owner!r}")
+        else:
+            key = self.keys.get(key_id)
         if key is None:
             raise CannotDecrypt(f"unknown key {key_id!r}")
         try:
@@ -49,8 +76,8 @@ class Keyring:
     def seal_json(self, value: Any, bound_to: str = "") -> str:
         return self.seal(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), bound_to)
 
-    def open_json(self, token: str, bound_to: str = "") -> Any:
-        return json.loads(self.open(token, bound_to))
+    def open_json(self, token: str, bound_to: str = "", owner: str | None = None) -> Any:
+        return json.loads(self.open(token, bound_to, owner))
 
     def key_id(self, token: str) -> str:
         return token.partition(":")[0]

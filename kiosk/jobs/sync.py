@@ -40,6 +40,8 @@ from kiosk.models import State, Submission, SubmissionEvent, SyncState
 
 log = logging.getLogger(__name__)
 
+ERASE_TURN_BATCHES = 25  # erasure batches per turn of the loop, so deliveries never wait long for it
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -280,9 +282,60 @@ class Worker:
                 break
         return sent, self.pull()
 
+    def erase_if_due(self) -> int | None:
+        """Once every PRIVACY_ERASE_EVERY_S for the whole site (the first worker to claim the turn):
+        erase the personal data whose retention has run out. How many, or None when not its turn."""
+        from kiosk.jobs import privacy
+
+        every = self.app.config.get("PRIVACY_ERASE_EVERY_S") or 0
+        if every <= 0:
+            return None
+        now = self.now()
+        with self.app.app_context(), db.new_session(self.app) as s:
+            last = _get(s, "privacy_erased_at")
+            if last is not None and now - dt.datetime.fromisoformat(last) < dt.timedelta(seconds=every):
+                return None
+            # the turn is claimed with a conditional write, so two workers do not both start a run
+            if last is None:
+                _set(s, "privacy_erased_at", now.isoformat())
+            else:
+                claimed = s.execute(
+                    update(SyncState)
+                    .where(SyncState.key == "privacy_erased_at", SyncState.value == last)
+                    .values(value=now.isoformat())
+                )
+                if cast(CursorResult[Any], claimed).rowcount != 1:
+                    s.rollback()
+                    return None
+            s.commit()
+        batch = self.app.config.get("PRIVACY_ERASE_BATCH", privacy.ERASE_BATCH)
+        turn = batch * ERASE_TURN_BATCHES
+        with self.app.app_context():
+            result = privacy.erase_due(
+                lambda: db.new_session(self.app),
+                self.keyring,
+                now,
+                privacy.Retention.from_config(self.app.config),
+                batch=batch,
+                limit=turn,
+                pause_s=self.app.config.get("PRIVACY_ERASE_PAUSE_S", 0.0),
+            )
+        if result.erased >= turn:
+            # more is due (a first run over a long backlog): deliveries go on, then the next turn
+            with self.app.app_context(), db.new_session(self.app) as s:
+                _set(s, "privacy_erased_at", (now - dt.timedelta(seconds=every)).isoformat())
+                s.commit()
+        if result.erased or result.released:
+            log.info("erased the personal data of %d applications (%d released)", result.erased, result.released)
+        return result.erased
+
     def run(self) -> None:
         log.info("sync worker %s started", self.worker_id)
         while not self.stop.is_set():
+            try:
+                self.erase_if_due()
+            except Exception:  # erasure is tried again at the next turn; delivery goes on
+                log.exception("sync worker %s: erasing what is due failed", self.worker_id)
             try:
                 sent = self.push()
                 pulled = self.pull()

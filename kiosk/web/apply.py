@@ -38,7 +38,7 @@ from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.infra.i18n import megabytes
 from kiosk.models import Attachment
-from kiosk.web import application_forms
+from kiosk.web import application_forms, consent
 from kiosk.web import ecp as ecp_web
 from kiosk.web.bodies import takes_upload
 from kiosk.web.codestep import check_message, code_still_valid, locked_page, render_code_page, send_code
@@ -110,7 +110,7 @@ def form() -> ResponseReturnValue:
         year = applications.school_year(service, today)
         existing = submissions.existing_for_child(db.get_session(), service.code, answers["child_iin"], year)
         if existing is None:
-            _update_draft(answers=answers, year=year, payload_hash=None)
+            _update_draft(answers=answers, year=year, payload_hash=None, consent_at=None)
             return redirect(
                 url_for("apply.attachments") if request.args.get("back") != "check" else url_for("apply.check")
             )
@@ -186,7 +186,7 @@ def _store_upload(upload: BinaryIO) -> str | None:
         )
     )
     s.commit()
-    _update_draft(payload_hash=None)
+    _update_draft(payload_hash=None, consent_at=None)
     return None
 
 
@@ -197,13 +197,14 @@ def remove_attachment(attachment_id: int) -> ResponseReturnValue:
         s = db.get_session()
         s.execute(delete(Attachment).where(Attachment.id == attachment_id, Attachment.visit_id == _draft()["id"]))
         s.commit()
-        _update_draft(payload_hash=None)
+        _update_draft(payload_hash=None, consent_at=None)
     return redirect(url_for("apply.attachments"))
 
 
 def _payload() -> tuple[dict[str, Any], str]:
     identity = session["identity"]
     draft = _draft()
+    agreed_at = draft.get("consent_at")
     return applications.canonical_payload(
         service=g.service,
         catalog_version=get_catalog().version,
@@ -212,7 +213,18 @@ def _payload() -> tuple[dict[str, Any], str]:
         answers=draft["answers"],
         attachments=[a.sha256 for a in _attachments()],
         lang=g.lang,
+        consent=consent.record(g.service, g.lang, current_app.config, dt.datetime.fromisoformat(agreed_at))
+        if agreed_at
+        else None,
     )
+
+
+def _consent_shown() -> None:
+    """The consent's moment is when its text is shown with the application to sign: ЭЦҚ and eGov
+    Mobile sign the bytes the page was drawn with, so the moment must be in them already; signing
+    again later signs the same consent. A change of the answers or the files clears it."""
+    if not _draft().get("consent_at"):
+        _update_draft(consent_at=utcnow().isoformat())
 
 
 @bp.route("/check", methods=["GET", "POST"])
@@ -224,6 +236,7 @@ def check() -> ResponseReturnValue:
     form = ConsentForm()
     error = None
     if form.validate_on_submit():
+        _consent_shown()
         payload_hash = _payload()[1]
         if not _can_sign_by_code():
             # nobody proved the phone (the office's path, or an ЭЦҚ holder with no registered
@@ -247,6 +260,7 @@ def check() -> ResponseReturnValue:
 
 def _render_check(form: ConsentForm, error: str | None) -> ResponseReturnValue:
     g.page_endpoint = "apply.check"
+    _consent_shown()
     draft = _draft()
     service = g.service
     return render_template(
@@ -259,6 +273,8 @@ def _render_check(form: ConsentForm, error: str | None) -> ResponseReturnValue:
         identity=session["identity"],
         masked_iin=mask(session["identity"]["iin"]),
         signs_by_code=_can_sign_by_code(),
+        consent_sections=consent.sections(service, g.lang, current_app.config),
+        consent_version=consent.VERSION,
         ecp=_ecp_sign_box(),
         egov=_offers_egov(),
     )

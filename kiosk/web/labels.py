@@ -59,6 +59,7 @@ ACTORS = {
     "visitor": _l("Visitor at the kiosk"),
     "anonymous": _l("Someone at the sign-in page"),
     "cli": _l("Kiosk command on the server"),
+    "privacy": _l("Erasure after the retention period"),
 }
 ACTIONS = {
     "staff.add": _l("User added"),
@@ -85,6 +86,10 @@ ACTIONS = {
     "submission.retry_now": _l("Sent again now"),
     "submission.cancel": _l("Application cancelled"),
     "submission.original_checked": _l("Original seen"),
+    "submission.erased": _l("Personal data erased"),
+    "privacy.erase": _l("Personal data erased"),
+    "privacy.release": _l("One-per-child record released after the school year"),
+    "privacy.report": _l("Personal data report printed for a parent"),
 }
 PROBLEMS = {
     "broken_link": _l("Does not follow the entry before it: an entry was removed or changed."),
@@ -149,7 +154,7 @@ def target_label(action: str, target: str | None) -> str:
     """What an audit entry is about: an application by its reference as staff read it (ABC-DEF-GHJ)."""
     if (
         target
-        and action.startswith(("submission.", "sync.", "reconcile."))
+        and action.startswith(("submission.", "sync.", "reconcile.", "privacy."))
         and action != "reconcile.acknowledge_unknown"
     ):
         return display(target)

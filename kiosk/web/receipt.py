@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from kiosk import db
 from kiosk.clients.printer import escpos_bytes, send_to_printer
 from kiosk.domain.references import display
-from kiosk.domain.submissions import by_reference, open_payload
+from kiosk.domain.submissions import Erased, by_reference, open_payload
 from kiosk.extensions import keyring
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.models import Submission
@@ -51,7 +51,10 @@ def _context(reference: str) -> dict[str, Any] | None:
     if found is None:
         return None
     submission, token = found
-    payload = open_payload(submission, keyring())
+    try:
+        payload = open_payload(submission, keyring())
+    except Erased:
+        return None
     url = status_url(token, g.lang)
     return {
         "submission": submission,

@@ -3,6 +3,7 @@ the screen, the print view, the printer and the staff reprint all read it here."
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import (
@@ -19,6 +20,7 @@ from kiosk.domain.receipts import ReceiptChecklist, ReceiptPart, receipt_checkli
 from kiosk.domain.references import display
 from kiosk.infra.catalog_ext import channel_place, source_labels
 from kiosk.models import State, Submission
+from kiosk.web import consent
 from kiosk.web.labels import receipt_signature_label, state_label
 
 RECEIPT_LANGS = ("kk", "ru")  # state bodies' forms are in the state language and Russian
@@ -48,6 +50,10 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
         ]
         if category is not None:
             rows.append((_("Your family's situation"), category.name.get(lang)))
+        agreed = payload.get("consent")
+        if agreed:
+            when = format_datetime(dt.datetime.fromisoformat(agreed["at"]), "dd.MM.yyyy HH:mm")
+            rows.append((_("Consent to the processing of personal data"), consent.summary(agreed, when, lang)))
         sections: list[tuple[str, str, list[str]]] = []
         if channel is not None:
             rows.append((_("Where to bring the documents"), channel_place(channel, lang)))

@@ -39,8 +39,9 @@ from kiosk import db
 from kiosk.clients.portal import PortalUnavailable
 from kiosk.clock import local_time, local_today, utcnow
 from kiosk.domain import accounts, audit, codes, helpcalls, reconcile, staffqueue, states
+from kiosk.domain.iin import mask
 from kiosk.domain.references import display
-from kiosk.domain.submissions import by_reference, open_payload, open_signature
+from kiosk.domain.submissions import Erased, by_reference, open_attachment, open_payload, open_signature
 from kiosk.extensions import get_portal, htmx, keyring
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
@@ -91,6 +92,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_user"] = current_user
     app.register_blueprint(bp)
     app.jinja_env.globals["state_label"] = state_label
+    app.jinja_env.globals["mask_iin"] = mask
     labels.init_app(app)
 
 
@@ -436,7 +438,10 @@ def submission(reference: str) -> ResponseReturnValue:
     row = by_reference(s, reference)
     if row is None:
         abort(404)
-    payload = open_payload(row, keyring())
+    try:
+        payload = open_payload(row, keyring())
+    except Erased:
+        return render_template("staff/submission.html", row=row, erased=True, actions=states.ACTIONS)
     signature = open_signature(row, keyring())
     if signature and signature.get("signed_at"):  # shown in Almaty time, as every time on the staff side
         signature = {**signature, "signed_at": dt.datetime.fromisoformat(signature["signed_at"])}
@@ -477,7 +482,10 @@ def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
     item = s.get(Attachment, attachment_id)
     if row is None or item is None or item.submission_id != row.id:
         abort(404)
-    data = keyring().open(item.sealed, bound_to=item.sha256)
+    try:
+        data = open_attachment(row, item, keyring())
+    except Erased:
+        abort(404)
     record_read("submission.attachment_view", row.reference)
     response = Response(data, mimetype=item.kind)
     response.headers["Cache-Control"] = "no-store"
@@ -556,6 +564,62 @@ def reconcile_view() -> ResponseReturnValue:
     )
 
 
+@bp.route("/privacy", methods=["GET", "POST"])
+def privacy_report() -> ResponseReturnValue:
+    """What the kiosk holds about one person (and their children), why, until when, who opened it:
+    printed for a parent who asks, once staff have seen their ID card. The IIN is posted, never put
+    in an address (where logs would keep it), and shown masked on the page and on paper."""
+    from kiosk.domain.iin import InvalidIin, parse_iin
+    from kiosk.domain.submissions import FINAL, iin_hash
+    from kiosk.jobs import privacy
+    from kiosk.web import consent
+    from kiosk.web.forms import IinForm
+
+    form = IinForm()
+    report = None
+    if form.validate_on_submit():
+        try:
+            number = parse_iin(form.iin.data).number
+        except InvalidIin:
+            form.iin.errors = [_("This is not a valid IIN: check the 12 digits on the ID card.")]
+        else:
+            s = db.get_session()
+            retention = privacy.Retention.from_config(current_app.config)
+            held = privacy.held_for(s, iin_hash(number), retention)
+            photos = dict(
+                s.execute(
+                    select(Attachment.submission_id, func.count(Attachment.id))
+                    .where(Attachment.submission_id.in_([h.submission.id for h in held]))
+                    .group_by(Attachment.submission_id)
+                ).all()
+            )
+            lang = current_language()
+            rows = []
+            for h in held:
+                service = get_catalog().service(h.submission.service_code)
+                rows.append(
+                    {
+                        "held": h,
+                        "data": consent.data_items(service, lang)[:-1] if service else [],  # photos: counted
+                        "photos": photos.get(h.submission.id, 0),
+                        "final": h.submission.state in FINAL,
+                    }
+                )
+            privacy.record_report(s, held, current_user.username, utcnow())
+            s.commit()
+            retention_days = current_app.config.get("PRIVACY_RETENTION_DAYS") or {}
+            report = {
+                "masked": mask(number),
+                "rows": rows,
+                "operator": consent.operator_line(current_app.config, lang),
+                "decided": max(retention_days.get("approved", 0), retention_days.get("refused", 0)),
+                "cancelled": retention_days.get("cancelled", 0),
+                "printed_at": utcnow(),
+            }
+            form = IinForm(formdata=None)  # the number is not left in the page
+    return render_template("staff/privacy.html", form=form, report=report)
+
+
 @bp.get("/submissions/<reference>/receipt")
 def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
@@ -563,7 +627,11 @@ def reprint(reference: str) -> ResponseReturnValue:
     row = by_reference(s, reference)
     if row is None:
         abort(404)
-    parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
+    try:
+        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
+    except Erased:
+        flash(_("This application's personal data was erased: its receipt cannot be printed again."), "error")
+        return redirect(url_for("staff.submission", reference=reference))
     record_read("submission.reprint", row.reference)
     response = render_template(
         "receipt/print.html",

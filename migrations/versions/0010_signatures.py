@@ -1,17 +1,16 @@
 """How each application was signed (sms, ecp, egov_mobile, staff) and the sealed ЭЦҚ signature.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02
 
-Another branch adds 0009; whoever merges both points this one's down_revision at it.
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
