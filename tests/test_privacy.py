@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from fixtures.flows import PARENT, child_iin, soup
 from fixtures.staff import sign_in_staff
@@ -40,7 +40,9 @@ PHOTO = b"\xff\xd8\xff\xe0" + b"a photo of a health certificate " * 200
 RETENTION = privacy.Retention({"approved": 90, "refused": 90, "cancelled": 30})
 
 
-def make(app, child: str, *, state: str = State.QUEUED, photo: bytes | None = None, now: dt.datetime) -> str:
+def make(
+    app, child: str, *, state: str = State.QUEUED, photo: bytes | None = None, now: dt.datetime, ecp: dict | None = None
+) -> str:
     """An application for meals, straight into the queue (with a photo the parent attached), then
     moved to ``state`` as the central system or staff would; its reference."""
     with app.test_request_context("/ru/"), db.new_session(app) as s:
@@ -73,7 +75,8 @@ def make(app, child: str, *, state: str = State.QUEUED, photo: bytes | None = No
             s,
             payload=payload,
             payload_hash=digest,
-            identity_method="sms",
+            signature_method="ecp" if ecp else "sms",
+            signature=ecp,
             lang="ru",
             now=now,
             keyring=ring,
@@ -514,16 +517,16 @@ def test_the_worker_erases_a_long_backlog_in_turns_between_deliveries(app, clock
         }
 
 
-def test_erasure_drops_the_ecp_signature_that_names_its_signer(app, clock, closed) -> None:
-    """An ЭЦҚ kept with an application names the parent (certificate, IIN): erased with the rest."""
-    approved, _ = closed
-    ring = app.extensions["kiosk.keyring"]
-    with db.new_session(app) as s:
-        row = row_of(app, approved)
-        sealed = ring.seal_json({"signer": {"iin": PARENT, "name": "TEST"}}, f"{row.uuid}:signature")
-        s.execute(update(Submission).where(Submission.id == row.id).values(signature=sealed))  # as if signed so
-        s.commit()
-    assert open_signature(row_of(app, approved), ring)["signer"]["iin"] == PARENT
+def test_erasure_makes_an_ecp_signature_unreadable_too(app, clock) -> None:
+    """An ЭЦҚ kept with an application names the parent (certificate, IIN): sealed with the
+    application's own key, so erasure makes it unreadable, in a backup too, and drops it."""
+    reference = make(
+        app, CHILD, state=State.APPROVED, now=clock.now, ecp={"signer": {"iin": PARENT, "name": "TEST"}, "cms": "AA=="}
+    )
+    row = row_of(app, reference)
+    sealed, ring = row.signature, app.extensions["kiosk.keyring"]
+    assert sealed.startswith("d:") and open_signature(row, ring)["signer"]["iin"] == PARENT
     clock.now += dt.timedelta(days=91)
-    assert erase(app, clock.now).erased == 2
-    assert row_of(app, approved).signature is None
+    assert erase(app, clock.now).erased == 1
+    assert row_of(app, reference).signature is None
+    assert every_key_fails(ring, sealed, f"{row.uuid}:signature", row.uuid)

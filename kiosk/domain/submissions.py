@@ -178,7 +178,10 @@ def queue_submission(
         state=state,
         identity_method=identity_method,
         signature_method=signature_method,
-        signature=keyring.seal_json(signature, bound_to=f"{uid}:signature") if signature is not None else None,
+        # sealed with the application's own key, like its payload: erasure makes the signer unreadable too
+        signature=keyring.seal_own(own_key, _json(signature), bound_to=f"{uid}:signature")
+        if signature is not None
+        else None,
         lang=lang,
         applicant_iin_hash=iin_hash(payload["applicant"]["iin"]),
         child_iin_hash=iin_hash(payload["answers"]["child_iin"]),
@@ -280,7 +283,10 @@ def open_signature(submission: Submission, keyring: Keyring) -> dict[str, Any] |
     """The ЭЦҚ kept with an application (``ecp.Verified.record``), or None (sms, staff)."""
     if submission.signature is None:
         return None
-    return keyring.open_json(submission.signature, bound_to=f"{submission.uuid}:signature")
+    try:
+        return keyring.open_json(submission.signature, bound_to=f"{submission.uuid}:signature", owner=submission.uuid)
+    except KeyDestroyed as exc:
+        raise Erased(submission) from exc
 
 
 def transition(submission: Submission, to_state: str, now: dt.datetime, actor: str, **detail: Any) -> None:
