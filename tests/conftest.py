@@ -14,6 +14,7 @@ pytest_plugins = [
     "fixtures.browser",
     "fixtures.sim",
     "fixtures.staff",
+    "fixtures.ecp",
 ]
 
 # Property tests must not fail on a slow CI machine for being slow: no per-example deadline

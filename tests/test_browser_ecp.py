@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fixtures.browser import keypad, type_on_screen
 from fixtures.flows import child_iin
 from fixtures.ncalayer_standin import StandIn
 from kiosk.domain import ecp
@@ -24,11 +25,6 @@ pytestmark = pytest.mark.browser
 
 PARENT = "880412412349"  # a demo citizen with a registered phone (+7 701 *** ** 45)
 PASSWORD = b"Qwerty12"
-
-
-@pytest.fixture(scope="module")
-def ca() -> DemoCa:
-    return DemoCa()
 
 
 @pytest.fixture(scope="module")
@@ -69,22 +65,6 @@ def page(chromium):
     assert errors == []
 
 
-def _keypad(page, digits: str) -> None:
-    for digit in digits:
-        page.locator(f'.keypad [data-key="{digit}"]').first.tap()
-
-
-def _type_name(page, field: str, text: str, layout: str) -> None:
-    """On the terminal's own keyboard, as test_browser_apply types names."""
-    page.locator(f"#{field}").tap()
-    page.locator(f'[data-osk-layout="{layout}"]').tap()
-    for ch in text:
-        if ch == " ":
-            page.locator('[data-osk-char=" "]').tap()
-        else:
-            page.locator(f'[data-osk-keys="{layout}"] [data-osk-char="{ch}"]').tap()
-
-
 WORDS = {
     "kk": {"button": "ЭЦҚ арқылы қол қою (жеке куәлік немесе кілт файлы)", "done": "Жеке басыңыз расталды"},
     "ru": {"button": "Подписать ЭЦП (удостоверение личности или файл ключа)", "done": "Личность подтверждена"},
@@ -115,8 +95,8 @@ def test_identify_with_ecp_then_grade1_to_the_receipt(
     # the application, signed with the SMS code to the phone registered for the IIN the certificate named
     page.locator("[data-continue]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
-    _keypad(page, child_iin(dt.date(2020, 3, 3)))
-    _type_name(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
+    keypad(page, child_iin(dt.date(2020, 3, 3)))
+    type_on_screen(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
     page.locator('input[name="grade"][value="1"]').tap()
     page.locator(f'input[name="language"][value="{lang}"]').tap()
     page.locator("form.application button[type=submit]").tap()
@@ -127,7 +107,7 @@ def test_identify_with_ecp_then_grade1_to_the_receipt(
     page.locator(".sign-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/apply/sign$"))
     code = re.search(r"\b(\d{6})\b", page.locator("[data-sms]").first.inner_text()).group(1)
-    _keypad(page, code)
+    keypad(page, code)
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/receipt/\w+$"))
     assert re.fullmatch(r"\w{3}-\w{3}-\w{3}", page.locator("[data-reference]").inner_text())
@@ -189,8 +169,8 @@ def _grade1_to_check(page, live_server, lang: str) -> None:
     page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
     page.locator("[data-continue]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
-    _keypad(page, child_iin(dt.date(2020, 3, 3)))
-    _type_name(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
+    keypad(page, child_iin(dt.date(2020, 3, 3)))
+    type_on_screen(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
     page.locator('input[name="grade"][value="1"]').tap()
     page.locator(f'input[name="language"][value="{lang}"]').tap()
     page.locator("form.application button[type=submit]").tap()
@@ -246,7 +226,7 @@ def test_the_parent_cancels_signing_and_the_sms_code_signs(
     page.locator('[data-sign="sms"]').tap()  # and the SMS code is still there
     page.wait_for_url(re.compile(rf"/{lang}/apply/sign$"))
     code = re.search(r"\b(\d{6})\b", page.locator("[data-sms]").first.inner_text()).group(1)
-    _keypad(page, code)
+    keypad(page, code)
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/receipt/\w+$"))
     sms = {"kk": "Тіркелген телефоныңызға жіберілген SMS-кодпен", "ru": "SMS-кодом, отправленным на ваш"}

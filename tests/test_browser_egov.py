@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from fixtures.browser import keypad, type_on_screen
 from fixtures.flows import child_iin
-from fixtures.sim import KEY
 from kiosk.domain import ecp
 from kiosk.jobs.sync import Worker
-from kiosk.portal_sim import create_sim_app
 from kiosk.portal_sim.server import ServerThread
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
 from kiosk.web.ecp import EcpSetup
@@ -26,21 +23,6 @@ from kiosk.web.ecp import EcpSetup
 pytestmark = pytest.mark.browser
 
 PARENT = "880412412349"
-
-
-@pytest.fixture(scope="module")
-def ca() -> DemoCa:
-    return DemoCa()
-
-
-@pytest.fixture
-def sim_url(tmp_path: Path, ca: DemoCa) -> Iterator[str]:
-    """The central system: its phone pages sign with the test CA, which it also trusts."""
-    app = create_sim_app(
-        {"SIM_KIOSK_KEYS": {"kiosk-1": KEY}, "SIM_INSTANCE_PATH": str(tmp_path / "sim"), "SIM_ECP_CAS": [ca]}
-    )
-    with ServerThread(app, threads=4) as served:
-        yield served.url
 
 
 @pytest.fixture
@@ -71,36 +53,20 @@ def phone(chromium):
     context.close()
 
 
-def _keypad(page, digits: str) -> None:
-    for digit in digits:
-        page.locator(f'.keypad [data-key="{digit}"]').first.tap()
-
-
-def _type_name(page, field: str, text: str, layout: str) -> None:
-    """On the terminal's own keyboard, as test_browser_apply types names."""
-    page.locator(f"#{field}").tap()
-    page.locator(f'[data-osk-layout="{layout}"]').tap()
-    for ch in text:
-        if ch == " ":
-            page.locator('[data-osk-char=" "]').tap()
-        else:
-            page.locator(f'[data-osk-keys="{layout}"] [data-osk-char="{ch}"]').tap()
-
-
 def _to_check(page, base: str, sim_url: str, lang: str) -> None:
     """The IIN typed, the code read from the simulator's phone, grade 1 filled in, the consent ticked."""
     page.goto(f"{base}/{lang}/identify?service=grade1")
-    _keypad(page, PARENT)
+    keypad(page, PARENT)
     page.locator(".iin-way button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/identify/code$"))
     texts = httpx.get(f"{sim_url}/phone/{PARENT}").text
-    _keypad(page, re.search(r"\b(\d{6})\b", texts).group(1))
+    keypad(page, re.search(r"\b(\d{6})\b", texts).group(1))
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
     page.locator("[data-continue]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
-    _keypad(page, child_iin(dt.date(2020, 3, 3)))
-    _type_name(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
+    keypad(page, child_iin(dt.date(2020, 3, 3)))
+    type_on_screen(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
     page.locator('input[name="grade"][value="1"]').tap()
     page.locator(f'input[name="language"][value="{lang}"]').tap()
     page.locator("form.application button[type=submit]").tap()

@@ -31,11 +31,6 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def ca() -> DemoCa:
-    return DemoCa()
-
-
-@pytest.fixture(scope="module")
 def signer(ca: DemoCa):
     return ca.person(PARENT, usage="sign")
 

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from fixtures.flows import child_iin, fill_form, identify, soup, token
-from fixtures.sim import KEY
 from fixtures.staff import sign_in
 from kiosk import db
 from kiosk.domain import applications, ecp
@@ -21,27 +18,10 @@ from kiosk.extensions import keyring
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.jobs.sync import Worker, application_body
 from kiosk.models import State, Submission
-from kiosk.portal_sim import create_sim_app
-from kiosk.portal_sim.server import ServerThread
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
 from kiosk.web.ecp import EcpSetup
 
 PARENT = "880412412349"
-
-
-@pytest.fixture(scope="module")
-def ca() -> DemoCa:
-    return DemoCa()
-
-
-@pytest.fixture
-def sim_url(tmp_path: Path, ca: DemoCa):
-    """The simulator trusting the test CA the parents' key files come from."""
-    app = create_sim_app(
-        {"SIM_KIOSK_KEYS": {"kiosk-1": KEY}, "SIM_INSTANCE_PATH": str(tmp_path / "sim"), "SIM_ECP_CAS": [ca]}
-    )
-    with ServerThread(app, threads=4) as served:
-        yield served.url
 
 
 def _queue_signed(app, n: int, sign) -> None:

@@ -17,11 +17,6 @@ from kiosk.web.ecp import EcpSetup, refusal_message
 PARENT = "880412412349"
 
 
-@pytest.fixture(scope="module")
-def ca() -> DemoCa:
-    return DemoCa()
-
-
 @pytest.fixture
 def with_ecp(app: Flask, ca: DemoCa, clock) -> Flask:
     app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))

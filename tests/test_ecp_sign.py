@@ -26,11 +26,6 @@ CHILD6 = child_iin(dt.date(2020, 3, 3))
 GRADE1 = {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"}
 
 
-@pytest.fixture(scope="module")
-def ca() -> DemoCa:
-    return DemoCa()
-
-
 @pytest.fixture
 def with_ecp(app: Flask, ca: DemoCa, clock) -> Flask:
     clock.set_local(2026, 5, 4)  # grade 1 applications are open

@@ -8,39 +8,20 @@ import base64
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from fixtures.flows import child_iin, fill_form, soup, token
-from fixtures.sim import KEY
 from kiosk import db
 from kiosk.domain import ecp
 from kiosk.models import Submission
-from kiosk.portal_sim import create_sim_app
-from kiosk.portal_sim.server import ServerThread
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
 from kiosk.web.ecp import EcpSetup
 
 PARENT = "880412412349"
 GRADE1 = {"child_iin": child_iin(dt.date(2020, 3, 3)), "child_name": "А Б", "grade": "1", "language": "ru"}
-
-
-@pytest.fixture(scope="module")
-def ca() -> DemoCa:
-    return DemoCa()
-
-
-@pytest.fixture
-def sim_url(tmp_path: Path, ca: DemoCa) -> Iterator[str]:
-    app = create_sim_app(
-        {"SIM_KIOSK_KEYS": {"kiosk-1": KEY}, "SIM_INSTANCE_PATH": str(tmp_path / "sim"), "SIM_ECP_CAS": [ca]}
-    )
-    with ServerThread(app, threads=4) as served:
-        yield served.url
 
 
 @pytest.fixture
