@@ -409,7 +409,8 @@ def test_the_feed_replays_from_any_cursor_and_shows_only_this_kiosk(kiosk1: Kios
     default = kiosk1.get("/api/v1/applications/changes").json
     assert default["changes"] == mine and default["next"] == mine[-1]["cursor"]
 
-    for query in ("after=-1", "after=x", "limit=0", "limit=501", "limit=2.5"):
+    # a cursor past 64 bits: the 500 schemathesis found (SQLite cannot hold it), a 400 by the contract now
+    for query in ("after=-1", "after=x", "after=99999999999999999999", "limit=0", "limit=501", "limit=2.5"):
         is_problem(kiosk1.get(f"/api/v1/applications/changes?{query}"), 400)
 
 

@@ -29,6 +29,8 @@ PASSWORD = "correct horse battery"
 # POST routes that answer a successful request with no page to keep in the history, and why
 NOT_A_PAGE = {
     "visitor.alive": "the idle timer's heartbeat, sent by fetch(), never a navigation: 204 and no body",
+    "staff.privacy_report": "the IIN report answers as the page to print: the IIN stays in the body, never in "
+    "an address a redirect would put it in",
 }
 
 
