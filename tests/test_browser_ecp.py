@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.browser import keypad, type_on_screen
+from fixtures.browser import grade1_to_check, keypad
 from fixtures.flows import child_iin
 from fixtures.ncalayer_standin import StandIn
 from kiosk.domain import ecp
@@ -94,15 +94,7 @@ def test_identify_with_ecp_then_grade1_to_the_receipt(
     page.screenshot(path=str(artifacts / "2-done.png"), full_page=True)
     # the application, signed with the SMS code to the phone registered for the IIN the certificate named
     page.locator("[data-continue]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
-    keypad(page, child_iin(dt.date(2020, 3, 3)))
-    type_on_screen(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
-    page.locator('input[name="grade"][value="1"]').tap()
-    page.locator(f'input[name="language"][value="{lang}"]').tap()
-    page.locator("form.application button[type=submit]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
-    page.locator("[data-next]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/check$"))
+    grade1_to_check(page, lang)
     page.locator(".consent input").tap()
     page.locator(".sign-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/apply/sign$"))
@@ -168,15 +160,7 @@ def _grade1_to_check(page, live_server, lang: str) -> None:
     page.get_by_role("button", name=WORDS[lang]["button"]).tap()
     page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
     page.locator("[data-continue]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
-    keypad(page, child_iin(dt.date(2020, 3, 3)))
-    type_on_screen(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
-    page.locator('input[name="grade"][value="1"]').tap()
-    page.locator(f'input[name="language"][value="{lang}"]').tap()
-    page.locator("form.application button[type=submit]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
-    page.locator("[data-next]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/check$"))
+    grade1_to_check(page, lang)
 
 
 SIGNED = {"kk": "ЭЦҚ-мен (жеке куәлік немесе кілт файлы)", "ru": "Вашей ЭЦП (удостоверение личности или файл ключа)"}

@@ -6,14 +6,12 @@ the phone, is back at the other ways to sign."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import httpx
 import pytest
 
-from fixtures.browser import keypad, type_on_screen
-from fixtures.flows import child_iin
+from fixtures.browser import grade1_to_check, keypad
 from kiosk.domain import ecp
 from kiosk.jobs.sync import Worker
 from kiosk.portal_sim.server import ServerThread
@@ -64,15 +62,7 @@ def _to_check(page, base: str, sim_url: str, lang: str) -> None:
     page.locator(".code-form button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/{lang}/identify/done$"))
     page.locator("[data-continue]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/form$"))
-    keypad(page, child_iin(dt.date(2020, 3, 3)))
-    type_on_screen(page, "child_name", "әлібек нұрлан" if lang == "kk" else "иванова мария", lang)
-    page.locator('input[name="grade"][value="1"]').tap()
-    page.locator(f'input[name="language"][value="{lang}"]').tap()
-    page.locator("form.application button[type=submit]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
-    page.locator("[data-next]").tap()
-    page.wait_for_url(re.compile(rf"/{lang}/apply/check$"))
+    grade1_to_check(page, lang)
     page.locator(".consent input").tap()
 
 
