@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import os
 import socket
@@ -32,8 +33,6 @@ from kiosk.jobs import privacy_text
 from kiosk.jobs.backup import backup_command, restore_command
 from kiosk.jobs.sync import Backoff, Worker
 from kiosk.models import StaffUser
-from kiosk.portal_sim import create_sim_app
-from kiosk.portal_sim.cli import portal_sim_command
 
 
 def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
@@ -45,14 +44,33 @@ def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
         raise SystemExit(f"kiosk: not starting: {exc}") from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, help="School services kiosk.")
+class KioskGroup(FlaskGroup):
+    """Flask's group, with the simulator's command loaded only when it is named (or help lists it).
+
+    Importing ``kiosk.portal_sim`` loads its models, test CA and signing (7.5 MiB,
+    bench/import_memory.py) that a terminal talking to the real central system never uses.
+    """
+
+    lazy = {"portal-sim": ("kiosk.portal_sim.cli", "portal_sim_command")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, name = self.lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=KioskGroup, create_app=_create_app, add_default_commands=False, help="School services kiosk.")
 def main() -> None:
     pass
 
 
 main.add_command(routes_command)
 main.add_command(shell_command)
-main.add_command(portal_sim_command)
 main.add_command(backup_command)
 main.add_command(restore_command)
 
@@ -109,6 +127,8 @@ def _say(app: Flask, text: str) -> None:
 
 def start_embedded_simulator(app: Flask) -> str:
     """The embedded default: the central system's simulator in a thread, on its own port and database."""
+    from kiosk.portal_sim import create_sim_app  # a terminal that talks to the real system never loads it
+
     sim = create_sim_app(
         {
             "SIM_KIOSK_KEYS": {app.config["KIOSK_ID"]: portal_key(app).hex()},

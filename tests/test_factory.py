@@ -209,7 +209,8 @@ def test_cli_refuses_to_start_on_a_broken_catalog(instance: Path) -> None:
 def test_start_up_hashes_nothing_and_loads_no_migration_or_contract_tooling(instance: Path) -> None:
     """Every CLI call and every start pays for what create_app imports and computes: none of an
     argon2 hash (made when an unknown name signs in), Alembic (imported by the commands that
-    migrate) or openapi-core (the simulator's, at its first request)."""
+    migrate), openapi-core (the simulator's, at its first request) or the simulator itself (loaded
+    by `kiosk run` only when it embeds one, and by `kiosk portal-sim`)."""
     script = (
         "import json, sys, argon2\n"
         "made = []\n"
@@ -219,7 +220,7 @@ def test_start_up_hashes_nothing_and_loads_no_migration_or_contract_tooling(inst
         "from kiosk import create_app\n"
         "create_app()\n"
         "print(json.dumps({'hashes': len(made), 'loaded': sorted(\n"
-        "    m for m in ('alembic', 'openapi_core', 'yaml') if m in sys.modules)}))\n"
+        "    m for m in ('alembic', 'openapi_core', 'yaml', 'kiosk.portal_sim') if m in sys.modules)}))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")} | {"KIOSK_INSTANCE_PATH": str(instance)}
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, check=True)

@@ -15,11 +15,10 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kiosk.clock import aware
-from kiosk.domain import audit
+from kiosk.domain import audit, dialect
 from kiosk.infra.keys import keyed_hash
 from kiosk.models import SignInThrottle, StaffUser
 
@@ -122,10 +121,7 @@ def _throttle(session: Session, username: str) -> SignInThrottle:
     """The counter of a name that is no account; made at its first failure (two at once make one)."""
     name_hash = keyed_hash("staff-name", username)
     row = {"name_hash": name_hash, "failed_logins": 0}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(SignInThrottle).values(row).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite.insert(SignInThrottle).values(row).on_conflict_do_nothing())
+    session.execute(dialect.insert(session, SignInThrottle).values(row).on_conflict_do_nothing())
     throttle = session.get(SignInThrottle, name_hash)
     assert throttle is not None
     return throttle

@@ -25,13 +25,12 @@ from flask import Flask
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import CursorResult, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kiosk import db
 from kiosk.clients.portal import Accepted, Change, HttpPortal, PortalUnavailable, Rejected, RetryLater
 from kiosk.clock import aware, utcnow
-from kiosk.domain import audit
+from kiosk.domain import audit, dialect
 from kiosk.domain.references import display
 from kiosk.domain.states import DUE_STATES, FEED_STATES, ORDER, WAITING_STATES
 from kiosk.domain.submissions import open_payload, open_signature, transition
@@ -388,12 +387,8 @@ def _get(session: Session, key: str) -> str | None:
 
 def _set(session: Session, key: str, value: str) -> None:
     """An upsert: several workers may write the same key for the first time at once."""
-    if session.get_bind().dialect.name == "postgresql":
-        pg = postgresql.insert(SyncState).values(key=key, value=value)
-        session.execute(pg.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
-    else:
-        lite = sqlite.insert(SyncState).values(key=key, value=value)
-        session.execute(lite.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+    upsert = dialect.insert(session, SyncState).values(key=key, value=value)
+    session.execute(upsert.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
 
 @dataclass(frozen=True)
