@@ -45,16 +45,16 @@ def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
 
 
 class KioskGroup(FlaskGroup):
-    """Flask's group, with the simulator's command loaded only when it is named (or help lists it).
-
-    Importing ``kiosk.portal_sim`` loads its models, test CA and signing (7.5 MiB,
-    bench/import_memory.py) that a terminal talking to the real central system never uses.
+    """Flask's group, minus two costs of every call: listing the commands (``kiosk --help``) builds
+    no app, since the kiosk adds none to ``app.cli``; and the simulator's command is loaded only
+    when it is named or listed, since ``kiosk.portal_sim`` brings its models, test CA and signing
+    (bench/import_memory.py) that a terminal talking to the real central system never uses.
     """
 
     lazy = {"portal-sim": ("kiosk.portal_sim.cli", "portal_sim_command")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
+        return sorted({*click.Group.list_commands(self, ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:

@@ -206,6 +206,22 @@ def test_cli_refuses_to_start_on_a_broken_catalog(instance: Path) -> None:
     assert "grade1" in result.output and "catalog" in result.output
 
 
+def test_help_lists_every_command_even_when_the_catalog_is_broken(instance: Path) -> None:
+    """A technician reads `kiosk --help` to find `check-catalog`: it builds no app, so a broken
+    catalog does not bury the list under a traceback (and the call costs no app start)."""
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+
+    instance.mkdir(parents=True)
+    (instance / "catalog.toml").write_text("version = 'x'\n[[services]]\ncode = 'grade1'\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "Traceback" not in result.output and "Error" not in result.output
+    for command in ("check-catalog", "run", "sync", "portal-sim", "staff", "privacy"):
+        assert f"  {command} " in result.output
+
+
 def test_start_up_hashes_nothing_and_loads_no_migration_or_contract_tooling(instance: Path) -> None:
     """Every CLI call and every start pays for what create_app imports and computes: none of an
     argon2 hash (made when an unknown name signs in), Alembic (imported by the commands that
