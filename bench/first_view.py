@@ -19,39 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-GZIP = {"Accept-Encoding": "gzip, deflate, br"}  # what Chromium sends
-URL_ATTR = re.compile(r'(?:href|src|action)="([^"]*)"')
-
-
-def wire_bytes(response: Any) -> int:
-    """Status line, headers and body as waitress sends them (it adds Server, and Date when missing)."""
-    headers = list(response.headers.items()) + [("Server", "kiosk")]
-    if "Date" not in response.headers:
-        headers.append(("Date", "Mon, 30 Nov 2026 07:00:00 GMT"))
-    head = f"HTTP/1.1 {response.status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
-    return len(head.encode()) + len(response.get_data())
-
-
-def view(client: Any, path: str, headers: dict[str, str], with_assets: bool) -> tuple[int, list[tuple[str, int]]]:
-    """The bytes of one page (and, for a first view, of what it loads), and each URL with its bytes."""
-    page = client.get(path, headers=headers)
-    rows = [(path, wire_bytes(page))]
-    html = client.get(path).get_data(as_text=True)  # the plain text, to find the URLs in
-    foreign = [u for u in URL_ATTR.findall(html) if re.match(r"^(?:[a-z]+:)?//", u)]
-    if foreign:
-        raise SystemExit(f"{path} names other origins: {foreign}")
-    if with_assets:
-        for url in re.findall(r'<(?:link|script)\b[^>]*(?:href|src)="(/[^"]+)"', html):
-            response = client.get(url, headers=headers)
-            rows.append((url, wire_bytes(response)))
-            response.close()
-    return sum(n for _, n in rows), rows
+from _flow import ROOT  # noqa: F401  # puts tests/ on the path
+from fixtures.wire import GZIP, view
 
 
 def main(argv: list[str] | None = None) -> int:

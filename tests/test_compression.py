@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from fixtures.wire import GZIP, view
 from kiosk import ROOT
 from kiosk.web.assets import LONG_LIVED, StaticFiles
-
-GZIP = {"Accept-Encoding": "gzip, deflate, br"}  # what Chromium sends
 
 
 def fetch(client, url: str, **kwargs):
@@ -81,6 +80,8 @@ def test_static_urls_carry_their_contents_hash_and_are_kept_for_a_year(app: Flas
         response = fetch(client, url)
         assert response.status_code == 200, url
         assert response.headers["Cache-Control"] == LONG_LIVED
+        # never revalidated, so it carries no validators (bytes every first view would pay for)
+        assert not {"ETag", "Last-Modified", "Accept-Ranges"} & set(response.headers.keys()), url
     # the bare address, or one with a stale hash, is revalidated instead
     for url in ("/static/css/kiosk.css", "/static/css/kiosk.css?v=000000000000"):
         response = fetch(client, url)
@@ -89,6 +90,17 @@ def test_static_urls_carry_their_contents_hash_and_are_kept_for_a_year(app: Flas
         assert response.headers["ETag"]
         again = fetch(client, url, headers={"If-None-Match": response.headers["ETag"]})
         assert again.status_code == 304
+
+
+def test_a_terminals_first_view_is_at_most_30_kb_on_the_wire(app: Flask) -> None:
+    """Welcome and all it loads, gzipped as Chromium asks, headers included (issue 14's budget);
+    the services page after it takes the static files from the cache."""
+    client = app.test_client()
+    first, rows = view(client, "/", GZIP, with_assets=True)
+    assert len(rows) == 5 and first <= 30_000, rows
+    client.get("/ru/start")
+    following, _ = view(client, "/ru/services", GZIP, with_assets=False)
+    assert following <= 6_000
 
 
 @pytest.mark.parametrize(
@@ -106,6 +118,8 @@ def test_static_text_is_sent_precompressed_when_asked(app: Flask, url: str, file
     assert packed.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(packed.data) == original
     assert len(packed.data) < len(original) / 2
+    if file is None:  # htmx, the largest file, goes as its install-time Zopfli copy: denser than zlib's best
+        assert len(packed.data) < len(gzip.compress(original, 9)) * 0.98
     assert packed.headers["Content-Type"] == plain.headers["Content-Type"]
     assert "Accept-Encoding" in packed.headers["Vary"]
     # the gzipped copies live in the instance folder, never beside the code
