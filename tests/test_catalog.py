@@ -10,7 +10,6 @@ the files themselves.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.domain.catalog import BUNDLED_CATALOG, CatalogError, Text, Window, load_catalog, window_state
+from fixtures.catalog import catalog_texts
+from kiosk.domain.catalog import BUNDLED_CATALOG, CatalogError, Window, load_catalog, window_state
 
 # --- facts from the seeds -----------------------------------------------------------------------
 
@@ -209,21 +209,6 @@ def catalog():
 def _kk(doc) -> str:
     """A document's Kazakh wording, name and note, for fragment matching."""
     return f"{doc.name.kk} {doc.note.kk if doc.note else ''}".lower()
-
-
-def _texts(obj, path="catalog"):
-    """Every Text reachable from the catalog, with a path for the failure message."""
-    if isinstance(obj, Text):
-        yield path, obj
-    elif dataclasses.is_dataclass(obj):
-        for field in dataclasses.fields(obj):
-            yield from _texts(getattr(obj, field.name), f"{path}.{field.name}")
-    elif isinstance(obj, tuple | list):
-        for i, item in enumerate(obj):
-            yield from _texts(item, f"{path}[{i}]")
-    elif isinstance(obj, dict):
-        for key, item in obj.items():
-            yield from _texts(item, f"{path}[{key}]")
 
 
 # --- (1) services and their names -----------------------------------------------------------------
@@ -569,7 +554,7 @@ def test_the_others_say_where_to_apply(catalog):
 
 
 def test_every_text_in_three_languages(catalog):
-    texts = list(_texts(catalog))
+    texts = list(catalog_texts(catalog))
     assert len(texts) > 100
     for path, text in texts:
         for lang in ("kk", "ru", "en"):
@@ -584,7 +569,7 @@ def test_every_text_in_three_languages(catalog):
 
 def test_no_word_mixes_latin_and_cyrillic_letters(catalog):
     # seed 000 writes some Kazakh words with a Latin "i" (үшiн); the catalog must not copy that
-    for path, text in _texts(catalog):
+    for path, text in catalog_texts(catalog):
         for lang in ("kk", "ru", "en"):
             for word in re.findall(r"[^\W\d_]+", text.get(lang)):
                 assert not (CYRILLIC.search(word) and LATIN.search(word)), f"{path}.{lang}: {word!r}"
@@ -850,7 +835,7 @@ def test_literals_are_quoted_from_the_seeds():
 def test_seed_typos_are_fixed_and_declared(catalog):
     """Any change from the seed's Kazakh wording is declared beside it in the catalog file [issue 12, item 5]."""
     raw = BUNDLED_CATALOG.read_text(encoding="utf-8")
-    texts = " ".join(text.kk for _path, text in _texts(catalog))
+    texts = " ".join(text.kk for _path, text in catalog_texts(catalog))
     assert "түрлерлерінен" not in texts and "түрлерінен" in catalog.documents["status_low_income"].name.kk
     assert not re.search(r"(?<!\w)коса(?!\w)", texts) and "қоса" in catalog.documents["vkk_conclusion_e"].name.kk
     assert '"түрлерлерінен" written "түрлерінен"' in raw.split("[documents.status_low_income]")[1].split("\n")[0]
