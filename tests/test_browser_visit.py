@@ -11,19 +11,10 @@ from pathlib import Path
 import pytest
 
 from fixtures.browser import code_on_phone, keypad, type_on_screen
-from fixtures.flows import CARD, child_iin
+from fixtures.flows import CARD, MEALS_AND_CAMP, SIBLINGS
 from kiosk.domain.codes import CodeRules
 
 pytestmark = pytest.mark.browser
-
-CHILDREN = [
-    (child_iin(dt.date(2016, 9, 9), "F"), "иванова мария", "4"),
-    (child_iin(dt.date(2013, 2, 2), "M"), "иванов арман", "7"),
-]
-SERVICES = {
-    "meals": {"category": "low_income"},
-    "camp": {"category": "low_income", "camp": "school", "season": "summer"},
-}
 
 
 def _sign(page, artifacts: Path, shot: str) -> str:
@@ -62,8 +53,8 @@ def test_two_children_two_services_each_identifying_once(touch_page, live_server
     page.locator("[data-continue]").tap()
 
     references = []
-    for n, (child, name, grade) in enumerate(CHILDREN):
-        for service, choices in SERVICES.items():
+    for n, (child, name, grade) in enumerate(SIBLINGS):
+        for service, choices in MEALS_AND_CAMP.items():
             if references:  # the next application: from the receipt, through the services
                 page.locator("[data-another]").tap()
                 page.wait_for_url(re.compile(r"/ru/services$"))
