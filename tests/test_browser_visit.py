@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.browser import code_on_phone, keypad, type_on_screen
-from fixtures.flows import CARD, MEALS_AND_CAMP, SIBLINGS
+from fixtures.flows import CARD, MEALS_CAMP, SIBLINGS
 from kiosk.domain.codes import CodeRules
 
 pytestmark = pytest.mark.browser
@@ -54,7 +54,7 @@ def test_two_children_two_services_each_identifying_once(touch_page, live_server
 
     references = []
     for n, (child, name, grade) in enumerate(SIBLINGS):
-        for service, choices in MEALS_AND_CAMP.items():
+        for service, choices in MEALS_CAMP.items():
             if references:  # the next application: from the receipt, through the services
                 page.locator("[data-another]").tap()
                 page.wait_for_url(re.compile(r"/ru/services$"))

@@ -9,19 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from fixtures.flows import (
-    CARD,
-    MEALS_AND_CAMP,
-    PARENT,
-    SIBLINGS,
-    demo_code,
-    fill_form,
-    identify,
-    meals,
-    sign,
-    soup,
-    token,
-)
+from fixtures.flows import CARD, MEALS_CAMP, PARENT, SIBLINGS, demo_code, fill_form, identify, meals, sign, soup, token
 from kiosk import db
 from kiosk.clients.portal import DemoPortal
 from kiosk.domain import submissions as submissions_module
@@ -62,7 +50,7 @@ def test_two_children_two_services_each_identify_once_and_never_wait(client, app
     identified_at = clock.now
     references = []
     for child, name, grade in SIBLINGS:
-        for service, extra in MEALS_AND_CAMP.items():
+        for service, extra in MEALS_CAMP.items():
             clock.now += 5 * S
             # the service's "Apply here" button: the identity holds, so straight to the form
             response = client.get(f"/ru/identify?service={service}")
@@ -102,7 +90,7 @@ def test_the_idle_reset_ends_the_identity(client, clock) -> None:
 def test_back_then_sign_again_uses_the_code_already_sent(client, app, clock) -> None:
     identify(client, "ru", "meals")
     child, name, grade = SIBLINGS[0]
-    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_AND_CAMP["meals"]})
+    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_CAMP["meals"]})
     consent = {"consent": "y"}
     client.post("/ru/apply/check", data={**consent, "csrf_token": token(client, "/ru/apply/check")})
     code = demo_code(client, "/ru/apply/sign")
@@ -185,7 +173,7 @@ def test_typos_before_a_right_code_are_forgiven(client, app, clock) -> None:
     response = client.post("/ru/identify/code", data={"code": code, "csrf_token": token(client, "/ru/identify/code")})
     assert response.headers["Location"].endswith("/ru/identify/done")
     for child, name, grade in SIBLINGS:
-        for service, extra in MEALS_AND_CAMP.items():
+        for service, extra in MEALS_CAMP.items():
             client.get(f"/ru/identify?service={service}")
             fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **extra})
             client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
@@ -263,7 +251,7 @@ def test_after_the_last_wrong_code_the_page_shows_only_what_to_do_next(client, c
 def test_a_locked_signing_code_shows_only_what_to_do_next(client, app, clock) -> None:
     identify(client, "ru", "meals")
     child, name, grade = SIBLINGS[0]
-    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_AND_CAMP["meals"]})
+    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_CAMP["meals"]})
     client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
     code = demo_code(client, "/ru/apply/sign")
     for _ in range(5):
@@ -284,7 +272,7 @@ def test_a_locked_signing_code_shows_only_what_to_do_next(client, app, clock) ->
     _only_what_to_do_next(soup(response))
     # and for another application of the visit
     client.get("/ru/identify?service=camp")
-    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_AND_CAMP["camp"]})
+    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_CAMP["camp"]})
     response = client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
     _only_what_to_do_next(soup(response))
     assert len(sms_rows(app)) == 2
