@@ -38,44 +38,9 @@ import httpx
 from _flow import LOAD_ENV, KioskServer, free_port
 from _proc import clear_peak, poll_rss, proc_status
 from _report import machine_line, table
+from fixtures.bodies import ROUTES, bodies
 
 GOAL_MB = 30.0
-BOUNDARY = "----post-memory-bench"
-ROUTES = (
-    "/ru/identify/iin",
-    "/ru/identify/card",
-    "/ru/apply/form",
-    "/ru/status",
-    "/ru/help",
-    "/reset",
-    "/alive",
-    "/staff/login",
-    "/ru/apply/attachments",
-)
-
-
-def _multipart(name: str, payload: bytes, filename: str | None) -> bytes:
-    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-    return (
-        f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n".encode()
-        + (b"Content-Type: image/jpeg\r\n" if filename else b"")
-        + b"\r\n"
-        + payload
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
-
-
-def bodies(size: int) -> dict[str, tuple[str, bytes]]:
-    """Every kind of body, of about `size` bytes: kind -> (Content-Type, body)."""
-    filler = b"a" * size
-    multipart = f"multipart/form-data; boundary={BOUNDARY}"
-    return {
-        "urlencoded": ("application/x-www-form-urlencoded", b"iin=" + b"1%2C" * (size // 4)),
-        "multipart, a file": (multipart, _multipart("file", filler, "photo.jpg")),
-        "multipart, a text field": (multipart, _multipart("iin", filler, None)),
-        "JSON": ("application/json", b'{"iin": "' + filler + b'"}'),
-        "octet-stream": ("application/octet-stream", filler),
-    }
 
 
 @dataclass

@@ -10,51 +10,20 @@ import pytest
 from bs4 import BeautifulSoup
 from werkzeug.formparser import FormDataParser
 
+from fixtures.bodies import ROUTES, UPLOAD, bodies
 from fixtures.flows import child_iin, fill_form, identify, meals, soup
 from kiosk.cli import waitress_options
 from kiosk.portal_sim.server import ServerThread
 
 MB = 1024 * 1024
 EIGHT_MB = 8 * MB
-BOUNDARY = "----kiosk-test-boundary"
 ANSWERS = meals(child_iin(dt.date(2016, 3, 3)))
-
-# the visitor's forms, the buttons posted from cached pages, the heartbeat, staff sign-in, the upload
-ROUTES = [
-    "/ru/identify/iin",
-    "/ru/identify/card",
-    "/ru/apply/form",
-    "/ru/status",
-    "/ru/help",
-    "/reset",
-    "/alive",
-    "/staff/login",
-    "/ru/apply/attachments",
-]
-UPLOAD = "/ru/apply/attachments"
-
-
-def _multipart(name: str, payload: bytes, filename: str | None) -> bytes:
-    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-    return (
-        f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        + payload
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
 
 
 def _bodies(size: int) -> dict[str, tuple[str, bytes]]:
-    """Each kind of body, about `size` bytes: (Content-Type, body)."""
+    """Every kind the bench posts, and text and no type at all."""
     filler = b"x" * size
-    return {
-        "urlencoded": ("application/x-www-form-urlencoded", b"iin=" + filler),
-        "multipart file": (f"multipart/form-data; boundary={BOUNDARY}", _multipart("file", filler, "a.jpg")),
-        "multipart text": (f"multipart/form-data; boundary={BOUNDARY}", _multipart("iin", filler, None)),
-        "json": ("application/json", b'{"iin": "' + filler + b'"}'),
-        "octet-stream": ("application/octet-stream", filler),
-        "text": ("text/plain", filler),
-        "no type": ("", filler),
-    }
+    return {**bodies(size), "text": ("text/plain", filler), "no type": ("", filler)}
 
 
 @pytest.fixture
@@ -80,7 +49,7 @@ def test_8_mb_of_any_kind_is_refused_before_it_is_parsed(client, parsed, route: 
     for kind, (content_type, body) in _bodies(EIGHT_MB).items():
         headers = {"Content-Type": content_type} if content_type else {}
         answer = client.post(route, data=body, headers=headers)
-        expected = 415 if kind in ("json", "octet-stream", "text", "no type") else 413
+        expected = 415 if kind in ("JSON", "octet-stream", "text", "no type") else 413
         if route == UPLOAD and kind.startswith("multipart"):
             # the one endpoint that takes a file parses it (spooled to disk); a text part that long
             # is still refused, and a file without a visit and its token goes nowhere

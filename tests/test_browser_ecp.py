@@ -53,16 +53,15 @@ def with_ecp(app, ca: DemoCa, standin: StandIn, clock):
 
 
 @pytest.fixture
-def page(chromium):
+def context_options() -> dict:
     # the stand-in's TLS certificate is its own, as NCALayer's is on a terminal (where its installer
     # makes the system trust it); the test context does not check it
-    context = chromium.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True, ignore_https_errors=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == []
+    return {"ignore_https_errors": True}
+
+
+@pytest.fixture
+def page(touch_page):
+    return touch_page
 
 
 WORDS = {

@@ -33,14 +33,8 @@ def kiosk(sim_url: str, instance, ca: DemoCa, clock, kiosk_app):
 
 
 @pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == []
+def page(touch_page):
+    return touch_page
 
 
 @pytest.fixture

@@ -91,6 +91,17 @@ def _assert_status_link(context, url: str, live_server: str, lang: str) -> None:
         phone.close()
 
 
+def _on_the_roll(receipt, live_server: str, artifacts: Path, lang: str):
+    """A fresh receipt's print page in print media at the roll's printable width (a screenshot kept):
+    its browser context and the page."""
+    context, location = receipt(lang, PRINTABLE)
+    page = context.new_page()
+    page.goto(live_server + location + "/print")
+    page.emulate_media(media="print")
+    page.screenshot(path=str(artifacts / f"{lang}-print.png"), full_page=True)
+    return context, page
+
+
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
 def test_the_receipt_qr_code_reads_on_screen(receipt, live_server, artifacts, lang) -> None:
     context, location = receipt(lang)
@@ -116,11 +127,7 @@ def test_the_receipt_qr_code_reads_on_screen(receipt, live_server, artifacts, la
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
 def test_the_printed_receipt_qr_code_reads_on_the_80mm_roll(receipt, live_server, artifacts, lang) -> None:
-    context, location = receipt(lang, PRINTABLE)
-    page = context.new_page()
-    page.goto(live_server + location + "/print")
-    page.emulate_media(media="print")
-    page.screenshot(path=str(artifacts / f"{lang}-print.png"), full_page=True)
+    context, page = _on_the_roll(receipt, live_server, artifacts, lang)
     found = decode(
         page.locator(".receipt-sheet [data-qr] svg").screenshot(path=str(artifacts / f"{lang}-print-qr.png"))
     )
@@ -182,11 +189,7 @@ def _assert_type_scale(page, what: str, body: str, steps: list[str], legal: str 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_the_printed_receipt_has_one_type_scale_on_the_roll(receipt, live_server, artifacts, lang) -> None:
-    context, location = receipt(lang, PRINTABLE)
-    page = context.new_page()
-    page.goto(live_server + location + "/print")
-    page.emulate_media(media="print")
-    page.screenshot(path=str(artifacts / f"{lang}-print.png"), full_page=True)
+    _context, page = _on_the_roll(receipt, live_server, artifacts, lang)
     _assert_type_scale(page, "receipt", ".originals li", ["h1", "h2", "h3", ".reference-big", ".result dt"])
 
 

@@ -10,20 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.browser import code_on_phone, keypad, type_on_screen
-from fixtures.flows import CARD, child_iin
+from fixtures.browser import card_to_form, code_on_phone, keypad, type_on_screen
+from fixtures.flows import MEALS_CAMP, SIBLINGS
 from kiosk.domain.codes import CodeRules
 
 pytestmark = pytest.mark.browser
-
-CHILDREN = [
-    (child_iin(dt.date(2016, 9, 9), "F"), "иванова мария", "4"),
-    (child_iin(dt.date(2013, 2, 2), "M"), "иванов арман", "7"),
-]
-SERVICES = {
-    "meals": {"category": "low_income"},
-    "camp": {"category": "low_income", "camp": "school", "season": "summer"},
-}
 
 
 def _sign(page, artifacts: Path, shot: str) -> str:
@@ -49,21 +40,11 @@ def test_two_children_two_services_each_identifying_once(touch_page, live_server
     page = touch_page
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
-    page.goto(live_server + "/")
-    page.get_by_role("link", name="Русский").tap()
-    page.locator('a.card[data-service="meals"]').tap()
-    page.locator("[data-apply]").tap()
-    page.wait_for_url(re.compile(r"/ru/identify\?service=meals$"))
-    page.keyboard.type(CARD.replace("\n", "\r") + "\r", delay=1)
-    page.wait_for_url(re.compile(r"/ru/identify/code$"))
-    keypad(page, code_on_phone(page))
-    page.locator(".code-form button[type=submit]").tap()
-    page.wait_for_url(re.compile(r"/ru/identify/done$"))
-    page.locator("[data-continue]").tap()
+    card_to_form(page, live_server, "ru", "meals")
 
     references = []
-    for n, (child, name, grade) in enumerate(CHILDREN):
-        for service, choices in SERVICES.items():
+    for n, (child, name, grade) in enumerate(SIBLINGS):
+        for service, choices in MEALS_CAMP.items():
             if references:  # the next application: from the receipt, through the services
                 page.locator("[data-another]").tap()
                 page.wait_for_url(re.compile(r"/ru/services$"))

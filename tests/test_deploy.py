@@ -7,7 +7,6 @@ systemd and nginx), elsewhere the test is skipped with the reason.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import mmap
 import os
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from fixtures import missing
+from fixtures.tls import self_signed
 from kiosk import ROOT, create_app
 
 DEPLOY = ROOT / "deploy"
@@ -223,38 +223,9 @@ def test_an_env_file_missing_any_one_line_never_shows_a_code_on_screen(
 # nginx -----------------------------------------------------------------------------------------
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for kiosk.school.example (the cryptography package, already ours)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kiosk.school.example")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("kiosk.school.example")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 def nginx_prefix(tmp_path: Path, site: str) -> Path:
     """The site inside a minimal nginx.conf whose every path (pid, logs, temp) is in tmp_path."""
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, "kiosk.school.example")
     site = site.replace("/etc/ssl/kiosk/fullchain.pem", str(cert)).replace("/etc/ssl/kiosk/privkey.pem", str(key))
     (tmp_path / "site.conf").write_text(site)
     temp = "\n".join(

@@ -11,7 +11,8 @@ import tomllib
 import pytest
 from babel.messages.pofile import read_po
 
-from kiosk.domain.catalog import Text, load_catalog
+from fixtures.catalog import catalog_texts
+from kiosk.domain.catalog import load_catalog
 from kiosk.infra.i18n import TRANSLATIONS
 
 GLOSSARY = tomllib.loads((TRANSLATIONS / "glossary.toml").read_text(encoding="utf-8"))
@@ -30,24 +31,8 @@ def _visitor_texts(lang: str) -> list[tuple[str, str]]:
             continue
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         out += [(f"po {message.id!r}", s) for s in strings]
-    out += [(path, text.get(lang)) for path, text in _catalog_texts(load_catalog())]
+    out += [(path, text.get(lang)) for path, text in catalog_texts(load_catalog())]
     return out
-
-
-def _catalog_texts(obj, path="catalog"):
-    import dataclasses
-
-    if isinstance(obj, Text):
-        yield path, obj
-    elif dataclasses.is_dataclass(obj):
-        for field in dataclasses.fields(obj):
-            yield from _catalog_texts(getattr(obj, field.name), f"{path}.{field.name}")
-    elif isinstance(obj, tuple | list):
-        for i, item in enumerate(obj):
-            yield from _catalog_texts(item, f"{path}[{i}]")
-    elif isinstance(obj, dict):
-        for key, item in obj.items():
-            yield from _catalog_texts(item, f"{path}[{key}]")
 
 
 def _whole_word(pattern: str) -> re.Pattern[str]:
@@ -100,7 +85,7 @@ TEAM_NOTES = [
 
 def test_no_note_for_the_team_in_visitor_text() -> None:
     catalog = load_catalog()
-    for path, text in _catalog_texts(catalog):
+    for path, text in catalog_texts(catalog):
         for lang in ("kk", "ru", "en"):
             for pattern in TEAM_NOTES:
                 assert not re.search(pattern, text.get(lang)), (path, lang, pattern)

@@ -106,17 +106,6 @@ def identify_iin(client, app, clock):
     return _post(client, "/ru/identify/iin", "/ru/identify", iin=PARENT)
 
 
-def identify_code(client, app, clock):
-    _card(client, clock)
-    return _post(client, "/ru/identify/code", "/ru/identify/code", code=demo_code(client, "/ru/identify/code"))
-
-
-def identify_resend(client, app, clock):
-    _card(client, clock)
-    clock.now += dt.timedelta(seconds=61)
-    return _post(client, "/ru/identify/resend", "/ru/identify/code")
-
-
 def identify_assisted(client, app, clock):
     client.get("/ru/identify?service=meals")
     _post(client, "/ru/identify/iin", "/ru/identify", iin=NO_PHONE)
@@ -148,15 +137,31 @@ def apply_check(client, app, clock):
     return _post(client, "/ru/apply/check", "/ru/apply/check", consent="y")
 
 
-def apply_sign(client, app, clock):
-    _at_sign(client, clock)
-    return _post(client, "/ru/apply/sign", "/ru/apply/sign", code=demo_code(client, "/ru/apply/sign"))
+def _code_from_the_phone(at: Callable, page: str) -> Callable:
+    """Where ``at`` leads (a page that asks for the code sent by SMS), the code from the demo phone."""
+
+    def recipe(client, app, clock):
+        at(client, clock)
+        return _post(client, page, page, code=demo_code(client, page))
+
+    return recipe
 
 
-def apply_resend(client, app, clock):
-    _at_sign(client, clock)
-    clock.now += dt.timedelta(seconds=61)
-    return _post(client, "/ru/apply/sign/resend", "/ru/apply/sign")
+def _sent_again(at: Callable, url: str, page: str) -> Callable:
+    """Where ``at`` leads, a minute later: "send the code again"."""
+
+    def recipe(client, app, clock):
+        at(client, clock)
+        clock.now += dt.timedelta(seconds=61)
+        return _post(client, url, page)
+
+    return recipe
+
+
+identify_code = _code_from_the_phone(_card, "/ru/identify/code")
+identify_resend = _sent_again(_card, "/ru/identify/resend", "/ru/identify/code")
+apply_sign = _code_from_the_phone(_at_sign, "/ru/apply/sign")
+apply_resend = _sent_again(_at_sign, "/ru/apply/sign/resend", "/ru/apply/sign")
 
 
 def receipt_escpos(client, app, clock):

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from fixtures.flows import CARD, PARENT, child_iin, demo_code, fill_form, identify, meals, sign, soup, token
+from fixtures.flows import CARD, MEALS_CAMP, PARENT, SIBLINGS, demo_code, fill_form, identify, meals, sign, soup, token
 from kiosk import db
 from kiosk.clients.portal import DemoPortal
 from kiosk.domain import submissions as submissions_module
@@ -19,14 +19,6 @@ from kiosk.domain.mrz import compose_td1
 from kiosk.models import SmsCode, Submission
 
 S = dt.timedelta(seconds=1)
-CHILDREN = [
-    (child_iin(dt.date(2016, 9, 9), "F"), "Иванова Мария", "4"),
-    (child_iin(dt.date(2013, 2, 2), "M"), "Иванов Арман", "7"),
-]
-SERVICES = {
-    "meals": {"category": "low_income"},
-    "camp": {"category": "low_income", "camp": "school", "season": "summer"},
-}
 OTHER_PARENT = "851103323454"  # another demo citizen with a phone
 OTHER_CARD = compose_td1("051234987", OTHER_PARENT, dt.date(2030, 1, 10), "SERIKULY", "ARMAN")
 
@@ -57,8 +49,8 @@ def test_two_children_two_services_each_identify_once_and_never_wait(client, app
     identify(client, "ru", "meals")
     identified_at = clock.now
     references = []
-    for child, name, grade in CHILDREN:
-        for service, extra in SERVICES.items():
+    for child, name, grade in SIBLINGS:
+        for service, extra in MEALS_CAMP.items():
             clock.now += 5 * S
             # the service's "Apply here" button: the identity holds, so straight to the form
             response = client.get(f"/ru/identify?service={service}")
@@ -97,8 +89,8 @@ def test_the_idle_reset_ends_the_identity(client, clock) -> None:
 
 def test_back_then_sign_again_uses_the_code_already_sent(client, app, clock) -> None:
     identify(client, "ru", "meals")
-    child, name, grade = CHILDREN[0]
-    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **SERVICES["meals"]})
+    child, name, grade = SIBLINGS[0]
+    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_CAMP["meals"]})
     consent = {"consent": "y"}
     client.post("/ru/apply/check", data={**consent, "csrf_token": token(client, "/ru/apply/check")})
     code = demo_code(client, "/ru/apply/sign")
@@ -180,8 +172,8 @@ def test_typos_before_a_right_code_are_forgiven(client, app, clock) -> None:
         client.post("/ru/identify/code", data={"code": wrong(code), "csrf_token": token(client, "/ru/identify/code")})
     response = client.post("/ru/identify/code", data={"code": code, "csrf_token": token(client, "/ru/identify/code")})
     assert response.headers["Location"].endswith("/ru/identify/done")
-    for child, name, grade in CHILDREN:
-        for service, extra in SERVICES.items():
+    for child, name, grade in SIBLINGS:
+        for service, extra in MEALS_CAMP.items():
             client.get(f"/ru/identify?service={service}")
             fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **extra})
             client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
@@ -258,8 +250,8 @@ def test_after_the_last_wrong_code_the_page_shows_only_what_to_do_next(client, c
 
 def test_a_locked_signing_code_shows_only_what_to_do_next(client, app, clock) -> None:
     identify(client, "ru", "meals")
-    child, name, grade = CHILDREN[0]
-    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **SERVICES["meals"]})
+    child, name, grade = SIBLINGS[0]
+    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_CAMP["meals"]})
     client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
     code = demo_code(client, "/ru/apply/sign")
     for _ in range(5):
@@ -280,7 +272,7 @@ def test_a_locked_signing_code_shows_only_what_to_do_next(client, app, clock) ->
     _only_what_to_do_next(soup(response))
     # and for another application of the visit
     client.get("/ru/identify?service=camp")
-    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **SERVICES["camp"]})
+    fill_form(client, "ru", {"child_iin": child, "child_name": name, "grade": grade, **MEALS_CAMP["camp"]})
     response = client.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
     _only_what_to_do_next(soup(response))
     assert len(sms_rows(app)) == 2
@@ -310,7 +302,7 @@ def _tells_nothing_of_the_other_family(response, reference: str) -> None:
 
 
 def test_the_parent_who_applied_sees_the_reference(client, clock) -> None:
-    child = CHILDREN[0][0]
+    child = SIBLINGS[0][0]
     reference = _apply_meals(client, CARD, child)
     client.post("/reset")
     identify(client, "ru", "meals")
@@ -320,7 +312,7 @@ def test_the_parent_who_applied_sees_the_reference(client, clock) -> None:
 
 
 def test_another_adult_learns_only_to_ask_at_the_office(client, app, clock) -> None:
-    child = CHILDREN[0][0]
+    child = SIBLINGS[0][0]
     reference = _apply_meals(client, CARD, child)
     client.post("/reset")
     identify(client, "ru", "meals", OTHER_CARD)
@@ -332,7 +324,7 @@ def test_another_adult_learns_only_to_ask_at_the_office(client, app, clock) -> N
 
 def test_an_iin_typed_on_the_office_path_proves_nobody(client, app, clock) -> None:
     """The central system is out of reach: anyone can type the applicant's IIN and go on."""
-    child = CHILDREN[0][0]
+    child = SIBLINGS[0][0]
     reference = _apply_meals(client, CARD, child)
     client.post("/reset")
     app.extensions["kiosk.portal"] = DemoPortal(reachable=False)
@@ -346,7 +338,7 @@ def test_an_iin_typed_on_the_office_path_proves_nobody(client, app, clock) -> No
 @pytest.mark.parametrize(("second_card", "shown"), [(OTHER_CARD, "other"), (CARD, "own")])
 def test_two_terminals_at_once_the_later_one_is_told_by_the_same_rule(app, clock, second_card, shown) -> None:
     """Both pass the form's check; the second to sign meets the queue's refusal (AlreadyApplied)."""
-    child = CHILDREN[0][0]
+    child = SIBLINGS[0][0]
     late = app.test_client()
     identify(late, "ru", "meals", second_card)
     fill_form(late, "ru", meals(child, category="low_income"))
@@ -365,7 +357,7 @@ def test_two_terminals_at_once_the_later_one_is_told_by_the_same_rule(app, clock
 def test_two_terminals_at_the_same_instant_the_unique_index_decides(app, clock, monkeypatch) -> None:
     """The later terminal's check ran before the other's commit: its insert meets the unique index,
     the view rolls back and shows the same notice, never an error page."""
-    child = CHILDREN[0][0]
+    child = SIBLINGS[0][0]
     late = app.test_client()
     identify(late, "ru", "meals", OTHER_CARD)
     fill_form(late, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "low_income"})
