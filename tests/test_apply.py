@@ -15,6 +15,7 @@ from fixtures.flows import (
     NO_PHONE,
     PARENT,
     apply,
+    attach,
     child_iin,
     demo_code,
     fill_form,
@@ -241,19 +242,12 @@ def test_attachments_checked_by_content_and_kept_within_5_mb(client, app, clock)
     identify(client, "ru", "meals", clock=clock)
     fill_form(client, "ru", meals(CHILD10))
 
-    def upload(data: bytes, name: str):
-        return client.post(
-            "/ru/apply/attachments",
-            data={"file": (io.BytesIO(data), name), "csrf_token": token(client, "/ru/apply/attachments")},
-            content_type="multipart/form-data",
-        )
-
-    assert upload(_png(), "photo.png").status_code == 302
-    assert upload(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n%%EOF\n", "scan.pdf").status_code == 302
-    refused = upload(b"MZ\x90\x00 this is a program", "photo.jpg")  # a name says nothing
+    assert attach(client, "ru", _png(), "photo.png").status_code == 302
+    assert attach(client, "ru", b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n%%EOF\n", "scan.pdf").status_code == 302
+    refused = attach(client, "ru", b"MZ\x90\x00 this is a program", "photo.jpg")  # a name says nothing
     assert "не фотография и не PDF" in soup(refused).select_one(".alert").get_text()
     huge_pdf = b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024) + b"\n%%EOF\n"
-    assert "не помещается" in soup(upload(huge_pdf, "big.pdf")).select_one(".alert").get_text()
+    assert "не помещается" in soup(attach(client, "ru", huge_pdf, "big.pdf")).select_one(".alert").get_text()
     page = soup(client.get("/ru/apply/attachments"))
     assert len(page.select("[data-file]")) == 2
     assert int(page.select_one("[data-used]")["data-used"]) < 5 * 1024 * 1024
