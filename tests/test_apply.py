@@ -32,6 +32,7 @@ from kiosk.models import Attachment, State, Submission
 
 CHILD6 = child_iin(dt.date(2020, 3, 3))  # six in 2026
 CHILD10 = child_iin(dt.date(2016, 9, 9), "F")
+GRADE1_KK = {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"}
 
 
 @pytest.fixture(autouse=True)
@@ -47,13 +48,7 @@ def rows(app):
 
 
 def test_grade1_from_identify_to_receipt_in_kazakh(client, app, clock) -> None:
-    location = apply(
-        client,
-        "kk",
-        "grade1",
-        {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"},
-        clock,
-    )
+    location = apply(client, "kk", "grade1", GRADE1_KK, clock)
     page = soup(client.get(location))
     reference = page.select_one("[data-reference]").get_text()
     assert len(reference) == 11 and reference[3] == "-"
@@ -363,13 +358,7 @@ def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
     from kiosk.clients.printer import escpos_bytes
     from kiosk.web.receipts import receipt_parts
 
-    apply(
-        client,
-        "kk",
-        "grade1",
-        {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"},
-        clock,
-    )
+    apply(client, "kk", "grade1", GRADE1_KK, clock)
     with app.test_request_context("/kk/"), db.new_session(app) as s:
         row = s.scalars(select(Submission)).one()
         from kiosk.infra.catalog_ext import get_catalog
