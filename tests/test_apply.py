@@ -15,6 +15,7 @@ from fixtures.flows import (
     NO_PHONE,
     PARENT,
     apply,
+    attach,
     child_iin,
     demo_code,
     fill_form,
@@ -31,6 +32,7 @@ from kiosk.models import Attachment, State, Submission
 
 CHILD6 = child_iin(dt.date(2020, 3, 3))  # six in 2026
 CHILD10 = child_iin(dt.date(2016, 9, 9), "F")
+GRADE1_KK = {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"}
 
 
 @pytest.fixture(autouse=True)
@@ -46,13 +48,7 @@ def rows(app):
 
 
 def test_grade1_from_identify_to_receipt_in_kazakh(client, app, clock) -> None:
-    location = apply(
-        client,
-        "kk",
-        "grade1",
-        {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"},
-        clock,
-    )
+    location = apply(client, "kk", "grade1", GRADE1_KK, clock)
     page = soup(client.get(location))
     reference = page.select_one("[data-reference]").get_text()
     assert len(reference) == 11 and reference[3] == "-"
@@ -241,19 +237,12 @@ def test_attachments_checked_by_content_and_kept_within_5_mb(client, app, clock)
     identify(client, "ru", "meals", clock=clock)
     fill_form(client, "ru", meals(CHILD10))
 
-    def upload(data: bytes, name: str):
-        return client.post(
-            "/ru/apply/attachments",
-            data={"file": (io.BytesIO(data), name), "csrf_token": token(client, "/ru/apply/attachments")},
-            content_type="multipart/form-data",
-        )
-
-    assert upload(_png(), "photo.png").status_code == 302
-    assert upload(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n%%EOF\n", "scan.pdf").status_code == 302
-    refused = upload(b"MZ\x90\x00 this is a program", "photo.jpg")  # a name says nothing
+    assert attach(client, "ru", _png(), "photo.png").status_code == 302
+    assert attach(client, "ru", b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n%%EOF\n", "scan.pdf").status_code == 302
+    refused = attach(client, "ru", b"MZ\x90\x00 this is a program", "photo.jpg")  # a name says nothing
     assert "не фотография и не PDF" in soup(refused).select_one(".alert").get_text()
     huge_pdf = b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024) + b"\n%%EOF\n"
-    assert "не помещается" in soup(upload(huge_pdf, "big.pdf")).select_one(".alert").get_text()
+    assert "не помещается" in soup(attach(client, "ru", huge_pdf, "big.pdf")).select_one(".alert").get_text()
     page = soup(client.get("/ru/apply/attachments"))
     assert len(page.select("[data-file]")) == 2
     assert int(page.select_one("[data-used]")["data-used"]) < 5 * 1024 * 1024
@@ -369,13 +358,7 @@ def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
     from kiosk.clients.printer import escpos_bytes
     from kiosk.web.receipts import receipt_parts
 
-    apply(
-        client,
-        "kk",
-        "grade1",
-        {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade": "1", "language": "kk"},
-        clock,
-    )
+    apply(client, "kk", "grade1", GRADE1_KK, clock)
     with app.test_request_context("/kk/"), db.new_session(app) as s:
         row = s.scalars(select(Submission)).one()
         from kiosk.infra.catalog_ext import get_catalog

@@ -9,13 +9,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from fixtures.flows import child_iin, fill_form, identify, soup, token
+from fixtures.flows import child_iin, fill_form, identify, meals, soup, token
 from fixtures.staff import sign_in
+from fixtures.submissions import queue_one
 from kiosk import db
-from kiosk.domain import applications, ecp
-from kiosk.domain.submissions import queue_submission
+from kiosk.domain import ecp
 from kiosk.extensions import keyring
-from kiosk.infra.catalog_ext import get_catalog
 from kiosk.jobs.sync import Worker, application_body
 from kiosk.models import State, Submission
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
@@ -26,34 +25,18 @@ PARENT = "880412412349"
 
 def _queue_signed(app, n: int, sign) -> None:
     """An application per ``n``, its CMS made by ``sign(canonical bytes)`` (None: SMS-signed)."""
-    now = dt.datetime.now(dt.UTC)
+
+    def record(signed: bytes) -> dict | None:
+        if sign is None:
+            return None
+        return {"method": "ecp", "cms": base64.b64encode(sign(signed)).decode(), "signer": {}, "checked_by": "kiosk"}
+
     with app.test_request_context("/ru/"), db.new_session(app) as s:
-        service = get_catalog().service("meals")
-        answers = {"child_iin": child_iin(dt.date(2012, 1, 1) + dt.timedelta(days=n)), "child_name": "Иванова Мария"}
-        payload, digest = applications.canonical_payload(
-            service=service,
-            catalog_version="t",
-            year=2026,
-            applicant={"iin": PARENT, "name": None, "identity": "sms"},
-            answers={**answers, "grade": "4", "category": "asp"},
-            attachments=[],
-            lang="ru",
-        )
-        cms = sign(applications.canonical_bytes(payload)) if sign else None
-        record = (
-            {"method": "ecp", "cms": base64.b64encode(cms).decode(), "signer": {}, "checked_by": "kiosk"}
-            if cms
-            else None
-        )
-        queue_submission(
+        queue_one(
             s,
-            payload=payload,
-            payload_hash=digest,
-            signature_method="ecp" if cms else "sms",
+            meals(child_iin(dt.date(2012, 1, 1) + dt.timedelta(days=n))),
+            now=dt.datetime.now(dt.UTC),
             signature=record,
-            lang="ru",
-            now=now,
-            keyring=keyring(),
         )
         s.commit()
 
@@ -137,15 +120,6 @@ def test_staff_see_who_signed_with_which_certificate(app, client, clock, staff) 
 def test_staff_read_a_gost_signature_as_not_verified_here(app, client, staff) -> None:
     """What a GOST key without a verifier service leaves: staff read it was not verified here."""
     with app.test_request_context("/ru/"), db.new_session(app) as s:
-        payload, digest = applications.canonical_payload(
-            service=get_catalog().service("meals"),
-            catalog_version="t",
-            year=2026,
-            applicant={"iin": PARENT, "name": None, "identity": "sms"},
-            answers={"child_iin": child_iin(dt.date(2012, 1, 1)), "child_name": "А", "grade": "4", "category": "asp"},
-            attachments=[],
-            lang="ru",
-        )
         record = {
             "method": "ecp",
             "cms": "MIIB",
@@ -154,17 +128,12 @@ def test_staff_read_a_gost_signature_as_not_verified_here(app, client, staff) ->
             "checked_by": "not_verified_here",
             "revocation": "none",
         }
-        queued = queue_submission(
+        reference = queue_one(
             s,
-            payload=payload,
-            payload_hash=digest,
-            signature_method="ecp",
-            signature=record,
-            lang="ru",
+            meals(child_iin(dt.date(2012, 1, 1)), child_name="А"),
             now=dt.datetime.now(dt.UTC),
-            keyring=keyring(),
-        )
-        reference = queued.submission.reference
+            signature=lambda _signed: record,
+        ).reference
         s.commit()
     sign_in(client, lang="ru")
     view = soup(client.get(f"/staff/submissions/{reference}"))

@@ -22,126 +22,61 @@ from kiosk.infra.i18n import TRANSLATIONS, plural_samples
 NUMBERS = (1, 2, 5, 11, 21, 22, 25, 111)
 RU_FORM = {1: 0, 2: 1, 5: 2, 11: 2, 21: 0, 22: 1, 25: 2, 111: 2}  # one, few, many, by hand
 
-# (singular, plural, extra variables, the noun each Russian form shows, the English noun for 1 and for more)
-MESSAGES = [
-    (
-        "For your privacy the screen goes back to the start in %(count)s second, and what you entered is erased.",
-        "For your privacy the screen goes back to the start in %(count)s seconds, and what you entered is erased.",
-        {"count": "N"},
-        ("секунду", "секунды", "секунд"),
-        ("second,", "seconds,"),
-    ),
-    (
-        "School services kiosk. Your code: %(code)s. It is valid for %(num)d minute. Do not tell it to anyone.",
-        "School services kiosk. Your code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
-        {"code": "123456"},
-        ("минуту.", "минуты.", "минут."),
-        ("minute.", "minutes."),
-    ),
-    (
-        "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minute. "
-        "Do not tell it to anyone.",
-        "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minutes. "
-        "Do not tell it to anyone.",
-        {"code": "123456"},
-        ("минуту.", "минуты.", "минут."),
-        ("minute.", "minutes."),
-    ),
-    (
-        "Applications have waited more than %(num)d minute to reach the central system.",
-        "Applications have waited more than %(num)d minutes to reach the central system.",
-        {},
-        ("минуты.", "минут.", "минут."),  # "более 21 минуты", "более 22 минут"
-        ("minute", "minutes"),
-    ),
-    (
-        "%(num)d application was rejected by the central system and needs you.",
-        "%(num)d applications were rejected by the central system and need you.",
-        {},
-        ("заявление,", "заявления,", "заявлений,"),
-        ("application", "applications"),
-    ),
-    (
-        "%(num)d application waits for an ID card to be seen at the office.",
-        "%(num)d applications wait for an ID card to be seen at the office.",
-        {},
-        ("заявление", "заявления", "заявлений"),
-        ("application", "applications"),
-    ),
-    (
-        "%(num)d SMS code could not be sent %(period)s: parents cannot sign.",
-        "%(num)d SMS codes could not be sent %(period)s: parents cannot sign.",
-        {"period": "P"},
-        ("SMS-код", "SMS-кода", "SMS-кодов"),
-        ("code", "codes"),
-    ),
-    (
-        "in the last %(num)d minute",
-        "in the last %(num)d minutes",
-        {},
-        ("минуту", "минуты", "минут"),
-        ("minute", "minutes"),
-    ),
-    (
-        "The child must be %(num)d year old by 31 December of this year.",
-        "The child must be %(num)d years old by 31 December of this year.",
-        {},
-        ("год", "года", "лет"),
-        ("year", "years"),
-    ),
-    (
-        "Between %(min)d and %(max)d letter.",
-        "Between %(min)d and %(max)d letters.",
-        {"min": 7},
-        ("буквы.", "букв.", "букв."),
-        ("letter.", "letters."),
-    ),
-    (
-        "Code, %(num)d digit",
-        "Code, %(num)d digits",
-        {},
-        ("цифра", "цифры", "цифр"),
-        ("digit", "digits"),
-    ),
-    (
-        "The code is %(num)d digit.",
-        "The code is %(num)d digits.",
-        {},
-        ("цифры.", "цифр.", "цифр."),  # "из 21 цифры", "из 22 цифр"
-        ("digit.", "digits."),
-    ),
-    (
-        "Closes on %(date)s: %(num)d day left",
-        "Closes on %(date)s: %(num)d days left",
-        {"date": "31 августа"},
-        ("день", "дня", "дней"),
-        ("day", "days"),
-    ),
-]
+# Each message that counts, by a part of its English singular (its whole text is in messages.pot):
+# the noun each Russian form shows (one, few, many) | the English noun for 1 and for more.
+NOUNS = {
+    "the screen goes back to the start in %(count)s second": "секунду секунды секунд | second, seconds,",
+    "Your code: %(code)s. It is valid for %(num)d minute.": "минуту. минуты. минут. | minute. minutes.",
+    "Code to sign your application: %(code)s. Valid for %(num)d minute.": "минуту. минуты. минут. | minute. minutes.",
+    "waited more than %(num)d minute": "минуты. минут. минут. | minute minutes",  # "более 21 минуты", "более 22 минут"
+    "%(num)d application was rejected": "заявление, заявления, заявлений, | application applications",
+    "%(num)d application waits for an ID card": "заявление заявления заявлений | application applications",
+    "%(num)d SMS code could not be sent": "SMS-код SMS-кода SMS-кодов | code codes",
+    "in the last %(num)d minute": "минуту минуты минут | minute minutes",
+    "The child must be %(num)d year old": "год года лет | year years",
+    "Between %(min)d and %(max)d letter.": "буквы. букв. букв. | letter. letters.",
+    "Code, %(num)d digit": "цифра цифры цифр | digit digits",
+    "The code is %(num)d digit.": "цифры. цифр. цифр. | digit. digits.",  # "из 21 цифры", "из 22 цифр"
+    "Closes on %(date)s: %(num)d day left": "день дня дней | day days",
+}
+POT = TRANSLATIONS / "messages.pot"
 
 
-def _render(app, lang: str, singular: str, plural: str, n: int, variables: dict) -> str:
-    extra = dict(variables)
-    if "%(max)d" in singular:
+def _plural_message(part: str) -> tuple[str, str]:
+    """The one plural message (singular, plural) in messages.pot whose singular holds ``part``."""
+    with POT.open("rb") as f:
+        found = [m.id for m in read_po(f) if isinstance(m.id, tuple) and part in m.id[0]]
+    assert len(found) == 1, (part, found)
+    return found[0]
+
+
+def _render(app, lang: str, singular: str, plural: str, n: int) -> str:
+    """The message for n, its other placeholders filled (a count in "%(max)d" is n too)."""
+    extra = {name: 7 if kind == "d" else "X" for name, kind in re.findall(r"%\((\w+)\)([ds])", singular)}
+    extra.pop("num", None)  # ngettext gives n
+    if "max" in extra:
         extra["max"] = n
     with app.test_request_context(), force_locale(lang):
         return ngettext(singular, plural, n, **extra)
 
 
-@pytest.mark.parametrize(("singular", "plural", "variables", "ru_nouns", "en_nouns"), MESSAGES, ids=lambda v: None)
-def test_each_count_agrees_in_russian_english_and_kazakh(app, singular, plural, variables, ru_nouns, en_nouns) -> None:
+@pytest.mark.parametrize(("part", "nouns"), NOUNS.items(), ids=list(NOUNS))
+def test_each_count_agrees_in_russian_english_and_kazakh(app, part, nouns) -> None:
+    singular, plural = _plural_message(part)
+    ru_nouns, en_nouns = (side.split() for side in nouns.split(" | "))
+    assert len(ru_nouns) == 3 and len(en_nouns) == 2, nouns
     for n in NUMBERS:
         counted = "%(max)d" if "%(max)d" in singular else "%(num)d" if "%(num)d" in singular else None
-        ru = _render(app, "ru", singular, plural, n, variables)
+        ru = _render(app, "ru", singular, plural, n)
         noun = ru_nouns[RU_FORM[n]]
         if counted:
             assert re.search(rf"\b{n} {re.escape(noun)}", ru), (n, ru)
         else:
             assert re.search(rf"\b{re.escape(noun)}(\W|$)", ru), (n, ru)
-        en = _render(app, "en", singular, plural, n, variables)
+        en = _render(app, "en", singular, plural, n)
         assert en_nouns[0 if n == 1 else 1] in en.split(), (n, en)
-        kk = _render(app, "kk", singular, plural, n, variables)
-        five = _render(app, "kk", singular, plural, 5, variables)
+        kk = _render(app, "kk", singular, plural, n)
+        five = _render(app, "kk", singular, plural, 5)
         if counted and n != 1:  # a Kazakh noun after a number does not change: only the number differs
             assert re.sub(rf"\b{n}\b", "#", kk) == re.sub(r"\b5\b", "#", five), (n, kk)
 

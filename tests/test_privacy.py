@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from fixtures.flows import PARENT, child_iin, soup
+from fixtures.flows import PARENT, child_iin, meals, soup
 from fixtures.staff import sign_in_staff
+from fixtures.submissions import queue_one
 from kiosk import create_app, db
 from kiosk.cli import main
-from kiosk.domain import applications, audit
+from kiosk.domain import audit
 from kiosk.domain.iin import mask
 from kiosk.domain.submissions import (
     AlreadyApplied,
@@ -24,11 +25,9 @@ from kiosk.domain.submissions import (
     existing_for_child,
     open_payload,
     open_signature,
-    queue_submission,
     transition,
 )
 from kiosk.extensions import keyring
-from kiosk.infra.catalog_ext import get_catalog
 from kiosk.infra.crypto import CannotDecrypt, Keyring
 from kiosk.jobs import privacy
 from kiosk.jobs.backup import backup_sqlite
@@ -62,26 +61,16 @@ def make(
             )
             s.flush()
             shas.append(sha)
-        payload, digest = applications.canonical_payload(
-            service=get_catalog().service("meals"),
-            catalog_version="t",
-            year=2025,
-            applicant={"iin": PARENT, "name": "AIGERIM NURLANQYZY", "identity": "sms"},
-            answers={"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"},
-            attachments=shas,
-            lang="ru",
-        )
-        row = queue_submission(
+        row = queue_one(
             s,
-            payload=payload,
-            payload_hash=digest,
-            signature_method="ecp" if ecp else "sms",
-            signature=ecp,
-            lang="ru",
+            meals(child),
             now=now,
-            keyring=ring,
+            year=2025,
+            applicant_name="AIGERIM NURLANQYZY",
+            attachments=shas,
+            signature=lambda _signed: ecp,
             visit_id="visit-1",
-        ).submission
+        )
         if state != State.QUEUED:
             transition(row, state, now, "sync:test")
         s.commit()
@@ -268,14 +257,7 @@ def test_the_raw_files_hold_no_openable_copy_after_erasure(app, client, clock, t
     from fixtures.flows import apply, token
 
     child = child_iin(dt.date(2017, 4, 4), "F")
-    reference = apply(
-        client,
-        "ru",
-        "meals",
-        {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "asp"},
-        clock,
-    )
-    reference = reference.rsplit("/", 1)[-1]
+    reference = apply(client, "ru", "meals", meals(child), clock).rsplit("/", 1)[-1]
     visit_ids = [v for (v,) in db.engine(app).connect().exec_driver_sql("SELECT id FROM visits").fetchall()]
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, f"/ru/receipt/{reference}")})
     row = row_of(app, reference)

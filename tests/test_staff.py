@@ -8,19 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from fixtures.flows import (
-    CARD,
-    applications,
-    apply,
-    apply_assisted,
-    child_iin,
-    fill_form,
-    identify,
-    meals,
-    sign,
-    soup,
-    token,
-)
+from fixtures.flows import CARD, applications, apply, apply_assisted, child_iin, meals, soup, token
 from fixtures.staff import sign_in
 from kiosk import db
 from kiosk.cli import main
@@ -338,18 +326,11 @@ def test_staff_open_the_attachments_and_each_look_is_audited(client, app, staff,
 
     from PIL import Image
 
-    visitor = app.test_client()
-
-    identify(visitor, "ru", "meals", clock=clock)
-    fill_form(visitor, "ru", meals(child_iin(dt.date(2016, 2, 2))))
     picture = io.BytesIO()
     Image.new("RGB", (300, 200), (200, 30, 30)).save(picture, "PNG")
-    visitor.post(
-        "/ru/apply/attachments",
-        data={"file": (io.BytesIO(picture.getvalue()), "p.png"), "csrf_token": token(visitor, "/ru/apply/attachments")},
-        content_type="multipart/form-data",
-    )
-    ref = sign(visitor, "ru", clock).rsplit("/", 1)[-1]
+    files = [(picture.getvalue(), "p.png")]
+    location = apply(app.test_client(), "ru", "meals", meals(child_iin(dt.date(2016, 2, 2))), clock, files=files)
+    ref = location.rsplit("/", 1)[-1]
     [other] = applications(app, clock, 1)
     assert client.get(f"/staff/submissions/{ref}/attachments/1").status_code == 302  # not signed in
     sign_in(client, "bolat")

@@ -157,27 +157,30 @@ def test_language_buttons_lead_to_the_same_page_in_each_language(client) -> None
     }
 
 
+NOT_FOUND = {"kk": "Бет табылмады", "ru": "Страница не найдена", "en": "Page not found"}
+
+
 @pytest.mark.parametrize(
-    ("url", "lang", "words"),
+    ("url", "lang"),
     [
-        ("/kk/services/nope", "kk", "Бет табылмады"),
-        ("/ru/services/nope", "ru", "Страница не найдена"),
-        ("/en/services/nope", "en", "Page not found"),
-        ("/ru/services/meals?category=nope", "ru", "Страница не найдена"),
-        ("/en/services/grade1?category=asp", "en", "Page not found"),  # grade 1 has no categories
-        ("/en/services/meals/print?paper=letter", "en", "Page not found"),
-        ("/de/services", "kk", "Бет табылмады"),
-        ("/de/services/meals", "kk", "Бет табылмады"),
-        ("/%00/services", "kk", "Бет табылмады"),
-        ("/ru/services/%D0%B6%D0%BE%D0%BA", "ru", "Страница не найдена"),
+        ("/kk/services/nope", "kk"),
+        ("/ru/services/nope", "ru"),
+        ("/en/services/nope", "en"),
+        ("/ru/services/meals?category=nope", "ru"),
+        ("/en/services/grade1?category=asp", "en"),  # grade 1 has no categories
+        ("/en/services/meals/print?paper=letter", "en"),
+        ("/de/services", "kk"),
+        ("/de/services/meals", "kk"),
+        ("/%00/services", "kk"),
+        ("/ru/services/%D0%B6%D0%BE%D0%BA", "ru"),
     ],
 )
-def test_unknown_things_get_a_404_in_the_visitors_language(client, url, lang, words) -> None:
+def test_unknown_things_get_a_404_in_the_visitors_language(client, url, lang) -> None:
     response = client.get(url)
     assert response.status_code == 404
     soup = page(response)
     assert soup.html["lang"] == lang
-    assert words in soup.h1.get_text()
+    assert NOT_FOUND[lang] in soup.h1.get_text()
     assert soup.select("nav#langs a")  # the visitor can still change language from here
 
 
@@ -199,21 +202,25 @@ def test_print_view_for_a4_and_the_receipt_roll(client, app, paper) -> None:
     assert soup.select_one("[data-print]") is not None
 
 
-def test_grade1_window_open_closing_and_closed(client, clock) -> None:
-    clock.set_local(2026, 5, 4)
-    text = page(client.get("/en/services/grade1")).select_one(".facts").get_text(" ", strip=True)
-    assert "Applications open until 31 August" in text
-    clock.set_local(2026, 8, 20)
-    text = page(client.get("/ru/services/grade1")).select_one(".facts").get_text(" ", strip=True)
-    assert "осталось 12 дней" in text
-    clock.set_local(2026, 8, 31)
-    text = page(client.get("/ru/services/grade1")).select_one(".facts").get_text(" ", strip=True)
-    assert "остался 1 день" in text
-    clock.set_local(2026, 9, 1)
-    text = page(client.get("/en/services/grade1")).select_one(".facts").get_text(" ", strip=True)
-    assert "Opens on April 1, 2027" in text
-    # the checklist stays readable while the window is closed
-    assert page(client.get("/en/services/grade1")).select("#checklist li.doc")
+def facts(client, url: str) -> str:
+    """The facts box of a service's page: its application window, as a parent reads it."""
+    return page(client.get(url)).select_one(".facts").get_text(" ", strip=True)
+
+
+@pytest.mark.parametrize(
+    ("day", "lang", "says"),
+    [
+        ((2026, 5, 4), "en", "Applications open until 31 August"),
+        ((2026, 8, 20), "ru", "осталось 12 дней"),
+        ((2026, 8, 31), "ru", "остался 1 день"),
+        ((2026, 9, 1), "en", "Opens on April 1, 2027"),
+    ],
+)
+def test_grade1_window_open_closing_and_closed(client, clock, day, lang, says) -> None:
+    clock.set_local(*day)
+    assert says in facts(client, f"/{lang}/services/grade1")
+    # the checklist stays readable whether the window is open or closed
+    assert page(client.get(f"/{lang}/services/grade1")).select("#checklist li.doc")
 
 
 def test_the_window_uses_almaty_dates(client, clock) -> None:
@@ -221,8 +228,7 @@ def test_the_window_uses_almaty_dates(client, clock) -> None:
 
     # 31 August 20:00 UTC is already 1 September in Almaty: the window has closed there
     clock.now = dt.datetime(2026, 8, 31, 20, 0, tzinfo=dt.UTC)
-    text = page(client.get("/en/services/grade1")).select_one(".facts").get_text(" ", strip=True)
-    assert "Opens on" in text
+    assert "Opens on" in facts(client, "/en/services/grade1")
 
 
 def test_htmx_is_served_by_the_app(client) -> None:
