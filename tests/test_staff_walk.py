@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from fixtures.flows import applications, child_iin, fill_form, identify, meals, sign, soup, token
+from fixtures.flows import applications, attach, child_iin, fill_form, identify, meals, sign, soup, token
 from fixtures.staff import sign_in
 
 MARK = {"kk": "Белгілеу: түпнұсқа көрілді", "ru": "Отметить: оригинал проверен", "en": "Mark: original seen"}
@@ -50,11 +50,7 @@ def _apply_with_photo(app, clock) -> str:
     picture = io.BytesIO()
     # noise: a photo of some 400 KB, under the size a multipart part is spooled to disk at
     Image.effect_noise((900, 700), 80).convert("RGB").save(picture, "JPEG", quality=85)
-    visitor.post(
-        "/ru/apply/attachments",
-        data={"file": (io.BytesIO(picture.getvalue()), "p.jpg"), "csrf_token": token(visitor, "/ru/apply/attachments")},
-        content_type="multipart/form-data",
-    )
+    assert attach(visitor, "ru", picture.getvalue(), "p.jpg").status_code == 302
     return sign(visitor, "ru", clock).rsplit("/", 1)[-1]
 
 
