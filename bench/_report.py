@@ -7,6 +7,7 @@ script prints its figures in one table with their baselines, and says what the m
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -15,6 +16,7 @@ import statistics
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 
@@ -68,6 +70,12 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], words: Collectio
     lines.append("| " + " | ".join("---" if i in words else "---:" for i in range(len(header))) + " |")
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def write_json(path: Path | None, figures: Any) -> None:
+    """The figures also as JSON, when the run was given ``--json PATH``."""
+    if path is not None:
+        path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def machine() -> dict[str, Any]:

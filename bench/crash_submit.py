@@ -23,10 +23,8 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import queue
 import random
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -48,7 +46,9 @@ from _flow import (
     free_port,
     healthy,
     make_people,
+    tidy_up,
 )
+from _report import write_json
 from kiosk.infra.keys import keyed_hash
 
 # --- the run -------------------------------------------------------------------------------------
@@ -328,12 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     summary["ok"] = all(summary["checks"].values())
     print_summary(summary)
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    if args.keep or not summary["ok"]:
-        print(f"instance kept in {server.instance} (server log: {server.log_path})")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    write_json(args.json, summary)
+    tidy_up(server, workdir, keep=args.keep or not summary["ok"])
     return 0 if summary["ok"] else 1
 
 

@@ -40,13 +40,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import math
 import os
 import platform
 import random
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,10 +76,11 @@ from _flow import (
     Visit,
     free_port,
     page_problem,
+    tidy_up,
     valid_iins,
 )
 from _proc import proc_cpu_seconds, proc_status
-from _report import Latency, machine_line, percentile, table
+from _report import Latency, machine_line, percentile, table, write_json
 from kiosk.domain.references import display
 
 HX_HEADERS = {"HX-Request": "true", "HX-Target": "checklist"}
@@ -654,12 +653,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["ok"] = errors == 0
     print_results(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    if args.keep or not results["ok"]:
-        print(f"instance kept in {server.instance} (server log: {server.log_path})")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    write_json(args.json, results)
+    tidy_up(server, workdir, keep=args.keep or not results["ok"])
     return 0 if results["ok"] else 1
 
 
