@@ -22,7 +22,6 @@ Run from the repository root:
 
 from __future__ import annotations
 
-import argparse
 import queue
 import random
 import sqlite3
@@ -48,7 +47,7 @@ from _flow import (
     make_people,
     tidy_up,
 )
-from _report import write_json
+from _report import arguments, write_json
 from kiosk.infra.keys import keyed_hash
 
 # --- the run -------------------------------------------------------------------------------------
@@ -233,14 +232,13 @@ def verify(db_path: Path, hash_key: str, results: list[ChildResult]) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--count", type=int, default=1000, help="applications, one per child (default 1000)")
     parser.add_argument("--kill-every-min", type=float, default=0.3, help="shortest uptime before a kill, s")
     parser.add_argument("--kill-every-max", type=float, default=2.0, help="longest uptime before a kill, s")
     parser.add_argument("--clients", type=int, default=2, help="concurrent clients (threads), default 2")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default 10)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, printed)")
-    parser.add_argument("--json", type=Path, default=None, help="write the summary here too")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
     args = parser.parse_args(argv)
     if args.count < 1 or args.clients < 1 or not 0 < args.kill_every_min <= args.kill_every_max:

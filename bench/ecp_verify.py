@@ -22,9 +22,7 @@ Usage: .venv/bin/python bench/ecp_verify.py [--count 500] [--warmup 20] [--json 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import sys
@@ -34,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _report import arguments, write_json
 from kiosk.domain import ecp
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
 
@@ -97,10 +96,9 @@ def time_ecp(count: int, warmup: int, cached: bool) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     runs = {
         "sms_check": time_sms(args.count, args.warmup),
@@ -114,8 +112,7 @@ def main() -> int:
         p50, p99, mean = percentile(seconds, 0.5), percentile(seconds, 0.99), statistics.fmean(seconds)
         rows[name] = {"calls": len(seconds), "p50_ms": p50 * 1e3, "p99_ms": p99 * 1e3, "mean_ms": mean * 1e3}
         print(f"{name:<12}{len(seconds):>7}{p50 * 1e3:>9.2f}{p99 * 1e3:>9.2f}{mean * 1e3:>9.2f}{p50 / base:>10.1f}x")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    write_json(args.json, rows)
     return 0
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing as mp
 import multiprocessing.connection
 import os
@@ -42,6 +41,8 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from _report import arguments, write_json
 
 SERVER_THREADS = 8
 IN_APP_FLOOR_PATH = "/_bench/floor"
@@ -391,7 +392,7 @@ def print_table(rows: list[PhaseResult], floor: PhaseResult) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per URL and run (default 10)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive connections (default 8)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each URL (default 2)")
@@ -403,7 +404,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip (as browsers do)")
     parser.add_argument("--rounds", type=int, default=1, help="times the whole sequence runs (default 1)")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
@@ -497,30 +497,27 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {r.label}: {e}")
 
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "machine": facts,
-                    "params": {
-                        "seconds": args.seconds,
-                        "clients": args.clients,
-                        "warmup": args.warmup,
-                        "generator": args.generator,
-                        "gzip": args.gzip,
-                        "server_threads": SERVER_THREADS,
-                        "rounds": args.rounds,
-                        "order": [t.label for t in order],
-                    },
-                    "runs": [asdict(r) for r in runs],
-                    "floor": asdict(floor),
-                    "floor_spread_pct": spread,
-                    "against_floor": summary,
-                    "goal": {"rate": GOAL_RATE, "p99": GOAL_P99},
-                    "goal_met": verdicts,
+        write_json(
+            args.json,
+            {
+                "machine": facts,
+                "params": {
+                    "seconds": args.seconds,
+                    "clients": args.clients,
+                    "warmup": args.warmup,
+                    "generator": args.generator,
+                    "gzip": args.gzip,
+                    "server_threads": SERVER_THREADS,
+                    "rounds": args.rounds,
+                    "order": [t.label for t in order],
                 },
-                indent=2,
-            )
-            + "\n"
+                "runs": [asdict(r) for r in runs],
+                "floor": asdict(floor),
+                "floor_spread_pct": spread,
+                "against_floor": summary,
+                "goal": {"rate": GOAL_RATE, "p99": GOAL_P99},
+                "goal_met": verdicts,
+            },
         )
         print(f"figures written to {args.json}")
     return 1 if total_errors else 0

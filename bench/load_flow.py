@@ -80,7 +80,7 @@ from _flow import (
     valid_iins,
 )
 from _proc import proc_cpu_seconds, proc_status
-from _report import Latency, machine_line, percentile, table, write_json
+from _report import Latency, arguments, machine_line, percentile, table, write_json
 from kiosk.domain.references import display
 
 HX_HEADERS = {"HX-Request": "true", "HX-Target": "checklist"}
@@ -445,7 +445,7 @@ def source_of_code() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--terminals", type=int, default=50, help="simulated terminals (threads), default 50")
     parser.add_argument("--seconds", type=float, default=300.0, help="length of the load, default 300")
     parser.add_argument(
@@ -466,7 +466,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-flows", type=int, default=3, help="unmeasured applications before (default 3)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, s (default 30)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, printed)")
-    parser.add_argument("--json", type=Path, default=None, help="write the results here too")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
     parser.add_argument("--quick", action="store_true", help="5 terminals, 20 s, think 0-0.2 s (the test's run)")
     args = parser.parse_args(argv)
