@@ -25,7 +25,6 @@ import http.client
 import multiprocessing as mp
 import multiprocessing.connection
 import os
-import platform
 import queue
 import re
 import shutil
@@ -38,11 +37,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from _report import arguments, write_json
+from _report import arguments, machine, machine_line, percentile, write_json
 
 SERVER_THREADS = 8
 IN_APP_FLOOR_PATH = "/_bench/floor"
@@ -274,8 +272,8 @@ def run_python(port: int, target: Target, headers: dict[str, str], seconds: floa
         errors=len(errors),
         seconds=elapsed,
         rps=len(latencies) / elapsed,
-        p50_ms=percentile(latencies, 50) * 1000,
-        p99_ms=percentile(latencies, 99) * 1000,
+        p50_ms=percentile(latencies, 0.5) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         client_cpu_cores=cpu / elapsed,
         bytes_per_response=statistics.fmean(sizes) if sizes else 0.0,
         error_samples=sorted(set(errors))[:5],
@@ -333,15 +331,6 @@ def run_wrk(port: int, target: Target, headers: dict[str, str], seconds: float, 
     )
 
 
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """The pct-th percentile by linear interpolation (NaN when nothing was measured)."""
-    if not sorted_values:
-        return float("nan")
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(pct) - 1]
-
-
 def merge(label: str, runs: list[PhaseResult]) -> PhaseResult:
     """The floor's runs as one row: summed counts, mean rate and mean percentiles."""
     return PhaseResult(
@@ -359,20 +348,6 @@ def merge(label: str, runs: list[PhaseResult]) -> PhaseResult:
 
 
 # --- the report -------------------------------------------------------------------------------
-
-
-def machine_facts() -> dict[str, Any]:
-    """What a reader needs to compare two runs: cores, load, Python, the server stack's versions."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "load_average": os.getloadavg(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "flask": version("flask"),
-        "waitress": version("waitress"),
-    }
 
 
 def print_table(rows: list[PhaseResult], floor: PhaseResult) -> None:
@@ -419,13 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # a plain `kill` then unwinds through the finally below, which stops the server processes
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    facts = machine_facts()
-    load = ", ".join(f"{x:.1f}" for x in facts["load_average"])
-    print(
-        f"machine: {facts['cpu_count']} CPUs ({facts['cpus_usable']} usable), load average {load}, "
-        f"{facts['implementation']} {facts['python']}, {facts['platform']}; "
-        f"flask {facts['flask']}, waitress {facts['waitress']}"
-    )
+    facts = {**machine(), "load_average": os.getloadavg()}  # the load: how busy the machine was, beside its facts
+    print(f"machine: {machine_line(facts)}; load average {', '.join(f'{x:.1f}' for x in facts['load_average'])}")
     headers = {"Accept-Encoding": "gzip"} if args.gzip else {}
     print(
         f"params: waitress threads={SERVER_THREADS}, the floor and the kiosk each in its own process; "
