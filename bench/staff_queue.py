@@ -224,6 +224,11 @@ def make_dataset(rows: int, seed: int) -> Dataset:
             "last_error": "timeout" if state == "retry_wait" else None,
             "portal_reference": f"P-{i:010d}" if state in AT_PORTAL else None,
             "claimed_by": None,
+            # the privacy columns (migration 0009): no outcome closed, nothing erased, consent not recorded
+            "closed_at": None,
+            "erased_at": None,
+            "consent_version": None,
+            "consent_at": None,
         }
         out.append(tuple(row[c] for c in COLUMNS))
         if (i + 1) % 250_000 == 0:
