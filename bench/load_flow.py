@@ -42,7 +42,6 @@ import contextlib
 import datetime as dt
 import math
 import os
-import platform
 import random
 import re
 import subprocess
@@ -80,7 +79,7 @@ from _flow import (
     valid_iins,
 )
 from _proc import proc_cpu_seconds, proc_status
-from _report import Latency, arguments, machine_line, percentile, table, write_json
+from _report import Latency, arguments, machine, machine_line, percentile, table, write_json
 from kiosk.domain.references import display
 
 HX_HEADERS = {"HX-Request": "true", "HX-Target": "checklist"}
@@ -602,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = sum(s["errors"] for s in steps.values()) + len(probe_errors)
     results: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "code": source_of_code(),
         "terminals": args.terminals,
         "seconds": round(load_seconds, 1),
@@ -663,7 +662,7 @@ def print_results(r: dict[str, Any]) -> None:
     print(
         f"{r['terminals']} terminals, {r['seconds']} s, think {think}, portal {r['portal']}, "
         f"waitress {r['server_threads']} threads, {r['processes']} process(es) on {r['database']}, "
-        f"seed {r['seed']}; {machine_line()}"
+        f"seed {r['seed']}; {machine_line(r['machine'])}"
     )
     print()
     named = [*r["steps"].items(), ("all steps", r["all_steps"]), *r["baseline"].items()]

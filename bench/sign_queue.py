@@ -25,11 +25,8 @@ Run from the repository root:
 
 from __future__ import annotations
 
-import os
-import platform
 import random
 import shutil
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -40,7 +37,7 @@ from typing import Any
 
 from _floor import FsyncFloor, row_bytes
 from _flow import LOAD_ENV, Child, KioskServer, Parent, Visit, free_port, make_people
-from _report import Latency, arguments, table, times, write_json
+from _report import Latency, arguments, machine, machine_line, table, times, write_json
 
 SIGN = "POST /<lang>/apply/sign"
 HEALTHZ = "GET /healthz (HTTP floor)"
@@ -122,8 +119,8 @@ def fsync_floor(folder: Path, commits: int, size: int) -> list[float]:
 def print_table(rows: list[Row], meta: dict[str, Any]) -> None:
     print()
     print(
-        f"sign-and-queue latency: {meta['count']} applications per phase; {meta['cpus']} CPUs, "
-        f"Python {meta['python']}, SQLite {meta['sqlite']}; database in {meta['folder']}"
+        f"sign-and-queue latency: {meta['count']} applications per phase; {machine_line(meta['machine'])}; "
+        f"database in {meta['folder']}"
     )
     header = ["measure", "clients", "count", "mean ms", "p50 ms", "p99 ms"]
     cells = [
@@ -170,9 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     meta: dict[str, Any] = {
         "count": args.count,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "machine": machine(),
         "folder": str(workdir),
         "phases": {},
     }
