@@ -272,6 +272,14 @@ class KioskServer:
             stop_process(process)
 
 
+def tidy_up(server: KioskServer, workdir: Path, keep: bool) -> None:
+    """The run's temporary folder removed, or kept (asked for, or the run failed) and said where."""
+    if keep:
+        print(f"instance kept in {server.instance} (server log: {server.log_path})")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @contextmanager
 def sim_process(folder: Path, keys: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
     """``kiosk portal-sim`` in a process of its own, on a free port and ``folder``; its URL. Stopped after."""

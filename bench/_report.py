@@ -7,14 +7,17 @@ script prints its figures in one table with their baselines, and says what the m
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import os
 import platform
 import sqlite3
 import statistics
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 
@@ -68,6 +71,21 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], words: Collectio
     lines.append("| " + " | ".join("---" if i in words else "---:" for i in range(len(header))) + " |")
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """A script's options: its docstring's first paragraph for ``--help``, and ``--json PATH``
+    (the figures written there too, by ``write_json``); the script adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures to this JSON file")
+    return parser
+
+
+def write_json(path: Path | None, figures: Any, default: Callable[[Any], Any] | None = None) -> None:
+    """The figures also as JSON, when the run was given ``--json PATH`` (``default``: as for ``json.dumps``)."""
+    if path is not None:
+        text = json.dumps(figures, indent=2, ensure_ascii=False, default=default)
+        path.write_text(text + "\n", encoding="utf-8")
 
 
 def machine() -> dict[str, Any]:

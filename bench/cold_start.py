@@ -25,9 +25,7 @@ what ``make run`` starts.
 
 from __future__ import annotations
 
-import argparse
 import http.client
-import json
 import statistics
 import subprocess
 import sys
@@ -37,7 +35,7 @@ from pathlib import Path
 
 from _flow import ROOT, clean_env, free_port, kiosk_command
 from _proc import stop_process
-from _report import machine_line, table
+from _report import arguments, machine_line, table, write_json
 
 
 def time_help(kiosk: list[str], instance: Path) -> float:
@@ -145,7 +143,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--runs", type=int, default=7, help="rounds; each figure is their median")
     parser.add_argument("--port", type=int, default=0, help="the kiosk's port (default: a free one)")
     parser.add_argument("--sim-port", type=int, default=0, help="the embedded simulator's port (default: a free one)")
@@ -155,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="a kiosk console script to measure (repeat to compare; default: this environment's)",
     )
-    parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
     port = args.port or free_port()
     sim_port = args.sim_port or free_port()
@@ -211,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, figs in figures.items():
         print(f"\n{label}\n")
         print(table(header, rows(figs, "s") + rows(memory_figures[label], "MiB")))
-    if args.json:
-        out = {"floor": floor_figures, "kiosk": figures, "memory_mib": memory_figures}
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(args.json, {"floor": floor_figures, "kiosk": figures, "memory_mib": memory_figures})
     return 0
 
 

@@ -22,11 +22,8 @@ Run from the repository root:
 
 from __future__ import annotations
 
-import argparse
-import json
 import queue
 import random
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -48,7 +45,9 @@ from _flow import (
     free_port,
     healthy,
     make_people,
+    tidy_up,
 )
+from _report import arguments, write_json
 from kiosk.infra.keys import keyed_hash
 
 # --- the run -------------------------------------------------------------------------------------
@@ -233,14 +232,13 @@ def verify(db_path: Path, hash_key: str, results: list[ChildResult]) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--count", type=int, default=1000, help="applications, one per child (default 1000)")
     parser.add_argument("--kill-every-min", type=float, default=0.3, help="shortest uptime before a kill, s")
     parser.add_argument("--kill-every-max", type=float, default=2.0, help="longest uptime before a kill, s")
     parser.add_argument("--clients", type=int, default=2, help="concurrent clients (threads), default 2")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default 10)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, printed)")
-    parser.add_argument("--json", type=Path, default=None, help="write the summary here too")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
     args = parser.parse_args(argv)
     if args.count < 1 or args.clients < 1 or not 0 < args.kill_every_min <= args.kill_every_max:
@@ -328,12 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     summary["ok"] = all(summary["checks"].values())
     print_summary(summary)
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    if args.keep or not summary["ok"]:
-        print(f"instance kept in {server.instance} (server log: {server.log_path})")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    write_json(args.json, summary)
+    tidy_up(server, workdir, keep=args.keep or not summary["ok"])
     return 0 if summary["ok"] else 1
 
 

@@ -22,11 +22,8 @@ Usage: .venv/bin/python bench/ecp_verify.py [--count 500] [--warmup 20] [--json 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -34,16 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _report import Latency, arguments, table, times, write_json
 from kiosk.domain import ecp
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
 
 PARENT = "880412412349"
 DATA = b'{"service":"grade1","answers":{"child_iin":"190301600017"},"applicant":{"iin":"880412412349"}}'
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def time_sms(count: int, warmup: int) -> list[float]:
@@ -97,25 +90,27 @@ def time_ecp(count: int, warmup: int, cached: bool) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     runs = {
         "sms_check": time_sms(args.count, args.warmup),
         "ecp_cached": time_ecp(args.count, args.warmup, cached=True),
         "ecp_ocsp": time_ecp(args.count, args.warmup, cached=False),
     }
-    base = statistics.median(runs["sms_check"])
-    rows = {}
-    print(f"{'measure':<12}{'calls':>7}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'p50 / sms':>11}")
-    for name, seconds in runs.items():
-        p50, p99, mean = percentile(seconds, 0.5), percentile(seconds, 0.99), statistics.fmean(seconds)
-        rows[name] = {"calls": len(seconds), "p50_ms": p50 * 1e3, "p99_ms": p99 * 1e3, "mean_ms": mean * 1e3}
-        print(f"{name:<12}{len(seconds):>7}{p50 * 1e3:>9.2f}{p99 * 1e3:>9.2f}{mean * 1e3:>9.2f}{p50 / base:>10.1f}x")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    figures = {name: Latency.of(seconds) for name, seconds in runs.items()}
+    base = figures["sms_check"].p50_ms
+    print(
+        table(
+            ["measure", "calls", "p50 ms", "p99 ms", "mean ms", "p50 / sms"],
+            [[name, f.count, f.p50_ms, f.p99_ms, f.mean_ms, times(f.p50_ms, base)] for name, f in figures.items()],
+        )
+    )
+    rows = {
+        n: {"calls": f.count, "p50_ms": f.p50_ms, "p99_ms": f.p99_ms, "mean_ms": f.mean_ms} for n, f in figures.items()
+    }
+    write_json(args.json, rows)
     return 0
 
 

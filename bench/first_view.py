@@ -16,8 +16,6 @@ request elsewhere.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -25,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from _flow import ROOT  # noqa: F401  # puts tests/ on the path
+from _report import arguments, write_json
 from fixtures.wire import GZIP, view
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser = arguments(__doc__)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kiosk-first-view-") as tmp:
         for name in [n for n in os.environ if n.startswith("KIOSK_")]:
@@ -55,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {n / 1024:>7.1f} KiB  {url}")
         print(f"  the services page next (static files cached): {fig['next_page_bytes'] / 1024:.1f} KiB")
     print("requests to other origins: 0")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write_json(args.json, figures)
     return 0
 
 

@@ -13,10 +13,8 @@ Usage: .venv/bin/python bench/fuzz_cms.py [--count 20000] [--seed 1] [--json FIL
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime as dt
-import json
 import random
 import sys
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _report import arguments, write_json
 from kiosk.domain import ecp
 from kiosk.portal_sim.testca import CaFetcher, DemoCa
 
@@ -71,10 +70,9 @@ def mutate(rng: random.Random, pool: list[bytes]) -> bytes:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     ca = DemoCa()
@@ -103,8 +101,7 @@ def main() -> int:
         print(f"{answer:<20}{count:>8}")
     for cms, trace in crashes[:3]:
         print("CRASH on", base64.b64encode(cms).decode()[:200], "\n", trace)
-    if args.json:
-        args.json.write_text(json.dumps({"count": args.count, "seconds": took, "answers": dict(answers)}, indent=2))
+    write_json(args.json, {"count": args.count, "seconds": took, "answers": dict(answers)})
     return 1 if crashes else 0
 
 

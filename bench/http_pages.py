@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing as mp
 import multiprocessing.connection
 import os
-import platform
 import queue
 import re
 import shutil
@@ -39,9 +37,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from _report import arguments, machine, machine_line, percentile, write_json
 
 SERVER_THREADS = 8
 IN_APP_FLOOR_PATH = "/_bench/floor"
@@ -273,8 +272,8 @@ def run_python(port: int, target: Target, headers: dict[str, str], seconds: floa
         errors=len(errors),
         seconds=elapsed,
         rps=len(latencies) / elapsed,
-        p50_ms=percentile(latencies, 50) * 1000,
-        p99_ms=percentile(latencies, 99) * 1000,
+        p50_ms=percentile(latencies, 0.5) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         client_cpu_cores=cpu / elapsed,
         bytes_per_response=statistics.fmean(sizes) if sizes else 0.0,
         error_samples=sorted(set(errors))[:5],
@@ -332,15 +331,6 @@ def run_wrk(port: int, target: Target, headers: dict[str, str], seconds: float, 
     )
 
 
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """The pct-th percentile by linear interpolation (NaN when nothing was measured)."""
-    if not sorted_values:
-        return float("nan")
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(pct) - 1]
-
-
 def merge(label: str, runs: list[PhaseResult]) -> PhaseResult:
     """The floor's runs as one row: summed counts, mean rate and mean percentiles."""
     return PhaseResult(
@@ -360,20 +350,6 @@ def merge(label: str, runs: list[PhaseResult]) -> PhaseResult:
 # --- the report -------------------------------------------------------------------------------
 
 
-def machine_facts() -> dict[str, Any]:
-    """What a reader needs to compare two runs: cores, load, Python, the server stack's versions."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "load_average": os.getloadavg(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "flask": version("flask"),
-        "waitress": version("waitress"),
-    }
-
-
 def print_table(rows: list[PhaseResult], floor: PhaseResult) -> None:
     """A plain table: one line per measured window, with its rate and p99 against the floor."""
     head = (
@@ -391,7 +367,7 @@ def print_table(rows: list[PhaseResult], floor: PhaseResult) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per URL and run (default 10)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive connections (default 8)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each URL (default 2)")
@@ -403,7 +379,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip (as browsers do)")
     parser.add_argument("--rounds", type=int, default=1, help="times the whole sequence runs (default 1)")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
@@ -419,13 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # a plain `kill` then unwinds through the finally below, which stops the server processes
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    facts = machine_facts()
-    load = ", ".join(f"{x:.1f}" for x in facts["load_average"])
-    print(
-        f"machine: {facts['cpu_count']} CPUs ({facts['cpus_usable']} usable), load average {load}, "
-        f"{facts['implementation']} {facts['python']}, {facts['platform']}; "
-        f"flask {facts['flask']}, waitress {facts['waitress']}"
-    )
+    facts = {**machine(), "load_average": os.getloadavg()}  # the load: how busy the machine was, beside its facts
+    print(f"machine: {machine_line(facts)}; load average {', '.join(f'{x:.1f}' for x in facts['load_average'])}")
     headers = {"Accept-Encoding": "gzip"} if args.gzip else {}
     print(
         f"params: waitress threads={SERVER_THREADS}, the floor and the kiosk each in its own process; "
@@ -497,30 +467,27 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {r.label}: {e}")
 
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "machine": facts,
-                    "params": {
-                        "seconds": args.seconds,
-                        "clients": args.clients,
-                        "warmup": args.warmup,
-                        "generator": args.generator,
-                        "gzip": args.gzip,
-                        "server_threads": SERVER_THREADS,
-                        "rounds": args.rounds,
-                        "order": [t.label for t in order],
-                    },
-                    "runs": [asdict(r) for r in runs],
-                    "floor": asdict(floor),
-                    "floor_spread_pct": spread,
-                    "against_floor": summary,
-                    "goal": {"rate": GOAL_RATE, "p99": GOAL_P99},
-                    "goal_met": verdicts,
+        write_json(
+            args.json,
+            {
+                "machine": facts,
+                "params": {
+                    "seconds": args.seconds,
+                    "clients": args.clients,
+                    "warmup": args.warmup,
+                    "generator": args.generator,
+                    "gzip": args.gzip,
+                    "server_threads": SERVER_THREADS,
+                    "rounds": args.rounds,
+                    "order": [t.label for t in order],
                 },
-                indent=2,
-            )
-            + "\n"
+                "runs": [asdict(r) for r in runs],
+                "floor": asdict(floor),
+                "floor_spread_pct": spread,
+                "against_floor": summary,
+                "goal": {"rate": GOAL_RATE, "p99": GOAL_P99},
+                "goal_met": verdicts,
+            },
         )
         print(f"figures written to {args.json}")
     return 1 if total_errors else 0

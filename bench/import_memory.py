@@ -20,13 +20,14 @@ A library's figure includes what it imports that no earlier line did, so the ord
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _report import arguments, write_json
 
 # (what, code run in the child, loaded by `kiosk run` at start)
 STEPS: list[tuple[str, str, bool]] = [
@@ -73,8 +74,7 @@ print(json.dumps(out))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser = arguments(__doc__)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kiosk-imports-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
@@ -100,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             {"step": name, "adds_mib": round(added / 1024, 1), "rss_mib": round(kib / 1024, 1), "at_start": at_start}
         )
         print(f"{name:<50} {added / 1024:>+8.1f}M {kib / 1024:>8.1f}M  {'yes' if at_start else 'no'}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    write_json(args.json, rows)
     return 0
 
 

@@ -40,13 +40,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import math
 import os
-import platform
 import random
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,10 +75,11 @@ from _flow import (
     Visit,
     free_port,
     page_problem,
+    tidy_up,
     valid_iins,
 )
 from _proc import proc_cpu_seconds, proc_status
-from _report import Latency, machine_line, percentile, table
+from _report import Latency, arguments, machine, machine_line, percentile, table, write_json
 from kiosk.domain.references import display
 
 HX_HEADERS = {"HX-Request": "true", "HX-Target": "checklist"}
@@ -446,7 +444,7 @@ def source_of_code() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--terminals", type=int, default=50, help="simulated terminals (threads), default 50")
     parser.add_argument("--seconds", type=float, default=300.0, help="length of the load, default 300")
     parser.add_argument(
@@ -467,7 +465,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-flows", type=int, default=3, help="unmeasured applications before (default 3)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, s (default 30)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, printed)")
-    parser.add_argument("--json", type=Path, default=None, help="write the results here too")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
     parser.add_argument("--quick", action="store_true", help="5 terminals, 20 s, think 0-0.2 s (the test's run)")
     args = parser.parse_args(argv)
@@ -604,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = sum(s["errors"] for s in steps.values()) + len(probe_errors)
     results: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "code": source_of_code(),
         "terminals": args.terminals,
         "seconds": round(load_seconds, 1),
@@ -654,12 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["ok"] = errors == 0
     print_results(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    if args.keep or not results["ok"]:
-        print(f"instance kept in {server.instance} (server log: {server.log_path})")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    write_json(args.json, results)
+    tidy_up(server, workdir, keep=args.keep or not results["ok"])
     return 0 if results["ok"] else 1
 
 
@@ -669,7 +662,7 @@ def print_results(r: dict[str, Any]) -> None:
     print(
         f"{r['terminals']} terminals, {r['seconds']} s, think {think}, portal {r['portal']}, "
         f"waitress {r['server_threads']} threads, {r['processes']} process(es) on {r['database']}, "
-        f"seed {r['seed']}; {machine_line()}"
+        f"seed {r['seed']}; {machine_line(r['machine'])}"
     )
     print()
     named = [*r["steps"].items(), ("all steps", r["all_steps"]), *r["baseline"].items()]

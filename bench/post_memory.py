@@ -23,8 +23,6 @@ Run from the repository root: ``.venv/bin/python bench/post_memory.py [--clients
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import threading
@@ -37,7 +35,7 @@ import httpx
 
 from _flow import LOAD_ENV, KioskServer, free_port
 from _proc import clear_peak, poll_rss, proc_status
-from _report import machine_line, table
+from _report import arguments, machine_line, table, write_json
 from fixtures.bodies import ROUTES, bodies
 
 GOAL_MB = 30.0
@@ -118,11 +116,10 @@ def mb(kb: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--megabytes", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=1, help="times each client posts to every route, per kind")
-    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
 
     size = int(args.megabytes * 1024 * 1024)
@@ -166,22 +163,19 @@ def main(argv: list[str] | None = None) -> int:
         f"5xx answers {server_errors}; tracebacks in the log {tracebacks}; "
         f"goal < {GOAL_MB:g} MB above idle: {'met' if met else 'NOT MET'}"
     )
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "clients": args.clients,
-                    "megabytes": args.megabytes,
-                    "routes": list(ROUTES),
-                    "idle_kb": idle_kb,
-                    "after_kb": after_kb,
-                    "worst_above_idle_kb": worst,
-                    "tracebacks": tracebacks,
-                    "kinds": [asdict(r) for r in results],
-                },
-                indent=2,
-            )
-        )
+    write_json(
+        args.json,
+        {
+            "clients": args.clients,
+            "megabytes": args.megabytes,
+            "routes": list(ROUTES),
+            "idle_kb": idle_kb,
+            "after_kb": after_kb,
+            "worst_above_idle_kb": worst,
+            "tracebacks": tracebacks,
+            "kinds": [asdict(r) for r in results],
+        },
+    )
     return 0 if met and tracebacks == 0 else 1
 
 

@@ -25,13 +25,8 @@ Run from the repository root:
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import random
 import shutil
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -42,7 +37,7 @@ from typing import Any
 
 from _floor import FsyncFloor, row_bytes
 from _flow import LOAD_ENV, Child, KioskServer, Parent, Visit, free_port, make_people
-from _report import Latency, table, times
+from _report import Latency, arguments, machine, machine_line, table, times, write_json
 
 SIGN = "POST /<lang>/apply/sign"
 HEALTHZ = "GET /healthz (HTTP floor)"
@@ -124,8 +119,8 @@ def fsync_floor(folder: Path, commits: int, size: int) -> list[float]:
 def print_table(rows: list[Row], meta: dict[str, Any]) -> None:
     print()
     print(
-        f"sign-and-queue latency: {meta['count']} applications per phase; {meta['cpus']} CPUs, "
-        f"Python {meta['python']}, SQLite {meta['sqlite']}; database in {meta['folder']}"
+        f"sign-and-queue latency: {meta['count']} applications per phase; {machine_line(meta['machine'])}; "
+        f"database in {meta['folder']}"
     )
     header = ["measure", "clients", "count", "mean ms", "p50 ms", "p99 ms"]
     cells = [
@@ -146,7 +141,7 @@ def print_table(rows: list[Row], meta: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--count", type=int, default=300, help="applications per phase (default 300)")
     parser.add_argument(
         "--clients",
@@ -158,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=10, help="unmeasured applications first (default 10)")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default 10)")
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary instance goes (its disk)")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = parser.parse_args(argv)
     if args.count < 2 or min(args.clients) < 1 or args.warmup < 0:
         parser.error("need --count >= 2, --clients >= 1, --warmup >= 0")
@@ -173,9 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     meta: dict[str, Any] = {
         "count": args.count,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "machine": machine(),
         "folder": str(workdir),
         "phases": {},
     }
@@ -198,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     print_table(rows, meta)
-    if args.json:
-        args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows], **meta}, indent=2) + "\n")
+    write_json(args.json, {"rows": [asdict(r) for r in rows], **meta})
     return 0
 
 

@@ -46,7 +46,6 @@ import argparse
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import os
 import random
 import re
@@ -62,7 +61,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from _flow import ROOT  # noqa: F401 - puts tests/ on the path, for fixtures.scratch
-from _report import Latency, machine_line, table
+from _report import Latency, arguments, machine_line, table, write_json
 from fixtures.scratch import scratch_database
 from kiosk.models import Submission
 
@@ -225,6 +224,11 @@ def make_dataset(rows: int, seed: int) -> Dataset:
             "last_error": "timeout" if state == "retry_wait" else None,
             "portal_reference": f"P-{i:010d}" if state in AT_PORTAL else None,
             "claimed_by": None,
+            # the privacy columns (migration 0009): no outcome closed, nothing erased, consent not recorded
+            "closed_at": None,
+            "erased_at": None,
+            "consent_version": None,
+            "consent_at": None,
         }
         out.append(tuple(row[c] for c in COLUMNS))
         if (i + 1) % 250_000 == 0:
@@ -649,7 +653,7 @@ def report(data: Dataset, runs: list[DatabaseRun], args: argparse.Namespace) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=200, help="timed repetitions per case")
     parser.add_argument("--case-budget-s", type=float, default=20.0, help="stop a slow case after this much")
@@ -659,7 +663,6 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-before-analyze", action="store_true", help="do not time SQLite before ANALYZE (as the app leaves it)"
     )
     parser.add_argument("--seed", type=int, default=20261122)
-    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
     pg_url = os.environ.get("KIOSK_TEST_DATABASE_URL")
@@ -684,20 +687,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run_database("PostgreSQL", app, data, args))
     report(data, runs, args)
     log(f"done in {time.perf_counter() - started:.0f} s")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "rows": args.rows,
-                    "databases": [
-                        {**{k: v for k, v in asdict(run).items() if k != "results"}, "results": run.results}
-                        for run in runs
-                    ],
-                },
-                default=lambda r: {**asdict(r), "goal": r.goal},
-                indent=2,
-            )
-        )
+    databases = [{**{k: v for k, v in asdict(run).items() if k != "results"}, "results": run.results} for run in runs]
+    write_json(args.json, {"rows": args.rows, "databases": databases}, default=lambda r: {**asdict(r), "goal": r.goal})
     return 0
 
 
