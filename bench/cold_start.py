@@ -73,6 +73,13 @@ app = Flask("floor")
 app.add_url_rule("/", "floor", lambda: "ok")
 serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=8)
 """
+# the kiosk's libraries and nothing of its own: what its start pays before its first module (the same
+# libraries as bench/import_memory.py's steps before "kiosk's modules"); the process prints its RSS
+LIBRARIES = """
+import flask, waitress, sqlalchemy.orm, httpx, cryptography.hazmat.primitives.ciphers.aead
+import babel, flask_babel, flask_wtf, wtforms, flask_login, flask_htmx, argon2
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")))
+"""
 IDLE_S = 2.0  # after the first answer, before the idle RSS is read: the start's threads settle
 
 
@@ -92,6 +99,15 @@ def time_run(
 ) -> tuple[float, dict[str, int]]:
     """Seconds from spawning `kiosk run` to the first 200 on `GET /`, and its memory once idle."""
     return time_server([*kiosk, "run", "--port", str(port)], instance, port, sim_port, log, timeout)
+
+
+def time_libraries(instance: Path) -> tuple[float, float]:
+    """Seconds from spawning a process that imports the kiosk's libraries to its exit, and its RSS (MiB)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", LIBRARIES], env=clean_env(instance), cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return time.perf_counter() - started, int(done.stdout.split()[-1]) / 1024
 
 
 def time_floor(port: int, log: Path, timeout: float = 60.0) -> tuple[float, dict[str, int]]:
@@ -160,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict[str, list[float]]] = {label: {name: [] for name in WHAT} for label in kiosks}
     memory: dict[str, dict[str, list[float]]] = {label: {name: [] for name in MEMORY} for label in kiosks}
-    floor: dict[str, list[float]] = {"bare Flask, start to first answer": [], "bare Flask, idle RSS": []}
+    floor: dict[str, list[float]] = {
+        "bare Flask, start to first answer": [],
+        "bare Flask, idle RSS": [],
+        "the kiosk's libraries, imported (no kiosk code)": [],
+        "the kiosk's libraries, their RSS": [],
+    }
     with tempfile.TemporaryDirectory(prefix="kiosk-cold-") as tmp:
         for kiosk in kiosks.values():  # the first call after an install also fills the file cache
             time_help(kiosk, Path(tmp) / "warm-up")
@@ -168,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             seconds, mem = time_floor(port, Path(tmp) / f"floor-{round_}.log")
             floor["bare Flask, start to first answer"].append(seconds)
             floor["bare Flask, idle RSS"].append(mem["VmRSS"] / 1024)
+            seconds, rss = time_libraries(Path(tmp) / "libraries")
+            floor["the kiosk's libraries, imported (no kiosk code)"].append(seconds)
+            floor["the kiosk's libraries, their RSS"].append(rss)
             for n, (label, kiosk) in enumerate(kiosks.items()):
                 instance = Path(tmp) / f"instance-{round_}-{n}"
                 log = Path(tmp) / f"run-{round_}-{n}.log"
@@ -195,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     def rows(figs: dict[str, dict[str, float]], unit: str) -> list[list[object]]:
         return [[f"{name} ({unit})", f["median_s"], f["min_s"], f["max_s"], f["runs"]] for name, f in figs.items()]
 
-    print("\nthe floor (bare Flask under waitress)\n")
+    print("\nthe floor (bare Flask under waitress), and the kiosk's libraries alone\n")
     print(
         table(
             header,
