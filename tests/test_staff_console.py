@@ -334,6 +334,9 @@ def test_every_label_for_a_code_is_translated(app, lang) -> None:
     with app.test_request_context("/"), force_locale(lang):
         for table in (
             labels.IDENTITY,
+            labels.SIGNATURE,
+            labels.RECEIPT_SIGNATURE,
+            labels.CHECKED_BY,
             labels.ROLES,
             labels.ACTORS,
             labels.ACTIONS,

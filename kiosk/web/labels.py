@@ -23,19 +23,16 @@ def state_label(state: str) -> str:
     return _(label) if label else state
 
 
-IDENTITY = {
+# the ways a parent proves who they are that are also ways to sign, as staff read them
+_BY_PARENT = {
     "sms": _l("SMS code to the registered phone"),
-    "in_person": _l("ID card at the school office"),
     "ecp": _l("EDS through NCALayer at the terminal"),
     "egov_mobile": _l("EDS in eGov Mobile (QR code)"),
 }
+# how the parent was identified
+IDENTITY = {**_BY_PARENT, "in_person": _l("ID card at the school office")}
 # how an application was signed, as staff read it (the receipt says it to the parent: RECEIPT_SIGNATURE)
-SIGNATURE = {
-    "sms": _l("SMS code to the registered phone"),
-    "ecp": _l("EDS through NCALayer at the terminal"),
-    "egov_mobile": _l("EDS in eGov Mobile (QR code)"),
-    "staff": _l("Not signed: staff check the ID card"),
-}
+SIGNATURE = {**_BY_PARENT, "staff": _l("Not signed: staff check the ID card")}
 RECEIPT_SIGNATURE = {
     "sms": _l("With the SMS code sent to your registered phone"),
     "ecp": _l("With your EDS (ID card or key file)"),
