@@ -240,40 +240,37 @@ def _change_user(username: str, change: Callable[[Session, StaffUser], None]) ->
         s.commit()
 
 
-@staff_group.command("disable")
-@click.argument("username")
-@with_appcontext
-def staff_disable(username: str) -> None:
-    """Stop a member of staff from signing in."""
-    _change_user(username, lambda s, user: accounts.disable(s, user, utcnow(), actor="cli"))
-    click.echo(f"{username}: disable done")
+def _staff_change(name: str, help: str, change: Callable[[Session, StaffUser], None]) -> None:
+    """``kiosk staff NAME USERNAME``: one change to one account, said done on the terminal."""
+
+    @staff_group.command(name, help=help)
+    @click.argument("username")
+    @with_appcontext
+    def command(username: str) -> None:
+        _change_user(username, change)
+        click.echo(f"{username}: {name} done")
 
 
-@staff_group.command("enable")
-@click.argument("username")
-@with_appcontext
-def staff_enable(username: str) -> None:
-    """Let a disabled member of staff sign in again."""
-    _change_user(username, lambda s, user: accounts.enable(s, user, utcnow(), actor="cli"))
-    click.echo(f"{username}: enable done")
-
-
-@staff_group.command("unlock")
-@click.argument("username")
-@with_appcontext
-def staff_unlock(username: str) -> None:
-    """Lift the lock after repeated failed sign-ins."""
-    _change_user(username, lambda s, user: accounts.unlock(s, user, utcnow(), actor="cli"))
-    click.echo(f"{username}: unlock done")
-
-
-@staff_group.command("password")
-@click.argument("username")
-@with_appcontext
-def staff_password(username: str) -> None:
-    """Set a new password."""
-    _change_user(username, lambda s, user: accounts.set_password(s, user, _password(False), utcnow(), actor="cli"))
-    click.echo(f"{username}: password done")
+_staff_change(
+    "disable",
+    "Stop a member of staff from signing in.",
+    lambda s, user: accounts.disable(s, user, utcnow(), actor="cli"),
+)
+_staff_change(
+    "enable",
+    "Let a disabled member of staff sign in again.",
+    lambda s, user: accounts.enable(s, user, utcnow(), actor="cli"),
+)
+_staff_change(
+    "unlock",
+    "Lift the lock after repeated failed sign-ins.",
+    lambda s, user: accounts.unlock(s, user, utcnow(), actor="cli"),
+)
+_staff_change(
+    "password",
+    "Set a new password.",
+    lambda s, user: accounts.set_password(s, user, _password(False), utcnow(), actor="cli"),
+)
 
 
 @main.group("audit")

@@ -49,6 +49,21 @@ def test_five_failures_lock_the_account_until_an_admin_unlocks_it(client, app, s
     assert sign_in(client, "bolat").status_code == 302
 
 
+def test_the_account_commands_disable_enable_and_set_a_password(client, staff) -> None:
+    assert staff.invoke(main, ["staff", "disable", "bolat"]).output == "bolat: disable done\n"
+    assert sign_in(client, "bolat").status_code == 200
+    assert staff.invoke(main, ["staff", "enable", "bolat"]).output == "bolat: enable done\n"
+    assert sign_in(client, "bolat").status_code == 302
+    new = "a new long passphrase"
+    result = staff.invoke(main, ["staff", "password", "bolat"], input=f"{new}\n{new}\n")
+    assert result.exit_code == 0 and result.output.endswith("bolat: password done\n")
+    other = client.application.test_client()
+    assert sign_in(other, "bolat").status_code == 200  # the old password no longer opens it
+    assert sign_in(other, "bolat", new).status_code == 302
+    unknown = staff.invoke(main, ["staff", "enable", "nobody"])
+    assert unknown.exit_code == 1 and "no user nobody" in unknown.output
+
+
 def test_the_list_and_the_users_page_tell_one_state_by_the_same_rule(client, staff, clock) -> None:
     """Locked only while the lock runs, on the command line and on the admins' page alike."""
 

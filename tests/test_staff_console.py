@@ -334,6 +334,9 @@ def test_every_label_for_a_code_is_translated(app, lang) -> None:
     with app.test_request_context("/"), force_locale(lang):
         for table in (
             labels.IDENTITY,
+            {code: said.staff for code, said in labels.SIGNATURE.items()},
+            {code: said.parent for code, said in labels.SIGNATURE.items()},
+            labels.CHECKED_BY,
             labels.ROLES,
             labels.ACTORS,
             labels.ACTIONS,
@@ -341,6 +344,21 @@ def test_every_label_for_a_code_is_translated(app, lang) -> None:
         ):
             for code, label in table.items():
                 assert str(label) != label._args[0], (lang, code)  # not the English it is written in
+
+
+def test_staff_and_the_receipt_each_read_how_an_application_was_signed_in_their_words(app) -> None:
+    from flask_babel import force_locale
+
+    from kiosk.web import labels
+
+    with app.test_request_context("/"), force_locale("en"):
+        assert labels.signature_label("sms") == labels.identity_label("sms") == "SMS code to the registered phone"
+        assert labels.receipt_signature_label("sms") == "With the SMS code sent to your registered phone"
+        assert labels.signature_label("staff") == "Not signed: staff check the ID card"
+        assert (
+            labels.receipt_signature_label("staff") == "Not signed at the kiosk: the school office checks your ID card"
+        )
+        assert labels.receipt_signature_label("a new way") == labels.signature_label("a new way") == "a new way"
 
 
 # --- the sign-in lock tells nobody which names exist (item 16) ------------------------------------

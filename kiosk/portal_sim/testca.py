@@ -37,6 +37,26 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ")])
 
 
+def _ca_cert(
+    subject: x509.Name, issuer: x509.Name, key: rsa.RSAPublicKey, *, path_length: int, signer: rsa.RSAPrivateKey
+) -> x509.Certificate:
+    """A CA certificate of the test chain (the root signs itself and the intermediate), valid from
+    long ago to far ahead, with ``path_length`` CAs allowed below it."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_LONG_AGO)
+        .not_valid_after(_FAR_AHEAD)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(_ca_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
+        .sign(signer, hashes.SHA256())
+    )
+
+
 @dataclass
 class Person:
     key: rsa.RSAPrivateKey
@@ -60,32 +80,9 @@ class DemoCa:
 
     def __post_init__(self) -> None:
         root_name = _name(f"{self.name} ROOT CA (RSA)")
-        self.root = (
-            x509.CertificateBuilder()
-            .subject_name(root_name)
-            .issuer_name(root_name)
-            .public_key(self.root_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(_LONG_AGO)
-            .not_valid_after(_FAR_AHEAD)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(_ca_usage(), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.root_key.public_key()), critical=False)
-            .sign(self.root_key, hashes.SHA256())
-        )
-        self.intermediate = (
-            x509.CertificateBuilder()
-            .subject_name(_name(f"ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) {self.name}"[:64]))
-            .issuer_name(root_name)
-            .public_key(self.ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(_LONG_AGO)
-            .not_valid_after(_FAR_AHEAD)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_ca_usage(), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.ca_key.public_key()), critical=False)
-            .sign(self.root_key, hashes.SHA256())
-        )
+        self.root = _ca_cert(root_name, root_name, self.root_key.public_key(), path_length=1, signer=self.root_key)
+        ca_name = _name(f"ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) {self.name}"[:64])
+        self.intermediate = _ca_cert(ca_name, root_name, self.ca_key.public_key(), path_length=0, signer=self.root_key)
         self._lock = threading.Lock()
 
     def person(

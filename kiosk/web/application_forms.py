@@ -68,29 +68,31 @@ def _letters(most: int) -> Any:
     )
 
 
-def _name_field(label: Any, max_len: int = 100) -> StringField:
+def _typed_text(
+    label: Any, max_len: int, allowed: re.Pattern[str] | str, allowed_message: Any, *more: Any
+) -> StringField:
+    """A needed answer typed on the keyboard: runs of spaces folded, 2 to ``max_len`` letters, only
+    the characters ``allowed`` matches (``allowed_message`` says which), then any ``more`` checks."""
     return StringField(
         label,
         filters=[_squash],
         validators=[
             DataRequired(_l("This answer is needed.")),
             Length(min=2, max=max_len, message=_letters(max_len)),
-            Regexp(NAME, message=_l("Use letters only, with spaces or hyphens between words.")),
-            one_alphabet,
+            Regexp(allowed, message=allowed_message),
+            *more,
         ],
+    )
+
+
+def _name_field(label: Any, max_len: int = 100) -> StringField:
+    return _typed_text(
+        label, max_len, NAME, _l("Use letters only, with spaces or hyphens between words."), one_alphabet
     )
 
 
 def _free_text(label: Any, max_len: int = 200) -> StringField:
-    return StringField(
-        label,
-        filters=[_squash],
-        validators=[
-            DataRequired(_l("This answer is needed.")),
-            Length(min=2, max=max_len, message=_letters(max_len)),
-            Regexp(r"^[^<>{}\[\]\\|`~^$]*$", message=_l("Use letters, digits and ordinary punctuation.")),
-        ],
-    )
+    return _typed_text(label, max_len, r"^[^<>{}\[\]\\|`~^$]*$", _l("Use letters, digits and ordinary punctuation."))
 
 
 class DecimalCommaField(Field):

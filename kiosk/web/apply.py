@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import lazy_gettext as _l
 from flask_htmx.responses import HTMXResponseClientRedirect
 from sqlalchemy import delete, func, select
 
@@ -41,7 +41,7 @@ from kiosk.models import Attachment
 from kiosk.web import application_forms, consent
 from kiosk.web import ecp as ecp_web
 from kiosk.web.bodies import takes_upload
-from kiosk.web.codestep import check_message, code_still_valid, locked_page, render_code_page, send_code
+from kiosk.web.codestep import CodePage, check_message, code_still_valid, locked_page, render_code_page, send_code
 from kiosk.web.forms import CodeForm, ConfirmForm, ConsentForm, EcpSignForm, UploadForm
 from kiosk.web.receipts import qr_svg
 
@@ -361,44 +361,18 @@ def _send_signing_code(subject: str) -> str | None:
         return _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
     if phone is None:
         return _("No mobile number is registered for your IIN in the mobile citizens database.")
-    issued, error = send_code(
-        iin,
-        phone,
-        subject,
-        lambda code, minutes: ngettext(
-            "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minute. "
-            "Do not tell it to anyone.",
-            "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minutes. "
-            "Do not tell it to anyone.",
-            minutes,
-            code=code,
-        ),
-    )
-    if issued is not None:
-        _update_draft(
-            subject=subject,
-            phone=phone.masked,
-            expires_at=issued.expires_at.isoformat(),
-            resend_at=issued.resend_at.isoformat(),
-        )
+    times, error = send_code(iin, phone, subject, signing=True)
+    if times is not None:
+        _update_draft(subject=subject, phone=phone.masked, **times)
     return error
 
 
+# signing by a code: the code is posted back to the page; Back leads to the check page
+SIGN_PAGE = CodePage("apply.sign", resend="apply.resend", back="apply.check", title=_l("Sign your application"))
+
+
 def _render_sign(form: CodeForm, error: str | None) -> ResponseReturnValue:
-    g.page_endpoint = "apply.sign"
-    draft = _draft()
-    return render_code_page(
-        form,
-        error,
-        phone=draft["phone"],
-        expires_at=draft.get("expires_at"),
-        resend_at=draft.get("resend_at"),
-        iin=session["identity"]["iin"],
-        check_url=url_for("apply.sign"),
-        resend_url=url_for("apply.resend"),
-        title=_("Sign your application"),
-        back_url=url_for("apply.check"),
-    )
+    return render_code_page(SIGN_PAGE, form, error, _draft(), iin=session["identity"]["iin"])
 
 
 @bp.route("/sign", methods=["GET", "POST"])

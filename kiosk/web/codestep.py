@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from flask import current_app, render_template
+from flask import current_app, g, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_time, ngettext
 from flask_babel import gettext as _
@@ -81,10 +82,9 @@ def code_still_valid(expires_at: str | None) -> bool:
     return dt.datetime.fromisoformat(expires_at) > utcnow()
 
 
-def send_code(
-    iin: str, phone: Any, subject: str, text: Callable[[str, int], str]
-) -> tuple[codes.Issued | None, str | None]:
-    """Issue a code for this subject, commit, then send it: the code, or the visitor's message why not.
+def send_code(iin: str, phone: Any, subject: str, *, signing: bool) -> tuple[dict[str, str] | None, str | None]:
+    """Issue a code for this subject, commit, then send it: the code's times as the visit keeps them
+    for the countdowns (``expires_at``, ``resend_at``), or the visitor's message why no code was sent.
 
     The row is committed before the SMS leaves, so a send counts against the limits even if the
     process dies right after; the code itself is only in the SMS.
@@ -100,15 +100,35 @@ def send_code(
         s.rollback()
         log.info("sms code refused for %s: %s", mask(iin), refused.reason.value)
         return None, refusal_message(refused)
+    text = _sms_text(issued.code, int(rules.ttl.total_seconds() // 60), signing=signing)
     try:
-        send_sms(iin, phone, text(issued.code, int(rules.ttl.total_seconds() // 60)), secret=issued.code)
+        send_sms(iin, phone, text, secret=issued.code)
     except PortalUnavailable:
         log.warning("sms delivery failed for %s", mask(iin))
         codes.mark_undelivered(s, issued.code_id, utcnow())
         s.commit()
         return None, _("The SMS could not be sent: the central system does not answer. Please ask the school office.")
     log.info("sms code %d sent for %s", issued.code_id, mask(iin))
-    return issued, None
+    return {"expires_at": issued.expires_at.isoformat(), "resend_at": issued.resend_at.isoformat()}, None
+
+
+def _sms_text(code: str, minutes: int, *, signing: bool) -> str:
+    """The SMS: the code, how long it is valid, and whether it signs an application or identifies."""
+    if signing:
+        return ngettext(
+            "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minute. "
+            "Do not tell it to anyone.",
+            "School services kiosk. Code to sign your application: %(code)s. Valid for %(num)d minutes. "
+            "Do not tell it to anyone.",
+            minutes,
+            code=code,
+        )
+    return ngettext(
+        "School services kiosk. Your code: %(code)s. It is valid for %(num)d minute. Do not tell it to anyone.",
+        "School services kiosk. Your code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
+        minutes,
+        code=code,
+    )
 
 
 def check_message(result: codes.Check) -> str:
@@ -138,39 +158,43 @@ def next_steps_page(title: str, message: str, *, offers_assisted: bool) -> Respo
     )
 
 
+@dataclass(frozen=True)
+class CodePage:
+    """One flow's code screen: the endpoint it lives at (the code is posted back to it), where a
+    new code is asked for, where Back leads, its title, and whether the office's path is offered."""
+
+    endpoint: str
+    resend: str
+    back: str
+    title: Any  # lazy_gettext: said in the visitor's language when the page is drawn
+    offers_assisted: bool = False
+
+
 def render_code_page(
-    form: CodeForm,
-    error: str | None,
-    *,
-    phone: str,
-    expires_at: str | None,
-    resend_at: str | None,
-    iin: str,
-    check_url: str,
-    resend_url: str,
-    title: str,
-    back_url: str,
-    offers_assisted: bool = False,
+    page: CodePage, form: CodeForm, error: str | None, kept: Mapping[str, Any], *, iin: str
 ) -> ResponseReturnValue:
     """The code screen, for identifying and for signing: keypad, countdowns, tries left, demo phone.
 
-    Once too many wrong codes lock this IIN, the screen shows only what the parent can do next.
+    ``kept`` is where the visit keeps the masked phone and what send_code gave (expires_at,
+    resend_at). Once too many wrong codes lock this IIN, the screen shows only what the parent can
+    do next.
     """
-    locked = locked_page(iin, offers_assisted=offers_assisted)
+    g.page_endpoint = page.endpoint
+    locked = locked_page(iin, offers_assisted=page.offers_assisted)
     if locked is not None:
         return locked
     now = utcnow()
     rules = code_rules()
     s = db.get_session()
-    expires = dt.datetime.fromisoformat(expires_at) if expires_at else now
-    resend = dt.datetime.fromisoformat(resend_at) if resend_at else now
+    expires = dt.datetime.fromisoformat(kept["expires_at"]) if kept.get("expires_at") else now
+    resend = dt.datetime.fromisoformat(kept["resend_at"]) if kept.get("resend_at") else now
     left = codes.tries_left(s, iin=iin, now=now, rules=rules)
     return render_template(
         "identify/code.html",
         form=form,
         resend_form=ConfirmForm(formdata=None),
         error=error,
-        phone=phone,
+        phone=kept["phone"],
         expires_in=max(0, int((expires - now).total_seconds())),
         resend_in=max(0, int((resend - now).total_seconds())),
         expires_at=expires,
@@ -180,8 +204,8 @@ def render_code_page(
             else None
         ),
         demo_messages=demo_messages(iin) if current_app.config["DEMO"] else None,
-        check_url=check_url,
-        resend_url=resend_url,
-        title=title,
-        back_url=back_url,
+        check_url=url_for(page.endpoint),
+        resend_url=url_for(page.resend),
+        title=str(page.title),
+        back_url=url_for(page.back),
     )

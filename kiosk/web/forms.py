@@ -117,25 +117,24 @@ class StaffLoginForm(KioskForm):
     password = StringField(validators=[DataRequired(_l("Type your password.")), Length(max=256)])
 
 
-class EcpForm(KioskForm):
+def _cms_field() -> TextAreaField:
     """A CMS from NCALayer, base64; the page's script fills it in, the parent types nothing."""
-
-    cms = TextAreaField(
+    return TextAreaField(
         filters=[_strip],
         validators=[
             DataRequired(_l("The signature could not be read. Please try again, or use the SMS code.")),
             Length(max=60000),
         ],
     )
+
+
+class EcpForm(KioskForm):
+    """The ЭЦҚ identification: only the CMS NCALayer made."""
+
+    cms = _cms_field()
 
 
 class EcpSignForm(ConsentForm):
     """The sign step's consent with the CMS NCALayer made over the application's bytes."""
 
-    cms = TextAreaField(
-        filters=[_strip],
-        validators=[
-            DataRequired(_l("The signature could not be read. Please try again, or use the SMS code.")),
-            Length(max=60000),
-        ],
-    )
+    cms = _cms_field()

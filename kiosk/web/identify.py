@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import lazy_gettext as _l
 
 from kiosk import db
 from kiosk.clients.portal import PortalUnavailable
@@ -30,6 +30,7 @@ from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.web import ecp as ecp_web
 from kiosk.web.codestep import (
+    CodePage,
     card_message,
     check_message,
     code_rules,
@@ -229,23 +230,9 @@ def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
 
 def _send_code(iin: str, phone: Any) -> str | None:
     """The identification code: sent, and its times kept for the countdowns."""
-    issued, error = send_code(
-        iin,
-        phone,
-        session["pending"]["subject"],
-        lambda code, minutes: ngettext(
-            "School services kiosk. Your code: %(code)s. It is valid for %(num)d minute. Do not tell it to anyone.",
-            "School services kiosk. Your code: %(code)s. It is valid for %(num)d minutes. Do not tell it to anyone.",
-            minutes,
-            code=code,
-        ),
-    )
-    if issued is not None:
-        session["pending"] = {
-            **session["pending"],
-            "expires_at": issued.expires_at.isoformat(),
-            "resend_at": issued.resend_at.isoformat(),
-        }
+    times, error = send_code(iin, phone, session["pending"]["subject"], signing=False)
+    if times is not None:
+        session["pending"] = {**session["pending"], **times}
     return error
 
 
@@ -257,22 +244,19 @@ def code() -> ResponseReturnValue:
     return _render_code(CodeForm())
 
 
+# identifying by a code: the code is posted back to the page; not yet identified, the office's path is still open
+CODE_PAGE = CodePage(
+    "identify.code",
+    resend="identify.resend",
+    back="identify.start",
+    title=_l("Enter the code from the SMS"),
+    offers_assisted=True,
+)
+
+
 def _render_code(form: CodeForm, error: str | None = None) -> ResponseReturnValue:
-    g.page_endpoint = "identify.code"
     pending = session["pending"]
-    return render_code_page(
-        form,
-        error,
-        phone=pending["phone"],
-        expires_at=pending.get("expires_at"),
-        resend_at=pending.get("resend_at"),
-        iin=pending["iin"],
-        check_url=url_for("identify.check"),
-        resend_url=url_for("identify.resend"),
-        title=_("Enter the code from the SMS"),
-        back_url=url_for("identify.start"),
-        offers_assisted=True,  # not yet identified: the office's path is still open
-    )
+    return render_code_page(CODE_PAGE, form, error, pending, iin=pending["iin"])
 
 
 @bp.post("/code")

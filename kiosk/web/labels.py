@@ -7,6 +7,8 @@ tests/test_staff_console.py walks the console and fails on any code that shows.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -23,24 +25,29 @@ def state_label(state: str) -> str:
     return _(label) if label else state
 
 
-IDENTITY = {
+class Said(NamedTuple):
+    """One code in two readers' words."""
+
+    staff: Any
+    parent: Any
+
+
+# the ways a parent proves who they are that are also ways to sign, as staff read them
+_BY_PARENT = {
     "sms": _l("SMS code to the registered phone"),
-    "in_person": _l("ID card at the school office"),
     "ecp": _l("EDS through NCALayer at the terminal"),
     "egov_mobile": _l("EDS in eGov Mobile (QR code)"),
 }
-# how an application was signed, as staff read it (the receipt says it to the parent: RECEIPT_SIGNATURE)
+# how the parent was identified
+IDENTITY = {**_BY_PARENT, "in_person": _l("ID card at the school office")}
+# how an application was signed, as staff read it and as the receipt says it to the parent
 SIGNATURE = {
-    "sms": _l("SMS code to the registered phone"),
-    "ecp": _l("EDS through NCALayer at the terminal"),
-    "egov_mobile": _l("EDS in eGov Mobile (QR code)"),
-    "staff": _l("Not signed: staff check the ID card"),
-}
-RECEIPT_SIGNATURE = {
-    "sms": _l("With the SMS code sent to your registered phone"),
-    "ecp": _l("With your EDS (ID card or key file)"),
-    "egov_mobile": _l("With your EDS in eGov Mobile"),
-    "staff": _l("Not signed at the kiosk: the school office checks your ID card"),
+    "sms": Said(_BY_PARENT["sms"], _l("With the SMS code sent to your registered phone")),
+    "ecp": Said(_BY_PARENT["ecp"], _l("With your EDS (ID card or key file)")),
+    "egov_mobile": Said(_BY_PARENT["egov_mobile"], _l("With your EDS in eGov Mobile")),
+    "staff": Said(
+        _l("Not signed: staff check the ID card"), _l("Not signed at the kiosk: the school office checks your ID card")
+    ),
 }
 # how the kiosk checked an ЭЦҚ (ecp.Verified.checked_by)
 CHECKED_BY = {
@@ -109,11 +116,13 @@ def identity_label(method: str | None) -> str:
 
 
 def signature_label(method: str) -> str:
-    return str(SIGNATURE.get(method, method))
+    said = SIGNATURE.get(method)
+    return str(said.staff) if said else method
 
 
 def receipt_signature_label(method: str) -> str:
-    return str(RECEIPT_SIGNATURE.get(method, method))
+    said = SIGNATURE.get(method)
+    return str(said.parent) if said else method
 
 
 def checked_label(checked_by: str, revocation: str) -> str:

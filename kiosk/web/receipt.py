@@ -9,16 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    session,
-    url_for,
-)
+from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 

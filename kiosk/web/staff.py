@@ -432,12 +432,17 @@ def queue() -> ResponseReturnValue:
     )
 
 
-@bp.get("/submissions/<reference>")
-def submission(reference: str) -> ResponseReturnValue:
-    s = db.get_session()
-    row = by_reference(s, reference)
+def _submission_or_404(reference: str) -> Submission:
+    """The application staff opened by its reference; a reference the kiosk does not hold is a 404."""
+    row = by_reference(db.get_session(), reference)
     if row is None:
         abort(404)
+    return row
+
+
+@bp.get("/submissions/<reference>")
+def submission(reference: str) -> ResponseReturnValue:
+    row = _submission_or_404(reference)
     try:
         payload = open_payload(row, keyring())
     except Erased:
@@ -456,6 +461,7 @@ def submission(reference: str) -> ResponseReturnValue:
         if service is not None
         else [(name, name, value) for name, value in payload["answers"].items()]
     )
+    s = db.get_session()
     attachments = s.scalars(select(Attachment).where(Attachment.submission_id == row.id).order_by(Attachment.id)).all()
     record_read("submission.view", row.reference)
     return render_template(
@@ -498,9 +504,7 @@ def submission_action(reference: str, action: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit() or action not in states.ACTIONS:
         abort(400)
     s = db.get_session()
-    row = by_reference(s, reference)
-    if row is None:
-        abort(404)
+    row = _submission_or_404(reference)
     detail: dict[str, str] = {}
     if action == "cancel":
         detail["reason"] = (request.form.get("reason") or "").strip()[:500]
@@ -623,10 +627,7 @@ def privacy_report() -> ResponseReturnValue:
 @bp.get("/submissions/<reference>/receipt")
 def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
-    s = db.get_session()
-    row = by_reference(s, reference)
-    if row is None:
-        abort(404)
+    row = _submission_or_404(reference)
     try:
         parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
     except Erased:
