@@ -702,3 +702,19 @@ def test_the_kiosks_own_client_speaks_to_the_simulator(tmp_path: Path) -> None:
             portal.close()
     assert "Код 123456" in app.test_client().get(f"/phone/{PARENT}").get_data(as_text=True)
     app.extensions["portal_sim"].engine.dispose()
+
+
+def test_a_store_from_before_a_table_gained_a_column_opens_and_gains_it(tmp_path: Path) -> None:
+    """The embedded simulator's store outlives upgrades of the code (it is in the instance folder)."""
+    import sqlite3
+
+    first = create_sim_app({"SIM_INSTANCE_PATH": str(tmp_path)})
+    first.extensions["portal_sim"].engine.dispose()
+    store = tmp_path / "portal_sim.sqlite3"
+    with sqlite3.connect(store) as conn:
+        conn.execute("ALTER TABLE application_signatures DROP COLUMN cms")  # as a store made before the CMS was kept
+    again = create_sim_app({"SIM_INSTANCE_PATH": str(tmp_path)})
+    again.extensions["portal_sim"].engine.dispose()
+    with sqlite3.connect(store) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(application_signatures)")}
+    assert "cms" in columns

@@ -37,7 +37,7 @@ from kiosk.clock import system_utcnow
 from kiosk.db import make_engine
 from kiosk.portal_sim import citizens
 from kiosk.portal_sim.faults import FaultMiddleware, Faults, FaultState
-from kiosk.portal_sim.models import Base
+from kiosk.portal_sim.models import Base, add_new_columns
 from kiosk.portal_sim.problems import problem
 from kiosk.portal_sim.signatures import SimEcp
 
@@ -124,6 +124,7 @@ def create_sim_app(config: dict[str, Any] | None = None) -> Flask:
 
     engine = make_engine(url, app.config["SIM_BUSY_TIMEOUT_MS"])
     Base.metadata.create_all(engine)
+    add_new_columns(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions() as s:
         citizens.seed(s)

@@ -189,6 +189,7 @@ def submit() -> Response:
                 method=signature["method"],
                 checked_by=signature.get("checked_by"),
                 signer_serial=state.ecp.serial(body),
+                cms=signature.get("cms"),
             )
         )
         s.add(Change(application=application, kiosk_id=kiosk_id, status="accepted", reason_code=None, at=now))

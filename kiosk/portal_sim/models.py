@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Engine, ForeignKey, Index, Integer, String, Text, UniqueConstraint, inspect, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -130,6 +130,9 @@ class AppSignature(Base):
     method: Mapped[str] = mapped_column(String(16))
     checked_by: Mapped[str | None] = mapped_column(String(24))  # as the kiosk said it checked it
     signer_serial: Mapped[str | None] = mapped_column(String(64))  # the certificate, when an ЭЦҚ
+    # the CMS as it arrived (base64), kept as the central system keeps the signature it relies on
+    # (a column added after the table: ``add_new_columns`` gives it to an older store)
+    cms: Mapped[str | None] = mapped_column(Text)
 
 
 class SigningSession(Base):
@@ -148,3 +151,16 @@ class SigningSession(Base):
     cms: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+def add_new_columns(engine: Engine) -> None:
+    """``create_all`` makes the tables a store lacks, not the columns a table gained since it was
+    made: add those (each new column is nullable), so a simulator's store from an older run opens."""
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))

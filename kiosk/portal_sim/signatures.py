@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
 from kiosk.domain import ecp
 from kiosk.portal_sim.testca import CasFetcher, DemoCa, Person
 
@@ -41,6 +43,14 @@ class SimEcp:
                 self._cas = list(self.given) or [DemoCa.kept_in(self.folder)]
                 self._revocation = ecp.Revocation(CasFetcher(self._cas, self.clock), cache_s=60)
             return self._cas
+
+    def roots(self) -> tuple[x509.Certificate, ...]:
+        """The TEST roots it trusts (never НУЦ's): those a kiosk talking to it must trust too."""
+        return tuple(ca.root for ca in self.cas())
+
+    def fetcher(self) -> CasFetcher:
+        """Its test CAs' OCSP, in-process (their certificates name an address that resolves nowhere)."""
+        return CasFetcher(self.cas(), self.clock)
 
     def sign_on_phone(self, iin: str, document: bytes) -> bytes:
         """What eGov Mobile gives back once the parent confirms: a CMS over the document with the
@@ -73,7 +83,7 @@ class SimEcp:
         mismatch = _differs(content, body)
         if mismatch:
             return [{"field": "signature.cms", "message": f"the signed application differs: {mismatch}"}]
-        cas = self.cas()
+        roots = self.roots()
         assert self._revocation is not None
         try:
             ecp.verify_cms(
@@ -82,7 +92,7 @@ class SimEcp:
                 purpose=ecp.Purpose.SIGN,
                 iin=body["applicant_iin"],
                 now=now,
-                trust=ecp.Trust(tuple(ca.root for ca in cas)),
+                trust=ecp.Trust(roots),
                 revocation=self._revocation,
             )
         except ecp.Refused as refused:
