@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import logging
@@ -11,19 +12,18 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import waitress
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy.orm import Session
-from waitress.server import TcpWSGIServer, create_server
 
 from kiosk import create_app, db
 from kiosk.clock import utcnow
 from kiosk.config import ConfigError
-from kiosk.domain import accounts, audit
+from kiosk.domain import accounts, audit, ecp
 from kiosk.domain.catalog import CatalogError, load_catalog
 from kiosk.domain.catalog_doc import render_markdown
 from kiosk.extensions import portal_key
@@ -33,6 +33,9 @@ from kiosk.jobs import privacy_text
 from kiosk.jobs.backup import backup_command, restore_command
 from kiosk.jobs.sync import Backoff, Worker
 from kiosk.models import StaffUser
+
+if TYPE_CHECKING:
+    from kiosk.portal_sim.server import ServerThread
 
 
 def _create_app() -> Flask:  # FlaskGroup calls this with no arguments
@@ -88,8 +91,8 @@ def run_command(host: str | None, port: int | None) -> None:
     host = host or app.config["RUN_HOST"]
     port = port or app.config["RUN_PORT"]
     if app.config["PORTAL"] == "embedded":
-        sim_url = start_embedded_simulator(app)
-        _say(app, f"Central system simulator on {sim_url} (the simulated phone: {sim_url}phone)")
+        sim_url = start_embedded_simulator(app).url
+        _say(app, f"Central system simulator on {sim_url}/ (the simulated phone: {sim_url}/phone)")
     if app.config["SYNC_IN_PROCESS"] and app.config["PORTAL"] != "demo":
         threading.Thread(target=make_worker(app, "in-process").run, name="sync", daemon=True).start()
         _say(app, "Sync worker running in this process")
@@ -125,9 +128,12 @@ def _say(app: Flask, text: str) -> None:
         click.echo(text)
 
 
-def start_embedded_simulator(app: Flask) -> str:
-    """The embedded default: the central system's simulator in a thread, on its own port and database."""
-    from kiosk.portal_sim import create_sim_app  # a terminal that talks to the real system never loads it
+def start_embedded_simulator(app: Flask) -> ServerThread:
+    """The embedded default: the central system's simulator in a thread, on its own port and
+    database; and the kiosk trusts its test CA (``trust_the_simulators_test_ca``)."""
+    # a terminal that talks to the real system never loads the simulator
+    from kiosk.portal_sim import create_sim_app
+    from kiosk.portal_sim.server import ServerThread
 
     sim = create_sim_app(
         {
@@ -136,10 +142,23 @@ def start_embedded_simulator(app: Flask) -> str:
             "SIM_CONTRACT_AT_START": False,
         }
     )
-    server = create_server(sim, host="127.0.0.1", port=app.config["SIM_PORT"], threads=4, ident="portal-sim")
-    assert isinstance(server, TcpWSGIServer)  # one host and port: one socket, not a MultiSocketServer
-    threading.Thread(target=server.run, name="portal-sim", daemon=True).start()
-    return f"http://127.0.0.1:{server.getsockname()[1]}/"
+    trust_the_simulators_test_ca(app, sim)
+    return ServerThread(sim, port=app.config["SIM_PORT"], threads=4)
+
+
+def trust_the_simulators_test_ca(app: Flask, sim: Flask) -> None:
+    """The demo's ЭЦҚ: besides the roots the site installed (``ECP_TRUST_DIR``), the kiosk trusts
+    the TEST root of the simulator it runs (the CA whose keys the simulator keeps in
+    ``portal_sim/ca/``, which signs on its phone page for eGov Mobile), and asks that CA's OCSP
+    in-process (its certificates name an address that resolves nowhere). Only ``PORTAL=embedded``
+    starts a simulator, so a kiosk on the real central system never trusts it."""
+    test = sim.extensions["portal_sim"].ecp
+    setup = app.extensions["kiosk.ecp"]
+    roots = test.roots()
+    setup.trust = ecp.Trust(setup.trust.roots + roots, setup.trust.intermediates)
+    setup.revocation = dataclasses.replace(setup.revocation, fetch=test.fetcher(others=setup.revocation.fetch))
+    names = ", ".join(root.subject.rfc4514_string() for root in roots)
+    _say(app, f"ЭЦҚ in this demo: the kiosk also trusts the simulator's TEST root ({names}), never a НУЦ one")
 
 
 def make_worker(app: Flask, worker_id: str) -> Worker:

@@ -105,3 +105,43 @@ def test_no_qr_code_without_a_central_system_that_opens_sessions(app, client, cl
     assert page.select_one("[data-ecp]") and not page.select_one('[data-sign="egov_mobile"]')
     response = client.post("/ru/apply/sign/egov", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")})
     assert response.status_code == 302 and response.location.endswith("/ru/apply/check")
+
+
+def test_the_demo_kiosk_trusts_its_simulators_test_ca_from_qr_code_to_delivery(instance) -> None:
+    """``make run`` on its defaults: the kiosk with the simulator inside it offers eGov Mobile, takes
+    the CMS the simulator's phone page signs with its test CA, and the simulator accepts it in turn."""
+    import socket
+
+    from fixtures.flows import identify, meals
+    from kiosk import create_app
+    from kiosk.cli import start_embedded_simulator
+    from kiosk.jobs.sync import Worker
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app({"TESTING": True, "SIM_PORT": port})  # no PORTAL, no DEMO: the defaults
+    assert app.config["PORTAL"] == "embedded" and app.config["DEMO"] is True
+    db.upgrade(app)
+    served = start_embedded_simulator(app)
+    try:
+        client = app.test_client()
+        identify(client, "ru", "meals")  # the card, and the code on the demo phone
+        assert fill_form(client, "ru", meals(child_iin(dt.date(2016, 9, 9), "F"))).status_code == 302
+        assert soup(client.get("/ru/apply/check")).select_one('[data-sign="egov_mobile"]')
+        response = client.post(
+            "/ru/apply/sign/egov", data={"consent": "y", "csrf_token": token(client, "/ru/apply/check")}
+        )
+        assert response.location.endswith("/ru/apply/sign/egov")
+        url = soup(client.get("/ru/apply/sign/egov")).select_one("[data-egov-url]")["data-egov-url"]
+        assert url.startswith(f"{served.url}/phone/sign/")
+        httpx.post(url, data={"answer": "sign"})  # the demo parent signs on the simulated phone
+        response = client.get("/ru/apply/sign/egov")
+        assert response.status_code == 302 and "/ru/receipt/" in response.location, soup(response).select_one(".alert")
+        assert _count(app) == 1
+        Worker(app, app.extensions["kiosk.portal"]).run_once()
+        assert httpx.get(f"{served.url}/admin/stats").json()["signatures"] == {"egov_mobile": 1}
+    finally:
+        served.stop()
+        app.extensions["kiosk.portal"].close()
+        db.engine(app).dispose()

@@ -48,9 +48,10 @@ class SimEcp:
         """The TEST roots it trusts (never НУЦ's): those a kiosk talking to it must trust too."""
         return tuple(ca.root for ca in self.cas())
 
-    def fetcher(self) -> CasFetcher:
-        """Its test CAs' OCSP, in-process (their certificates name an address that resolves nowhere)."""
-        return CasFetcher(self.cas(), self.clock)
+    def fetcher(self, others: ecp.Fetcher | None = None) -> CasFetcher:
+        """Its test CAs' OCSP, in-process (their certificates name an address that resolves
+        nowhere); any other address goes to ``others`` (a kiosk's own fetcher), if given."""
+        return CasFetcher(self.cas(), self.clock, others)
 
     def sign_on_phone(self, iin: str, document: bytes) -> bytes:
         """What eGov Mobile gives back once the parent confirms: a CMS over the document with the

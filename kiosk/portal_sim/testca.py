@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
-from kiosk.domain.ecp import AUTH_EKU, INDIVIDUAL_EKU, SIGNING_EKU, Unreachable
+from kiosk.domain.ecp import AUTH_EKU, INDIVIDUAL_EKU, SIGNING_EKU, Fetcher, Unreachable
 
 OCSP_URL = "http://ocsp.test-ca.invalid/"
 CRL_URL = "http://crl.test-ca.invalid/nca_rsa.crl"
@@ -295,13 +295,17 @@ class CaFetcher:
 @dataclass
 class CasFetcher:
     """OCSP for several test CAs in-process (they share one address): the one that issued the
-    certificate answers. No CRL: the simulator's policy is OCSP alone."""
+    certificate answers. No CRL: the simulator's policy is OCSP alone. Every other address goes to
+    ``others`` when given (a demo kiosk's own fetcher, for the roots its site installed)."""
 
     cas: list[DemoCa]
     clock: object
+    others: Fetcher | None = None
 
     def post(self, url: str, body: bytes, content_type: str) -> bytes:
         if url != OCSP_URL:
+            if self.others is not None:
+                return self.others.post(url, body, content_type)
             raise Unreachable(f"{url} does not answer")
         for ca in self.cas:
             answer = ca.ocsp_answer(body, self.clock())  # type: ignore[operator]
@@ -310,4 +314,6 @@ class CasFetcher:
         raise Unreachable("no test CA issued this certificate")
 
     def get(self, url: str) -> bytes:
+        if url != CRL_URL and self.others is not None:
+            return self.others.get(url)
         raise Unreachable(f"{url}: the simulator asks OCSP only")
