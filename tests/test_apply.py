@@ -158,15 +158,17 @@ def test_transport_distance_and_camp_choices(client, app, clock) -> None:
     assert response.status_code == 302
 
 
-def test_one_application_per_child_per_service_per_school_year(client, app, clock) -> None:
+def test_one_application_per_child_per_service_per_school_year(client, app, clock, signing_ca) -> None:
+    """Whether the first was signed with the SMS code or with ЭЦҚ, it is the child's one application."""
     answers = meals(CHILD10)
-    first = soup(client.get(apply(client, "ru", "meals", answers, clock))).select_one("[data-reference]").get_text()
+    receipt = apply(client, "ru", "meals", answers, clock, ca=signing_ca)
+    first = soup(client.get(receipt)).select_one("[data-reference]").get_text()
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, first and "/ru/status")})
     identify(client, "ru", "meals", clock=clock)
     response = fill_form(client, "ru", answers)
     duplicate = soup(response).select_one("[data-duplicate]")
     assert duplicate is not None and first in duplicate.get_text()
-    assert len(rows(app)) == 1
+    assert [row.signature_method for row in rows(app)] == ["ecp" if signing_ca else "sms"]
 
 
 def test_change_an_answer_from_the_check_screen(client, app, clock) -> None:
@@ -233,7 +235,7 @@ def _png(size=(800, 600)) -> bytes:
 # werkzeug's test client spools a big request body to a temporary file and, without redirects to
 # follow, never closes it (werkzeug/test.py, Client.open): a leak of the test tool, not the app
 @pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
-def test_attachments_checked_by_content_and_kept_within_5_mb(client, app, clock) -> None:
+def test_attachments_checked_by_content_and_kept_within_5_mb(client, app, clock, signing_ca) -> None:
     identify(client, "ru", "meals", clock=clock)
     fill_form(client, "ru", meals(CHILD10))
 
@@ -249,10 +251,12 @@ def test_attachments_checked_by_content_and_kept_within_5_mb(client, app, clock)
     with app.app_context(), db.new_session(app) as s:
         kinds = sorted(a.kind for a in s.scalars(select(Attachment)))
         assert kinds == ["application/pdf", "image/jpeg"]  # the PNG was re-encoded, never kept
-    location = sign(client, "ru", clock)
+    location = sign(client, "ru", clock, signing_ca)  # the SMS code, or ЭЦҚ: the same budget held
     [row] = rows(app)
+    assert row.signature_method == ("ecp" if signing_ca else "sms")
     with app.app_context(), db.new_session(app) as s:
         assert len(list(s.scalars(select(Attachment).where(Attachment.submission_id == row.id)))) == 2
+        assert len(open_payload(row, keyring())["attachments"]) == 2  # what was signed names both
     assert soup(client.get(location)).select_one("[data-reference]")
     import gc
 

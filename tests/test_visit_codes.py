@@ -9,7 +9,20 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from fixtures.flows import CARD, MEALS_CAMP, PARENT, SIBLINGS, demo_code, fill_form, identify, meals, sign, soup, token
+from fixtures.flows import (
+    CARD,
+    MEALS_CAMP,
+    PARENT,
+    SIBLINGS,
+    demo_code,
+    fill_form,
+    identify,
+    meals,
+    sign,
+    signed,
+    soup,
+    token,
+)
 from kiosk import db
 from kiosk.clients.portal import DemoPortal
 from kiosk.domain import submissions as submissions_module
@@ -336,16 +349,17 @@ def test_an_iin_typed_on_the_office_path_proves_nobody(client, app, clock) -> No
 
 
 @pytest.mark.parametrize(("second_card", "shown"), [(OTHER_CARD, "other"), (CARD, "own")])
-def test_two_terminals_at_once_the_later_one_is_told_by_the_same_rule(app, clock, second_card, shown) -> None:
-    """Both pass the form's check; the second to sign meets the queue's refusal (AlreadyApplied)."""
+def test_two_terminals_at_once_the_later_one_is_told_by_the_same_rule(
+    app, clock, second_card, shown, signing_ca
+) -> None:
+    """Both pass the form's check; the second to sign (with the SMS code or with ЭЦҚ) meets the
+    queue's refusal (AlreadyApplied)."""
     child = SIBLINGS[0][0]
     late = app.test_client()
     identify(late, "ru", "meals", second_card)
     fill_form(late, "ru", meals(child, category="low_income"))
     reference = _apply_meals(app.test_client(), CARD, child)
-    late.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(late, "/ru/apply/check")})
-    code = demo_code(late, "/ru/apply/sign")
-    response = late.post("/ru/apply/sign", data={"code": code, "csrf_token": token(late, "/ru/apply/sign")})
+    response = signed(late, "ru", ca=signing_ca, signer=OTHER_PARENT if second_card == OTHER_CARD else PARENT)
     if shown == "other":
         _tells_nothing_of_the_other_family(response, reference)
     else:
@@ -354,20 +368,22 @@ def test_two_terminals_at_once_the_later_one_is_told_by_the_same_rule(app, clock
     assert len(submissions(app)) == 1
 
 
-def test_two_terminals_at_the_same_instant_the_unique_index_decides(app, clock, monkeypatch) -> None:
+def test_two_terminals_at_the_same_instant_the_unique_index_decides(app, clock, monkeypatch, signing_ca) -> None:
     """The later terminal's check ran before the other's commit: its insert meets the unique index,
-    the view rolls back and shows the same notice, never an error page."""
+    the view rolls back and shows the same notice, never an error page (an ЭЦҚ-signed one too)."""
     child = SIBLINGS[0][0]
     late = app.test_client()
     identify(late, "ru", "meals", OTHER_CARD)
     fill_form(late, "ru", {"child_iin": child, "child_name": "Иванова Мария", "grade": "4", "category": "low_income"})
     reference = _apply_meals(app.test_client(), CARD, child)
-    late.post("/ru/apply/check", data={"consent": "y", "csrf_token": token(late, "/ru/apply/check")})
-    code = demo_code(late, "/ru/apply/sign")
     checks = iter([None])  # the queue's own check misses the other application; the view's look-up finds it
     real = submissions_module.already_applied
-    monkeypatch.setattr(submissions_module, "already_applied", lambda s, p: next(checks, real(s, p)))
-    response = late.post("/ru/apply/sign", data={"code": code, "csrf_token": token(late, "/ru/apply/sign")})
+
+    def the_check_misses_it() -> None:
+        monkeypatch.setattr(submissions_module, "already_applied", lambda s, p: next(checks, real(s, p)))
+
+    response = signed(late, "ru", ca=signing_ca, signer=OTHER_PARENT, just_before=the_check_misses_it)
+    assert next(checks, "used") == "used"  # the sign step's own check was the one that missed it
     assert response.status_code == 200
     _tells_nothing_of_the_other_family(response, reference)
     assert len(submissions(app)) == 1
