@@ -19,6 +19,7 @@ Importing it also puts ``tests/`` on the path: the tests' plain helpers (``fixtu
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import os
@@ -73,6 +74,7 @@ _SMS = re.compile(r"<(\w+)\b[^>]*\bdata-sms\b[^>]*>(.*?)</\1>", re.DOTALL)
 _REFERENCE = re.compile(r"<(\w+)\b[^>]*\bdata-reference\b[^>]*>(.*?)</\1>", re.DOTALL)
 # only the parent who applied is told the earlier reference (anyone else: "ask at the office")
 _DUPLICATE = re.compile(r'\bdata-earlier="([^"]*)"')
+_ECP_DATA = re.compile(r'\bdata-ecp-data="([^"]*)"')
 _TAG = re.compile(r"<[^>]+>")
 _CODE = re.compile(r"\b(\d{6})\b")
 RECEIPT_PATH = re.compile(r"/receipt/([0-9A-Z]{9})$")
@@ -105,6 +107,12 @@ def shown_reference(page: str) -> str | None:
     if match is None:
         return None
     return html.unescape(_TAG.sub("", match.group(2))).strip().replace("-", "") or None
+
+
+def ecp_data(page: str) -> bytes | None:
+    """What the check page gives NCALayer to sign (``[data-ecp-data]``, base64), if it offers ЭЦҚ."""
+    match = _ECP_DATA.search(page)
+    return base64.b64decode(html.unescape(match.group(1))) if match else None
 
 
 def duplicate_reference(page: str) -> str | None:
@@ -457,8 +465,13 @@ class Visit:
             self.expect_redirect(self.post("code: post", f"{base}/code", {"code": code}, token), f"{base}/done"),
         )
 
-    def apply(self, child: Child) -> Outcome:
-        """The form, consent and the signing code; the receipt's reference, or the earlier one's."""
+    def apply(self, child: Child, ecp_sign: Callable[[bytes], bytes] | None = None) -> Outcome:
+        """The form, consent and the signing code; the receipt's reference, or the earlier one's.
+
+        With ``ecp_sign`` the parent signs with ЭЦҚ instead of the code: it makes the CMS over the
+        bytes the check page gives NCALayer, and the CMS is posted with the consent, as the page's
+        script posts NCALayer's answer.
+        """
         base = f"/{self.lang}/apply"
         self.think()
         _page, token = self.page("form page", f"{base}/form")
@@ -469,17 +482,25 @@ class Visit:
             return Outcome("duplicate", earlier)
         self.follow("attachments page", self.expect_redirect(response, f"{base}/attachments"))
         self.think()  # no photos: Continue
-        _page, token = self.page("check page", f"{base}/check")
+        page, token = self.page("check page", f"{base}/check")
         self.think()  # reads the answers, ticks consent
-        response = self.post("check: consent, SMS sent", f"{base}/check", {"consent": "y"}, token)
-        self.expect_redirect(response, f"{base}/sign")
-        page, token = self.page("sign page", f"{base}/sign")
-        code = sms_code(page)
-        if code is None:
-            raise FlowError("sign: no signing code on the demo phone")
-        self.think()
-        started = time.perf_counter()
-        response = self.post(SIGN_STEP, f"{base}/sign", {"code": code}, token)
+        if ecp_sign is not None:
+            data = ecp_data(page)
+            if data is None:
+                raise FlowError("check: no ЭЦҚ offered (is a root installed?)")
+            cms = base64.b64encode(ecp_sign(data)).decode()  # NCALayer's window, the PIN
+            started = time.perf_counter()
+            response = self.post(SIGN_STEP, f"{base}/sign/ecp", {"consent": "y", "cms": cms}, token)
+        else:
+            response = self.post("check: consent, SMS sent", f"{base}/check", {"consent": "y"}, token)
+            self.expect_redirect(response, f"{base}/sign")
+            page, token = self.page("sign page", f"{base}/sign")
+            code = sms_code(page)
+            if code is None:
+                raise FlowError("sign: no signing code on the demo phone")
+            self.think()
+            started = time.perf_counter()
+            response = self.post(SIGN_STEP, f"{base}/sign", {"code": code}, token)
         sign_seconds = time.perf_counter() - started
         if response.status_code == 200 and (earlier := duplicate_reference(response.text)):
             return Outcome("duplicate", earlier, sign_seconds=sign_seconds)

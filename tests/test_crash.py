@@ -1,4 +1,5 @@
-"""Power cuts while parents apply: no receipt without its row, no application stored twice.
+"""Power cuts while parents apply: no receipt without its row, no application stored twice, for
+applications signed with the SMS code and with ЭЦҚ alike (half of each).
 
 Runs ``bench/crash_submit.py`` as it is run by hand: the real ``kiosk run`` in a process of its own,
 SIGKILLed at random moments and started again, clients over real HTTP. ``KIOSK_CRASH_COUNT`` sets
@@ -24,7 +25,8 @@ def test_a_server_killed_at_random_loses_and_doubles_nothing(tmp_path: Path) -> 
     command = [
         sys.executable,
         str(ROOT / "bench" / "crash_submit.py"),
-        *("--count", str(COUNT), "--kill-every-min", "0.2", "--kill-every-max", "1.0", "--json", str(out)),
+        *("--count", str(COUNT), "--kill-every-min", "0.2", "--kill-every-max", "1.0", "--ecp-share", "0.5"),
+        *("--json", str(out)),
     ]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60 + COUNT * 3)
     report = f"{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
@@ -36,3 +38,6 @@ def test_a_server_killed_at_random_loses_and_doubles_nothing(tmp_path: Path) -> 
     assert summary["orphans"] == 0, report
     assert summary["rows"] == summary["children_ended"] == COUNT, report
     assert all(summary["checks"].values()), report
+    # both ways were there: each row has its child's method, each ЭЦҚ row a CMS that still verifies
+    assert summary["signature_methods"]["ecp"] > 0 and summary["signature_methods"]["sms"] > 0, report
+    assert sum(summary["signature_methods"].values()) == COUNT, report
