@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.browser import grade1_to_check, keypad
+from fixtures.ecp import trust
 from fixtures.flows import child_iin
 from fixtures.ncalayer_standin import StandIn
 from kiosk.domain import ecp
-from kiosk.portal_sim.testca import CaFetcher, DemoCa
-from kiosk.web.ecp import EcpSetup
+from kiosk.portal_sim.testca import DemoCa
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def standin(parent_keys: list[bytes]) -> Iterator[StandIn]:
 def with_ecp(app, ca: DemoCa, standin: StandIn, clock):
     """The app trusts the test CA's root and asks its in-process OCSP responder; NCALayer is the stand-in."""
     app.config["NCALAYER_URL"] = standin.url
-    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    trust(app, ca, clock)
     return app
 
 
@@ -144,7 +144,7 @@ def test_an_expired_key_file_is_refused_in_the_parents_language(app, ca: DemoCa,
     server = StandIn([old.p12(PASSWORD, [ca.intermediate])], PASSWORD)
     try:
         app.config["NCALAYER_URL"] = server.url
-        app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+        trust(app, ca, clock)
         page.goto(f"{live_server}/ru/identify")
         page.get_by_role("button", name=WORDS["ru"]["button"]).tap()
         page.wait_for_selector(".alert")

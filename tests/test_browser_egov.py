@@ -12,11 +12,10 @@ import httpx
 import pytest
 
 from fixtures.browser import grade1_to_check, keypad
-from kiosk.domain import ecp
+from fixtures.ecp import trust
 from kiosk.jobs.sync import Worker
 from kiosk.portal_sim.server import ServerThread
-from kiosk.portal_sim.testca import CaFetcher, DemoCa
-from kiosk.web.ecp import EcpSetup
+from kiosk.portal_sim.testca import DemoCa
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +26,7 @@ PARENT = "880412412349"
 def kiosk(sim_url: str, instance, ca: DemoCa, clock, kiosk_app):
     clock.set_local(2026, 5, 4)  # grade 1 applications are open
     app = kiosk_app(sim_url, CLOCK=clock, PORTAL_TIMEOUT_S=5.0, EGOV_POLL_S=1)
-    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    trust(app, ca, clock)
     with ServerThread(app, threads=4) as served:
         yield app, served.url
 

@@ -9,16 +9,15 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from fixtures.ecp import trust
 from fixtures.flows import child_iin, fill_form, identify, meals, soup, token
 from fixtures.staff import sign_in
 from fixtures.submissions import queue_one
 from kiosk import db
-from kiosk.domain import ecp
 from kiosk.extensions import keyring
 from kiosk.jobs.sync import Worker, application_body
 from kiosk.models import State, Submission
-from kiosk.portal_sim.testca import CaFetcher, DemoCa
-from kiosk.web.ecp import EcpSetup
+from kiosk.portal_sim.testca import DemoCa
 
 PARENT = "880412412349"
 
@@ -86,7 +85,7 @@ def test_the_cms_goes_with_the_application_and_the_simulator_checks_it(
 def test_staff_see_who_signed_with_which_certificate(app, client, clock, staff) -> None:
     ca = DemoCa()
     clock.set_local(2026, 5, 4)
-    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    trust(app, ca, clock)
     identify(client, "ru", "grade1", clock=clock)
     fill_form(
         client, "ru", {"child_iin": child_iin(dt.date(2020, 3, 3)), "child_name": "А Б", "grade": "1", "language": "ru"}

@@ -9,17 +9,18 @@ import re
 import pytest
 from flask import Flask
 
+from fixtures.ecp import trust
 from fixtures.flows import child_iin, soup
 from kiosk.domain import ecp
-from kiosk.portal_sim.testca import CaFetcher, DemoCa
-from kiosk.web.ecp import EcpSetup, refusal_message
+from kiosk.portal_sim.testca import DemoCa
+from kiosk.web.ecp import refusal_message
 
 PARENT = "880412412349"
 
 
 @pytest.fixture
 def with_ecp(app: Flask, ca: DemoCa, clock) -> Flask:
-    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    trust(app, ca, clock)
     return app
 
 

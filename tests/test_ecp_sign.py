@@ -12,14 +12,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from fixtures.ecp import trust
 from fixtures.flows import NO_PHONE, child_iin, fill_form, identify, soup, token
 from kiosk import db
 from kiosk.domain import applications, ecp
 from kiosk.domain.submissions import open_payload, open_signature
 from kiosk.extensions import keyring
 from kiosk.models import State, Submission
-from kiosk.portal_sim.testca import CaFetcher, DemoCa
-from kiosk.web.ecp import EcpSetup
+from kiosk.portal_sim.testca import DemoCa
 
 PARENT = "880412412349"
 CHILD6 = child_iin(dt.date(2020, 3, 3))
@@ -29,7 +29,7 @@ GRADE1 = {"child_iin": CHILD6, "child_name": "Нұрлан Әлібек", "grade
 @pytest.fixture
 def with_ecp(app: Flask, ca: DemoCa, clock) -> Flask:
     clock.set_local(2026, 5, 4)  # grade 1 applications are open
-    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    trust(app, ca, clock)
     return app
 
 

@@ -13,12 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from fixtures.ecp import trust
 from fixtures.flows import child_iin, fill_form, soup, token
 from kiosk import db
-from kiosk.domain import ecp
 from kiosk.models import Submission
-from kiosk.portal_sim.testca import CaFetcher, DemoCa
-from kiosk.web.ecp import EcpSetup
+from kiosk.portal_sim.testca import DemoCa
 
 PARENT = "880412412349"
 GRADE1 = {"child_iin": child_iin(dt.date(2020, 3, 3)), "child_name": "А Б", "grade": "1", "language": "ru"}
@@ -28,7 +27,7 @@ GRADE1 = {"child_iin": child_iin(dt.date(2020, 3, 3)), "child_name": "А Б", "g
 def kiosk(sim_url: str, instance, ca: DemoCa, clock, kiosk_app):
     clock.set_local(2026, 5, 4)
     app = kiosk_app(sim_url, CLOCK=clock, PORTAL_TIMEOUT_S=5.0, EGOV_WAIT_S=60)
-    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    trust(app, ca, clock)
     return app
 
 
@@ -75,7 +74,7 @@ def test_the_kiosk_stops_waiting_at_its_deadline(kiosk, sim_url, clock) -> None:
 
 def test_a_cms_from_an_untrusted_ca_is_refused(kiosk, sim_url, clock) -> None:
     other = DemoCa(name="OTHER")
-    kiosk.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((other.root,)), ecp.Revocation(CaFetcher(other, clock)))
+    trust(kiosk, other, clock)
     client = kiosk.test_client()
     url = _to_qr(client, sim_url)
     httpx.post(url, data={"answer": "sign"})
@@ -98,7 +97,7 @@ def test_no_qr_code_without_a_central_system_that_opens_sessions(app, client, cl
     from fixtures.flows import identify
 
     clock.set_local(2026, 5, 4)
-    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    trust(app, ca, clock)
     identify(client, "ru", "grade1", clock=clock)
     fill_form(client, "ru", GRADE1)
     page = soup(client.get("/ru/apply/check"))

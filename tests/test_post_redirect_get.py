@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from fixtures.ecp import trust
 from fixtures.flows import CARD, NO_PHONE, PARENT, apply, child_iin, demo_code, fill_form, identify, meals, soup, token
 from kiosk import db
 from kiosk.cli import main
@@ -224,12 +225,10 @@ def staff_reconcile(client, app, clock):
 
 def _with_ecp(app, clock):
     """The test CA's root installed; the CA itself, to sign with."""
-    from kiosk.domain import ecp
-    from kiosk.portal_sim.testca import CaFetcher, DemoCa
-    from kiosk.web.ecp import EcpSetup
+    from kiosk.portal_sim.testca import DemoCa
 
     ca = DemoCa()
-    app.extensions["kiosk.ecp"] = EcpSetup(ecp.Trust((ca.root,)), ecp.Revocation(CaFetcher(ca, clock)))
+    trust(app, ca, clock)
     return ca
 
 
