@@ -416,11 +416,15 @@ def test_the_iin_report_lists_each_staff_read_and_masks_the_iin(app, client, clo
     assert "Заявление открыто" in reads[0]
     assert held[refused].select("[data-read]") == []
     assert "02.08.2026" in held[approved].select_one("[data-until]").get_text()  # 90 days after 4 May (Almaty)
+    assert "Фотографий документов нет." in held[refused].select_one("[data-what]").get_text()  # not "0 фотографий"
     assert held[approved].select_one("[data-role]")["data-role"] == "applicant"
 
     # the report is itself a read, and shows on the next one; the child's IIN finds the same application
+    client.get("/staff/language/kk")
     again = client.post("/staff/privacy", data={"iin": CHILD, "csrf_token": token(client, "/staff/privacy")})
     [only] = soup(again).select("[data-held]")
+    # Kazakh: "until" takes the dative after the date, as a parent reads it aloud
+    assert "02.08.2026-ға дейін" in only.select_one("[data-until]").get_text(" ", strip=True)
     assert only["data-held"] == approved and only.select_one("[data-role]")["data-role"] == "child"
     assert only.select("[data-read]")[-1]["data-read"] == "privacy.report"
     assert "bolat" in only.select("[data-read]")[-1].get_text()

@@ -61,9 +61,16 @@ def data_items(service: Service, lang: str) -> list[str]:
     items = [_("your surname, first name and IIN, from your ID card")]
     for name in service.form:
         field = getattr(form, name)
-        items.append(str(field.kwargs.get("label") or field.args[0]))
+        items.append(_in_sentence(str(field.kwargs.get("label") or field.args[0])))
     items.append(_("photos of documents, if you attach them"))
     return items
+
+
+def _in_sentence(label: str) -> str:
+    """A form's label inside the sentence that lists them: "Класс" -> "класс", but "ЖСН", "IIN" stay."""
+    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
+        return label[0].lower() + label[1:]
+    return label
 
 
 def sections(service: Service, lang: str, config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
