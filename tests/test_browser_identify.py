@@ -64,6 +64,19 @@ def test_a_card_with_a_wrong_check_digit_is_not_read(chromium, live_server: str,
     context.close()
 
 
+@pytest.mark.parametrize("typed", ["first-line", "noise"])
+def test_a_half_read_card_gets_a_message_not_an_endless_wait(chromium, live_server: str, typed: str) -> None:
+    """A card pulled out too soon types one line (or a glitch types noise): once the typing stops the
+    page sends what came, and the parent reads that the card was not read, instead of "waiting"."""
+    context, page = _page(chromium)
+    page.goto(live_server + "/kk/identify")
+    page.keyboard.type(CARD.split("\n")[0] + "\r\n" if typed == "first-line" else "@@3&", delay=2)
+    page.wait_for_selector(".alert", timeout=10_000)
+    assert "оқылмады" in page.locator(".alert").inner_text()  # "Жеке куәлік оқылмады…"
+    assert page.evaluate("document.activeElement.id") == "mrz"  # ready for the card again
+    context.close()
+
+
 def test_iin_on_the_keypad_and_a_wrong_code(chromium, live_server: str) -> None:
     context, page = _page(chromium)
     page.goto(live_server + "/kk/identify")

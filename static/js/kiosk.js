@@ -34,7 +34,9 @@
   });
 
   // The ID card reader types like a keyboard: keep its capture field focused, and send
-  // the form once three full lines have arrived and the typing has stopped.
+  // the form once three full lines have arrived and the typing has stopped. A card pulled out
+  // too soon types less: after a longer pause what came is sent anyway, and the server says the
+  // card was not read, rather than the page "waiting for the card" for ever.
   var capture = document.querySelector("[data-mrz-capture]");
   if (capture) {
     var timer = null;
@@ -53,8 +55,9 @@
         .filter(function (l) { return l.length > 0; });
       var status = document.querySelector("[data-mrz-status]");
       if (status && capture.value.length > 0) status.classList.add("reading");
-      if (lines.length >= 3 && lines[2].length >= 30) {
-        timer = setTimeout(function () { capture.form.requestSubmit(); }, 250);
+      var whole = lines.length >= 3 && lines[2].length >= 30;
+      if (whole || lines.length > 0) {
+        timer = setTimeout(function () { capture.form.requestSubmit(); }, whole ? 250 : 2000);
       }
     });
   }
