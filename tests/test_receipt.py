@@ -238,3 +238,27 @@ def test_the_receipt_lists_the_answers_and_the_attached_files(app, client, clock
             assert rows[PHOTOS[each]] == "2", (where, each)
             assert [line.split(" · ")[0] for line in attached] == FILES[each], (where, each)
         assert child not in response.get_data(as_text=True), where
+
+
+def test_the_staff_reprint_without_a_qr_code_does_not_send_the_parent_to_one(app, client, clock) -> None:
+    """The reprint has no QR code (its token was the parent's alone): its note names only the reference and IIN."""
+    clock.set_local(2026, 5, 4)
+    identify(client, "ru", "meals", clock=clock)
+    fill_form(client, "ru", meals(child_iin(dt.date(2016, 9, 9), "F")))
+    reference = sign(client, "ru", clock).rsplit("/", 1)[-1]
+    sign_in_staff(app, staff := app.test_client())
+    reprint = soup(staff.get(f"/staff/submissions/{reference}/receipt"))
+    assert not reprint.select("[data-qr]")
+    notes = {
+        p["data-receipt-lang"]: [h.get_text() for h in p.select(".hint")] for p in reprint.select("[data-receipt-lang]")
+    }
+    assert not [n for each in notes.values() for n in notes_with_qr(each)]
+    assert "Проверяйте статус на этом терминале по номеру и вашему ИИН." in notes["ru"]
+    assert "Мәртебені осы терминалда нөмір мен ЖСН бойынша тексеріңіз." in notes["kk"]
+    # the parent's own receipt has the code, and says so
+    own = soup(client.get(f"/ru/receipt/{reference}/print"))
+    assert own.select("[data-qr]") and notes_with_qr(h.get_text() for h in own.select(".hint"))
+
+
+def notes_with_qr(notes) -> list[str]:
+    return [n for n in notes if "QR" in n]

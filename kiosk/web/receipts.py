@@ -36,11 +36,20 @@ class Attached(Protocol):
 
 
 def receipt_parts(
-    submission: Submission, payload: dict[str, Any], catalog: Catalog, attachments: Sequence[Attached]
+    submission: Submission,
+    payload: dict[str, Any],
+    catalog: Catalog,
+    attachments: Sequence[Attached],
+    *,
+    qr: bool = True,
 ) -> list[ReceiptPart]:
-    """The receipt in each of RECEIPT_LANGS: what was handed in (answers, attached files) and what to bring."""
+    """The receipt in each of RECEIPT_LANGS: what was handed in (answers, attached files) and what to bring.
+
+    ``qr``: whether the receipt carries the status QR code (the staff's reprint does not: its token
+    was the parent's alone), so the note points only at a way the paper in hand offers.
+    """
     service = catalog.service(submission.service_code)
-    return [_part(lang, submission, payload, service, attachments) for lang in RECEIPT_LANGS]
+    return [_part(lang, submission, payload, service, attachments, qr) for lang in RECEIPT_LANGS]
 
 
 def _answer_rows(service: Service | None, answers: dict[str, str], lang: str) -> list[tuple[str, str]]:
@@ -59,6 +68,7 @@ def _part(
     payload: dict[str, Any],
     service: Service | None,
     attachments: Sequence[Attached],
+    qr: bool,
 ) -> ReceiptPart:
     with force_locale(lang):
         channel = service.kiosk_channel if service else None
@@ -105,7 +115,10 @@ def _part(
             notes.append(
                 _("The sources list no document for your family's situation for this way of applying: ask the office.")
             )
-        notes.append(_("Check the status with the QR code, or at this kiosk with the reference and your IIN."))
+        if qr:
+            notes.append(_("Check the status with the QR code, or at this kiosk with the reference and your IIN."))
+        else:
+            notes.append(_("Check the status at this kiosk with the reference and your IIN."))
         return ReceiptPart(lang, _("Application received"), rows, sections, notes)
 
 

@@ -635,7 +635,8 @@ def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
     row = _submission_or_404(reference)
     try:
-        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog(), attachments_of(db.get_session(), row))
+        payload = open_payload(row, keyring())
+        parts = receipt_parts(row, payload, get_catalog(), attachments_of(db.get_session(), row), qr=False)
     except Erased:
         flash(_("This application's personal data was erased: its receipt cannot be printed again."), "error")
         return redirect(url_for("staff.submission", reference=reference))
