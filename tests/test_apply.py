@@ -367,7 +367,7 @@ def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
         row = s.scalars(select(Submission)).one()
         from kiosk.infra.catalog_ext import get_catalog
 
-        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog(), attachments_of(s, row))
+        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog(), attachments_of(s, row), first="kk")
         data = escpos_bytes(parts, "http://kiosk/s")
     assert b"\x1dv0" in data  # the receipt drawn as a raster image (Kazakh letters intact)
     assert b"\x1d(k" in data  # a native QR code

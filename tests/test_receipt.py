@@ -87,7 +87,7 @@ def test_the_printed_receipt_lists_every_document_of_the_kiosks_office(app, serv
     """What the parent reads: each document under its heading, with its condition, in Kazakh and Russian."""
     channel = service.kiosk_channel
     with app.test_request_context():
-        parts = receipt_parts(_submission(service.code), _payload(category and category.code), CATALOG, [])
+        parts = receipt_parts(_submission(service.code), _payload(category and category.code), CATALOG, [], first="kk")
     assert [p.lang for p in parts] == list(RECEIPT_LANGS)
     for part in parts:
         lang = part.lang
@@ -121,7 +121,7 @@ def test_the_printed_receipt_lists_every_document_of_the_kiosks_office(app, serv
 
 
 def _text(service_code: str, category: str | None = None, state: str = State.QUEUED) -> str:
-    parts = receipt_parts(_submission(service_code, state), _payload(category), CATALOG, [])
+    parts = receipt_parts(_submission(service_code, state), _payload(category), CATALOG, [], first="kk")
     return "\n".join(
         "\n".join([*(f"{a}: {b}" for a, b in p.rows), *(f"{h}: {'; '.join(d)}" for _k, h, d in p.sections), *p.notes])
         for p in parts
@@ -138,7 +138,7 @@ def test_grade1_lists_the_health_certificates_and_the_photos(app) -> None:
 
 def test_meals_for_an_orphan_lists_the_guardianship_decision_as_a_copy_with_the_original(app) -> None:
     with app.test_request_context():
-        parts = receipt_parts(_submission("meals"), _payload("orphan"), CATALOG, [])
+        parts = receipt_parts(_submission("meals"), _payload("orphan"), CATALOG, [], first="kk")
     ru = dict((k, d) for k, _h, d in parts[1].sections)
     decision = [d for d in ru["copies"] if d.startswith("Решение уполномоченного органа")]
     assert decision and "оригинал" in decision[0]
@@ -164,7 +164,7 @@ def test_transport_goes_to_the_education_department_not_the_school_office(app) -
 
 def test_waiting_for_the_id_card_heads_the_originals(app) -> None:
     with app.test_request_context():
-        parts = receipt_parts(_submission("camp", State.NEEDS_VERIFICATION), _payload("asp"), CATALOG, [])
+        parts = receipt_parts(_submission("camp", State.NEEDS_VERIFICATION), _payload("asp"), CATALOG, [], first="kk")
     originals = dict((k, d) for k, _h, d in parts[1].sections)["originals"]
     assert originals[0].startswith("Ваше удостоверение личности")
 
@@ -262,3 +262,20 @@ def test_the_staff_reprint_without_a_qr_code_does_not_send_the_parent_to_one(app
 
 def notes_with_qr(notes) -> list[str]:
     return [n for n in notes if "QR" in n]
+
+
+@pytest.mark.parametrize(("lang", "order"), [("ru", ["ru", "kk"]), ("kk", ["kk", "ru"]), ("en", ["kk", "ru"])])
+def test_the_receipt_starts_in_the_parents_language(app, client, clock, lang, order) -> None:
+    """Both languages stay (state forms are in both); a Russian-speaking parent's starts in Russian,
+    on screen, on paper and on the staff's reprint; an English reader's keeps the state language first."""
+    clock.set_local(2026, 5, 4)
+    identify(client, lang, "meals", clock=clock)
+    fill_form(client, lang, meals(child_iin(dt.date(2016, 9, 9), "F")))
+    reference = sign(client, lang, clock).rsplit("/", 1)[-1]
+    sign_in_staff(app, staff := app.test_client())
+    for response in (
+        client.get(f"/{lang}/receipt/{reference}"),
+        client.get(f"/{lang}/receipt/{reference}/print"),
+        staff.get(f"/staff/submissions/{reference}/receipt"),
+    ):
+        assert [p["data-receipt-lang"] for p in soup(response).select("[data-receipt-lang]")] == order

@@ -49,7 +49,9 @@ def _context(reference: str) -> dict[str, Any] | None:
     url = status_url(token, g.lang)
     return {
         "submission": submission,
-        "parts": receipt_parts(submission, payload, get_catalog(), attachments_of(db.get_session(), submission)),
+        "parts": receipt_parts(
+            submission, payload, get_catalog(), attachments_of(db.get_session(), submission), first=g.lang
+        ),
         "status_url": url,
         "qr": qr_svg(url),
         "reference": display(submission.reference),

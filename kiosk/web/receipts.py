@@ -41,15 +41,22 @@ def receipt_parts(
     catalog: Catalog,
     attachments: Sequence[Attached],
     *,
+    first: str,
     qr: bool = True,
 ) -> list[ReceiptPart]:
     """The receipt in each of RECEIPT_LANGS: what was handed in (answers, attached files) and what to bring.
 
+    ``first``: the reader's language, whose part comes first when it is one of RECEIPT_LANGS.
     ``qr``: whether the receipt carries the status QR code (the staff's reprint does not: its token
     was the parent's alone), so the note points only at a way the paper in hand offers.
     """
     service = catalog.service(submission.service_code)
-    return [_part(lang, submission, payload, service, attachments, qr) for lang in RECEIPT_LANGS]
+    return [_part(lang, submission, payload, service, attachments, qr) for lang in receipt_langs(first)]
+
+
+def receipt_langs(first: str) -> tuple[str, ...]:
+    """RECEIPT_LANGS with the reader's language first; a reader of neither (English) keeps their order."""
+    return (first, *(lang for lang in RECEIPT_LANGS if lang != first)) if first in RECEIPT_LANGS else RECEIPT_LANGS
 
 
 def _answer_rows(service: Service | None, answers: dict[str, str], lang: str) -> list[tuple[str, str]]:

@@ -636,7 +636,9 @@ def reprint(reference: str) -> ResponseReturnValue:
     row = _submission_or_404(reference)
     try:
         payload = open_payload(row, keyring())
-        parts = receipt_parts(row, payload, get_catalog(), attachments_of(db.get_session(), row), qr=False)
+        parts = receipt_parts(
+            row, payload, get_catalog(), attachments_of(db.get_session(), row), first=row.lang, qr=False
+        )
     except Erased:
         flash(_("This application's personal data was erased: its receipt cannot be printed again."), "error")
         return redirect(url_for("staff.submission", reference=reference))
