@@ -240,13 +240,19 @@ def test_the_receipt_lists_the_answers_and_the_attached_files(app, client, clock
         assert child not in response.get_data(as_text=True), where
 
 
+def _applied_and_staff(app, client, clock, lang: str):
+    """A meals application through the visitor's screens in ``lang``; its reference and a signed-in staff client."""
+    clock.set_local(2026, 5, 4)
+    identify(client, lang, "meals", clock=clock)
+    fill_form(client, lang, meals(child_iin(dt.date(2016, 9, 9), "F")))
+    reference = sign(client, lang, clock).rsplit("/", 1)[-1]
+    sign_in_staff(app, staff := app.test_client())
+    return reference, staff
+
+
 def test_the_staff_reprint_without_a_qr_code_does_not_send_the_parent_to_one(app, client, clock) -> None:
     """The reprint has no QR code (its token was the parent's alone): its note names only the reference and IIN."""
-    clock.set_local(2026, 5, 4)
-    identify(client, "ru", "meals", clock=clock)
-    fill_form(client, "ru", meals(child_iin(dt.date(2016, 9, 9), "F")))
-    reference = sign(client, "ru", clock).rsplit("/", 1)[-1]
-    sign_in_staff(app, staff := app.test_client())
+    reference, staff = _applied_and_staff(app, client, clock, "ru")
     reprint = soup(staff.get(f"/staff/submissions/{reference}/receipt"))
     assert not reprint.select("[data-qr]")
     notes = {
@@ -268,14 +274,21 @@ def notes_with_qr(notes) -> list[str]:
 def test_the_receipt_starts_in_the_parents_language(app, client, clock, lang, order) -> None:
     """Both languages stay (state forms are in both); a Russian-speaking parent's starts in Russian,
     on screen, on paper and on the staff's reprint; an English reader's keeps the state language first."""
-    clock.set_local(2026, 5, 4)
-    identify(client, lang, "meals", clock=clock)
-    fill_form(client, lang, meals(child_iin(dt.date(2016, 9, 9), "F")))
-    reference = sign(client, lang, clock).rsplit("/", 1)[-1]
-    sign_in_staff(app, staff := app.test_client())
+    reference, staff = _applied_and_staff(app, client, clock, lang)
     for response in (
         client.get(f"/{lang}/receipt/{reference}"),
         client.get(f"/{lang}/receipt/{reference}/print"),
         staff.get(f"/staff/submissions/{reference}/receipt"),
     ):
         assert [p["data-receipt-lang"] for p in soup(response).select("[data-receipt-lang]")] == order
+
+
+def test_the_staff_reprint_has_no_visitor_display_toggles(app, client, clock) -> None:
+    """High contrast, large text, lower the screen: the kiosk visitor's; a staff page has none, nor the idle reset."""
+    reference, staff = _applied_and_staff(app, client, clock, "kk")
+    reprint = soup(staff.get(f"/staff/submissions/{reference}/receipt"))
+    assert reprint.select("[data-receipt-lang]")  # the receipt itself is there
+    assert not reprint.select("#modes, [data-mode]")
+    assert not reprint.select("[data-idle]")
+    own = soup(client.get(f"/kk/receipt/{reference}/print"))  # the visitor's print view keeps its toggles
+    assert len(own.select("[data-mode]")) == 3 and own.select("[data-idle]")

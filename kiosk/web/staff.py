@@ -644,12 +644,11 @@ def reprint(reference: str) -> ResponseReturnValue:
         return redirect(url_for("staff.submission", reference=reference))
     record_read("submission.reprint", row.reference)
     response = render_template(
-        "receipt/print.html",
+        "staff/reprint.html",
         submission=row,
         parts=parts,
         qr=None,
         reference=display(row.reference),
         back_url=url_for("staff.submission", reference=reference),
-        idle=False,
     )
     return response
