@@ -26,7 +26,7 @@ from fixtures.flows import (
     token,
 )
 from kiosk import db
-from kiosk.domain.submissions import ImmutableSubmission, open_payload
+from kiosk.domain.submissions import ImmutableSubmission, attachments_of, open_payload
 from kiosk.extensions import keyring
 from kiosk.models import Attachment, State, Submission
 
@@ -367,7 +367,8 @@ def test_escpos_receipt_for_usb_printers(client, app, clock) -> None:
         row = s.scalars(select(Submission)).one()
         from kiosk.infra.catalog_ext import get_catalog
 
-        data = escpos_bytes(receipt_parts(row, open_payload(row, keyring()), get_catalog()), "http://kiosk/s")
+        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog(), attachments_of(s, row), first="kk")
+        data = escpos_bytes(parts, "http://kiosk/s")
     assert b"\x1dv0" in data  # the receipt drawn as a raster image (Kazakh letters intact)
     assert b"\x1d(k" in data  # a native QR code
     assert data.rstrip().endswith(b"\x1dV\x00") or b"\x1dV" in data[-8:]  # and a cut

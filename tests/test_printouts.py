@@ -16,7 +16,7 @@ from fixtures.flows import PARENT, child_iin, fill_form, identify, sign, soup, t
 from kiosk import db
 from kiosk.cli import main
 from kiosk.domain.iin import mask
-from kiosk.domain.submissions import open_payload
+from kiosk.domain.submissions import attachments_of, open_payload
 from kiosk.extensions import keyring
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.models import Attachment, Submission
@@ -64,7 +64,7 @@ def test_every_printout_masks_the_iins_and_carries_no_photo(app, client, clock) 
     # what the thermal printer draws is the same rows
     with app.app_context(), db.new_session(app) as s:
         row = s.scalars(select(Submission)).one()
-        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
+        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog(), attachments_of(s, row), first="ru")
     printed = " ".join(f"{label} {value}" for part in parts for label, value in part.rows)
     _no_whole_iin(printed)
     assert mask(CHILD) in printed

@@ -271,6 +271,12 @@ def open_payload(submission: Submission, keyring: Keyring) -> dict[str, Any]:
         raise Erased(submission) from None
 
 
+def attachments_of(session: Session, submission: Submission) -> list[Attachment]:
+    """The files sent with an application, in the order the parent attached them."""
+    query = select(Attachment).where(Attachment.submission_id == submission.id).order_by(Attachment.id)
+    return list(session.scalars(query))
+
+
 def open_attachment(submission: Submission, attachment: Attachment, keyring: Keyring) -> bytes:
     """One attachment's bytes; ``Erased`` once its submission's key is destroyed."""
     try:

@@ -125,6 +125,11 @@ def receipt_signature_label(method: str) -> str:
     return str(said.parent) if said else method
 
 
+def attachment_label(kind: str, num: int) -> str:
+    """An attached file as the staff page and the receipt name it: "Photo 2" or "PDF document 2"."""
+    return _("PDF document %(num)d", num=num) if kind == "application/pdf" else _("Photo %(num)d", num=num)
+
+
 def checked_label(checked_by: str, revocation: str) -> str:
     """How an ЭЦҚ was checked, with where its revocation was asked."""
     checked = str(CHECKED_BY.get(checked_by, checked_by))
@@ -185,6 +190,7 @@ def init_app(app: Flask) -> None:
         service_label=service_label,
         identity_label=identity_label,
         signature_label=signature_label,
+        attachment_label=attachment_label,
         checked_label=checked_label,
         role_label=role_label,
         actor_label=actor_label,

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from kiosk import db
 from kiosk.clients.printer import escpos_bytes, send_to_printer
 from kiosk.domain.references import display
-from kiosk.domain.submissions import Erased, by_reference, open_payload
+from kiosk.domain.submissions import Erased, attachments_of, by_reference, open_payload
 from kiosk.extensions import keyring
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.models import Submission
@@ -49,7 +49,9 @@ def _context(reference: str) -> dict[str, Any] | None:
     url = status_url(token, g.lang)
     return {
         "submission": submission,
-        "parts": receipt_parts(submission, payload, get_catalog()),
+        "parts": receipt_parts(
+            submission, payload, get_catalog(), attachments_of(db.get_session(), submission), first=g.lang
+        ),
         "status_url": url,
         "qr": qr_svg(url),
         "reference": display(submission.reference),

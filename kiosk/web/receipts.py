@@ -4,7 +4,8 @@ the screen, the print view, the printer and the staff reprint all read it here."
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from flask import (
     current_app,
@@ -19,19 +20,63 @@ from kiosk.domain.iin import mask
 from kiosk.domain.receipts import ReceiptChecklist, ReceiptPart, receipt_checklist
 from kiosk.domain.references import display
 from kiosk.infra.catalog_ext import channel_place, source_labels
+from kiosk.infra.i18n import megabytes
 from kiosk.models import State, Submission
-from kiosk.web import consent
-from kiosk.web.labels import receipt_signature_label, state_label
+from kiosk.web import application_forms, consent
+from kiosk.web.labels import attachment_label, receipt_signature_label, state_label
 
 RECEIPT_LANGS = ("kk", "ru")  # state bodies' forms are in the state language and Russian
 
 
-def receipt_parts(submission: Submission, payload: dict[str, Any], catalog: Catalog) -> list[ReceiptPart]:
+class Attached(Protocol):
+    """An attached file as the receipt names it (kiosk.models.Attachment)."""
+
+    kind: str
+    size: int
+
+
+def receipt_parts(
+    submission: Submission,
+    payload: dict[str, Any],
+    catalog: Catalog,
+    attachments: Sequence[Attached],
+    *,
+    first: str,
+    qr: bool = True,
+) -> list[ReceiptPart]:
+    """The receipt in each of RECEIPT_LANGS: what was handed in (answers, attached files) and what to bring.
+
+    ``first``: the reader's language, whose part comes first when it is one of RECEIPT_LANGS.
+    ``qr``: whether the receipt carries the status QR code (the staff's reprint does not: its token
+    was the parent's alone), so the note points only at a way the paper in hand offers.
+    """
     service = catalog.service(submission.service_code)
-    return [_part(lang, submission, payload, service) for lang in RECEIPT_LANGS]
+    return [_part(lang, submission, payload, service, attachments, qr) for lang in receipt_langs(first)]
 
 
-def _part(lang: str, submission: Submission, payload: dict[str, Any], service: Service | None) -> ReceiptPart:
+def receipt_langs(first: str) -> tuple[str, ...]:
+    """RECEIPT_LANGS with the reader's language first; a reader of neither (English) keeps their order."""
+    return (first, *(lang for lang in RECEIPT_LANGS if lang != first)) if first in RECEIPT_LANGS else RECEIPT_LANGS
+
+
+def _answer_rows(service: Service | None, answers: dict[str, str], lang: str) -> list[tuple[str, str]]:
+    """The form's answers under the form's labels, as the check page shows them, the child's IIN masked."""
+    rows = (
+        application_forms.answer_rows(service, answers, lang)
+        if service is not None
+        else [(name, name, value) for name, value in answers.items()]
+    )
+    return [(label, mask(value) if name == "child_iin" else value) for name, label, value in rows]
+
+
+def _part(
+    lang: str,
+    submission: Submission,
+    payload: dict[str, Any],
+    service: Service | None,
+    attachments: Sequence[Attached],
+    qr: bool,
+) -> ReceiptPart:
     with force_locale(lang):
         channel = service.kiosk_channel if service else None
         answers = payload["answers"]
@@ -44,12 +89,11 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
                 _("Applicant"),
                 " ".join(x for x in (payload["applicant"].get("name") or "", mask(payload["applicant"]["iin"])) if x),
             ),
-            (_("Child"), " ".join(x for x in (answers.get("child_name", ""), mask(answers["child_iin"])) if x)),
+            *_answer_rows(service, answers, lang),
+            (_("Photos of documents"), str(len(attachments))),  # as the check page counts them
             (_("Signed"), receipt_signature_label(submission.signature_method)),
             (_("Status"), state_label(submission.state)),
         ]
-        if category is not None:
-            rows.append((_("Your family's situation"), category.name.get(lang)))
         agreed = payload.get("consent")
         if agreed:
             when = format_datetime(dt.datetime.fromisoformat(agreed["at"]), "dd.MM.yyyy HH:mm")
@@ -70,12 +114,18 @@ def _part(lang: str, submission: Submission, payload: dict[str, Any], service: S
                 sections.insert(0, ("originals", _("Original: shown for comparison and handed back"), [id_line]))
             else:
                 originals[2].insert(0, id_line)
+        if attachments:  # each file as the staff page names it: what the parent handed in as photos
+            lines = [f"{attachment_label(a.kind, n)} · {megabytes(a.size)}" for n, a in enumerate(attachments, 1)]
+            sections.insert(0, ("attached", _("Attached to the application"), lines))
         notes = []
         if channel is not None and category is not None and channel.category_item(category) is None:
             notes.append(
                 _("The sources list no document for your family's situation for this way of applying: ask the office.")
             )
-        notes.append(_("Check the status with the QR code, or at this kiosk with the reference and your IIN."))
+        if qr:
+            notes.append(_("Check the status with the QR code, or at this kiosk with the reference and your IIN."))
+        else:
+            notes.append(_("Check the status at this kiosk with the reference and your IIN."))
         return ReceiptPart(lang, _("Application received"), rows, sections, notes)
 
 

@@ -41,7 +41,14 @@ from kiosk.clock import local_time, local_today, utcnow
 from kiosk.domain import accounts, audit, codes, helpcalls, reconcile, staffqueue, states
 from kiosk.domain.iin import mask
 from kiosk.domain.references import display
-from kiosk.domain.submissions import Erased, by_reference, open_attachment, open_payload, open_signature
+from kiosk.domain.submissions import (
+    Erased,
+    attachments_of,
+    by_reference,
+    open_attachment,
+    open_payload,
+    open_signature,
+)
 from kiosk.extensions import get_portal, htmx, keyring
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
@@ -461,8 +468,7 @@ def submission(reference: str) -> ResponseReturnValue:
         if service is not None
         else [(name, name, value) for name, value in payload["answers"].items()]
     )
-    s = db.get_session()
-    attachments = s.scalars(select(Attachment).where(Attachment.submission_id == row.id).order_by(Attachment.id)).all()
+    attachments = attachments_of(db.get_session(), row)
     record_read("submission.view", row.reference)
     return render_template(
         "staff/submission.html",
@@ -629,18 +635,20 @@ def reprint(reference: str) -> ResponseReturnValue:
     """The receipt again, for a parent who lost it: without the QR code, whose token only the parent had."""
     row = _submission_or_404(reference)
     try:
-        parts = receipt_parts(row, open_payload(row, keyring()), get_catalog())
+        payload = open_payload(row, keyring())
+        parts = receipt_parts(
+            row, payload, get_catalog(), attachments_of(db.get_session(), row), first=row.lang, qr=False
+        )
     except Erased:
         flash(_("This application's personal data was erased: its receipt cannot be printed again."), "error")
         return redirect(url_for("staff.submission", reference=reference))
     record_read("submission.reprint", row.reference)
     response = render_template(
-        "receipt/print.html",
+        "staff/reprint.html",
         submission=row,
         parts=parts,
         qr=None,
         reference=display(row.reference),
         back_url=url_for("staff.submission", reference=reference),
-        idle=False,
     )
     return response
