@@ -381,6 +381,32 @@ def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> 
     assert "Құжаттар толық емес" in page.select_one("[data-reason]").get_text()
 
 
+def test_a_reload_after_a_refused_status_look_up_shows_what_was_typed(client, app, clock) -> None:
+    """A mistyped IIN, then a reference that matches nothing: each time the reload (a GET) shows the
+    reference and the IIN typed, to correct; the look-up that finds the application forgets them."""
+    location = apply(client, "ru", "meals", meals(CHILD10), clock)
+    reference = soup(client.get(location)).select_one("[data-reference]").get_text()
+    client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
+    other = app.test_client()
+
+    def look_up(ref: str, iin: str):
+        return other.post("/ru/status", data={"reference": ref, "iin": iin, "csrf_token": token(other, "/ru/status")})
+
+    def shown() -> tuple[str, str]:
+        page = soup(other.get("/ru/status"))
+        return page.select_one("input#reference").get("value", ""), page.select_one("input#iin").get("value", "")
+
+    wrong_iin = PARENT[:11] + str((int(PARENT[11]) + 1) % 10)
+    assert look_up(reference, wrong_iin).status_code == 200
+    assert shown() == (reference, wrong_iin)
+    wrong_reference = reference[:-1] + ("0" if reference[-1] != "0" else "1")
+    refused = soup(look_up(wrong_reference, PARENT))
+    assert refused.select_one(".alert") and refused.select_one("input#iin")["value"] == PARENT
+    assert shown() == (wrong_reference, PARENT)
+    assert look_up(reference, PARENT).headers["Location"] == "/ru/status/found"
+    assert shown() == ("", "")
+
+
 def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:
     location = apply(client, "kk", "meals", meals(CHILD10), clock)
     with client.session_transaction() as visit:

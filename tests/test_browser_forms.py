@@ -221,3 +221,19 @@ def test_a_reload_after_a_wrong_iin_keeps_everything_typed(touch, live_server, c
     page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
     touch.back()
     _assert_shows(page, {**typed, "child_iin": CHILD}, f"wrong-iin-{lang}-3-back", artifacts)
+
+
+def test_a_reload_after_a_refused_status_look_up_keeps_the_reference_and_the_iin(touch, live_server, artifacts) -> None:
+    page = touch.page
+    page.goto(f"{live_server}/ru/status")
+    assert page.locator('[data-osk-keys="en"]').is_visible()  # references are Latin letters and digits
+    page.locator("#reference").tap()
+    for ch in "abc":
+        page.locator(f'[data-osk-keys="en"] [data-osk-char="{ch}"]').tap()
+    wrong = PARENT[:11] + str((int(PARENT[11]) + 1) % 10)
+    keypad(page, wrong)
+    page.locator("main form button[type=submit]").tap()
+    page.locator(".field-error").first.wait_for()
+    touch.reload()
+    page.screenshot(path=str(artifacts / "status-reload.png"), full_page=True)
+    assert page.locator("#reference").input_value() == "Abc" and page.locator("#iin").input_value() == wrong

@@ -253,20 +253,6 @@ def answers_of(form: FlaskForm, service: Service) -> dict[str, str]:
     return out
 
 
-TYPED_MAX = 300  # longer than any field takes: a refused answer is kept to be corrected, not stored whole
-
-
-def typed(formdata: Mapping[str, str], service: Service) -> dict[str, str]:
-    """What the parent typed on a form the server refused, field by field (only the service's
-    fields, each cut to TYPED_MAX): the draft keeps it so reload and Back show it again."""
-    out = {}
-    for name in service.form:
-        value = formdata.get(name)
-        if isinstance(value, str) and value.strip():
-            out[name] = value[:TYPED_MAX]
-    return out
-
-
 def with_answers(form_class: type[FlaskForm], answers: Mapping[str, str]) -> FlaskForm:
     """The form showing saved answers (Back, Change, reload), read as if just typed.
 

@@ -38,7 +38,7 @@ from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.infra.i18n import megabytes
 from kiosk.models import Attachment
-from kiosk.web import application_forms, consent
+from kiosk.web import application_forms, consent, typed
 from kiosk.web import ecp as ecp_web
 from kiosk.web.bodies import takes_upload
 from kiosk.web.codestep import CodePage, check_message, code_still_valid, locked_page, render_code_page, send_code
@@ -111,8 +111,8 @@ def form() -> ResponseReturnValue:
     form_class = application_forms.form_for(service, today, g.lang)
     if request.method == "GET":
         # what the form last refused, else the checked answers: reload and Back show what was typed
-        typed = _draft().get("typed")
-        shown = typed if typed is not None else _draft()["answers"]
+        refused = _draft().get("typed")
+        shown = refused if refused is not None else _draft()["answers"]
         form = application_forms.with_answers(form_class, shown)
         return render_template("apply/form.html", form=form, service=service, duplicate=None)
     form = form_class()
@@ -128,7 +128,7 @@ def form() -> ResponseReturnValue:
             )
         duplicate = _duplicate_notice(submissions.AlreadyApplied(existing))
     # refused: what was typed stays in the sealed visit as a draft, never as answers
-    _update_draft(typed=application_forms.typed(request.form, service))
+    _update_draft(typed=typed.values(request.form, service.form))
     return render_template("apply/form.html", form=form, service=service, duplicate=duplicate)
 
 
