@@ -187,6 +187,59 @@ def test_change_an_answer_from_the_check_screen(client, app, clock) -> None:
     assert "5" in soup(client.get("/ru/apply/check")).select_one('[data-answer="grade"] dd').get_text()
 
 
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_a_reload_after_a_refused_form_shows_what_was_typed(client, clock, lang) -> None:
+    """The form refused a wrong child IIN; the reload (a GET: the page took its own address) shows
+    every answer typed, the wrong one too, to be corrected; nothing after the form opens on them."""
+    identify(client, lang, "meals", clock=clock)
+    typed = meals(CHILD10[:11] + str((int(CHILD10[11]) + 1) % 10), child_name="Иванова  Мария")
+    refused = fill_form(client, lang, typed)
+    assert refused.status_code == 200 and soup(refused).select_one("#child_iin-error")
+    form = soup(client.get(f"/{lang}/apply/form"))
+    assert form.select_one('input[name="child_iin"]')["value"] == typed["child_iin"]
+    assert form.select_one('input[name="child_name"]')["value"] == "Иванова Мария"
+    assert form.select_one('input[name="grade"][value="4"]').has_attr("checked")
+    assert form.select_one('input[name="category"][value="asp"]').has_attr("checked")
+    for step in ("attachments", "check", "sign"):  # an invalid draft is not an application
+        response = client.get(f"/{lang}/apply/{step}")
+        assert response.headers["Location"].endswith(f"/{lang}/apply/form"), step
+    response = client.post(
+        f"/{lang}/apply/check", data={"consent": "y", "csrf_token": token(client, f"/{lang}/apply/form")}
+    )
+    assert response.headers["Location"].endswith(f"/{lang}/apply/form")
+
+    assert fill_form(client, lang, meals(CHILD10)).headers["Location"].endswith(f"/{lang}/apply/attachments")
+    assert client.get(f"/{lang}/apply/check").status_code == 200
+    assert soup(client.get(f"/{lang}/apply/form")).select_one('input[name="child_iin"]')["value"] == CHILD10
+
+
+def test_a_refused_change_holds_the_application_until_the_form_is_right(client, app, clock) -> None:
+    """Change from the check page, then a wrong answer: the form shows it after a reload, and the
+    earlier answers cannot be signed behind it until the form is sent right again."""
+    identify(client, "ru", "meals", clock=clock)
+    fill_form(client, "ru", meals(CHILD10))
+    csrf = token(client, "/ru/apply/check")
+    response = client.post(
+        "/ru/apply/form?back=check", data={**meals(CHILD10, child_name="Иванова Mария"), "csrf_token": csrf}
+    )
+    assert response.status_code == 200
+    assert (
+        soup(client.get("/ru/apply/form?back=check")).select_one('input[name="child_name"]')["value"] == "Иванова Mария"
+    )
+    assert (
+        client.post("/ru/apply/check", data={"consent": "y", "csrf_token": csrf})
+        .headers["Location"]
+        .endswith("/ru/apply/form")
+    )
+    assert not rows(app)
+    response = client.post("/ru/apply/form?back=check", data={**meals(CHILD10, grade="5"), "csrf_token": csrf})
+    assert response.headers["Location"].endswith("/ru/apply/check")
+    sign(client, "ru", clock)
+    [row] = rows(app)
+    with app.app_context():
+        assert open_payload(row, keyring())["answers"]["grade"] == "5"
+
+
 def test_consent_is_required(client, clock) -> None:
     identify(client, "ru", "meals", clock=clock)
     fill_form(client, "ru", meals(CHILD10))
@@ -326,6 +379,32 @@ def test_status_by_reference_and_iin_and_by_the_qr_token(client, app, clock) -> 
         )
     )
     assert "Құжаттар толық емес" in page.select_one("[data-reason]").get_text()
+
+
+def test_a_reload_after_a_refused_status_look_up_shows_what_was_typed(client, app, clock) -> None:
+    """A mistyped IIN, then a reference that matches nothing: each time the reload (a GET) shows the
+    reference and the IIN typed, to correct; the look-up that finds the application forgets them."""
+    location = apply(client, "ru", "meals", meals(CHILD10), clock)
+    reference = soup(client.get(location)).select_one("[data-reference]").get_text()
+    client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
+    other = app.test_client()
+
+    def look_up(ref: str, iin: str):
+        return other.post("/ru/status", data={"reference": ref, "iin": iin, "csrf_token": token(other, "/ru/status")})
+
+    def shown() -> tuple[str, str]:
+        page = soup(other.get("/ru/status"))
+        return page.select_one("input#reference").get("value", ""), page.select_one("input#iin").get("value", "")
+
+    wrong_iin = PARENT[:11] + str((int(PARENT[11]) + 1) % 10)
+    assert look_up(reference, wrong_iin).status_code == 200
+    assert shown() == (reference, wrong_iin)
+    wrong_reference = reference[:-1] + ("0" if reference[-1] != "0" else "1")
+    refused = soup(look_up(wrong_reference, PARENT))
+    assert refused.select_one(".alert") and refused.select_one("input#iin")["value"] == PARENT
+    assert shown() == (wrong_reference, PARENT)
+    assert look_up(reference, PARENT).headers["Location"] == "/ru/status/found"
+    assert shown() == ("", "")
 
 
 def test_the_qr_code_leads_to_the_status_page(client, app, clock) -> None:

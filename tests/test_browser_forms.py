@@ -190,3 +190,50 @@ def _a_reference(client, clock) -> str:
     reference = soup(client.get(location)).select_one("[data-reference]").get_text()
     client.post("/ru/receipt/finish", data={"csrf_token": token(client, location)})
     return reference
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_a_reload_after_a_wrong_iin_keeps_everything_typed(touch, live_server, clock, artifacts, lang) -> None:
+    """A wrong child IIN, the form's message, then a reload (or Back): every answer typed on the
+    screen is there to correct, on the keyboard of the page's language; then the form goes on."""
+    page = touch.page
+    _identify(touch, live_server, lang, "meals")
+    page.goto(f"{live_server}/{lang}/apply/form")
+    assert page.locator(f'[data-osk-keys="{lang}"]').is_visible()  # the page's own layout first
+    other = "kk" if lang == "ru" else "ru"
+    assert page.locator(f'[data-osk-keys="{other}"]').is_hidden()
+    wrong = CHILD[:11] + str((int(CHILD[11]) + 1) % 10)
+    keypad(page, wrong)
+    page.locator("#child_name").tap()
+    for ch in NAMES[lang]:  # typed on the layout the keyboard opened on: no layout button tapped
+        page.locator('[data-osk-char=" "]' if ch == " " else f'[data-osk-keys="{lang}"] [data-osk-char="{ch}"]').tap()
+    page.locator('input[name="grade"][value="4"]').tap()
+    page.locator('input[name="category"][value="low_income"]').tap()
+    page.locator("form.application button[type=submit]").tap()
+    page.locator("#child_iin-error").wait_for()
+    typed = {"child_iin": wrong, "child_name": NAMES[lang].title(), "grade": "4", "category": "low_income"}
+    _assert_shows(page, typed, f"wrong-iin-{lang}-1-message", artifacts)
+    touch.reload()
+    _assert_shows(page, typed, f"wrong-iin-{lang}-2-reload", artifacts)
+    page.locator("[data-key=back]").first.tap()
+    keypad(page, CHILD[11])
+    page.locator("form.application button[type=submit]").tap()
+    page.wait_for_url(re.compile(rf"/{lang}/apply/attachments$"))
+    touch.back()
+    _assert_shows(page, {**typed, "child_iin": CHILD}, f"wrong-iin-{lang}-3-back", artifacts)
+
+
+def test_a_reload_after_a_refused_status_look_up_keeps_the_reference_and_the_iin(touch, live_server, artifacts) -> None:
+    page = touch.page
+    page.goto(f"{live_server}/ru/status")
+    assert page.locator('[data-osk-keys="en"]').is_visible()  # references are Latin letters and digits
+    page.locator("#reference").tap()
+    for ch in "abc":
+        page.locator(f'[data-osk-keys="en"] [data-osk-char="{ch}"]').tap()
+    wrong = PARENT[:11] + str((int(PARENT[11]) + 1) % 10)
+    keypad(page, wrong)
+    page.locator("main form button[type=submit]").tap()
+    page.locator(".field-error").first.wait_for()
+    touch.reload()
+    page.screenshot(path=str(artifacts / "status-reload.png"), full_page=True)
+    assert page.locator("#reference").input_value() == "Abc" and page.locator("#iin").input_value() == wrong

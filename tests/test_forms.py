@@ -278,3 +278,18 @@ def test_a_situation_the_office_does_not_list_is_named_with_where_it_is_listed(c
                 note = page.select_one(f'[data-category-elsewhere="{category.code}"]').get_text(" ", strip=True)
                 assert category.name.get(lang) in note
                 assert all(channel_place(ch, lang) in note for ch in channels)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_the_on_screen_keyboard_opens_on_the_pages_language(client, clock, lang) -> None:
+    """A Russian page's keyboard shows РУС, a Kazakh one ҚАЗ, an English one the Latin letters; the
+    other layouts stay a tap away, and a distance opens on the digits."""
+    identify(client, lang, "transport", clock=clock)
+    page = soup(client.get(f"/{lang}/apply/form"))
+    shown = [keys["data-osk-keys"] for keys in page.select("[data-osk-keys]") if not keys.has_attr("hidden")]
+    assert shown == [lang]
+    assert page.select_one('[data-osk-layout][aria-pressed="true"]')["data-osk-layout"] == lang
+    assert {b["data-osk-layout"] for b in page.select("button[data-osk-layout]")} == {"kk", "ru", "en", "digits"}
+    for name in ("child_name", "settlement"):
+        assert page.select_one(f"#{name}")["data-osk-layout-default"] == lang, name
+    assert page.select_one("#distance_km")["data-osk-layout-default"] == "digits"

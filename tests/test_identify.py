@@ -287,3 +287,14 @@ def test_language_buttons_after_a_refused_card_lead_to_the_identify_screen(clien
     links = {a["hreflang"]: a["href"] for a in soup(response).select("nav#langs a")}
     assert links["en"] == "/en/identify"
     assert client.get(links["en"]).status_code == 200
+
+
+def test_a_reload_after_a_refused_iin_shows_the_digits_typed(client) -> None:
+    """The start page refused a mistyped IIN; its reload (a GET: the page took its own address)
+    shows the digits to correct. Once an IIN is taken they are gone."""
+    wrong = PARENT[:11] + str((int(PARENT[11]) + 1) % 10)
+    refused = post(client, "/ru/identify/iin", {"iin": wrong})
+    assert refused.status_code == 200 and soup(refused).select_one("#iin-error")
+    assert soup(client.get("/ru/identify")).select_one("input#iin")["value"] == wrong
+    assert post(client, "/ru/identify/iin", {"iin": PARENT}).status_code == 302
+    assert not soup(client.get("/ru/identify")).select_one("input#iin").get("value")

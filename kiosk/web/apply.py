@@ -38,7 +38,7 @@ from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.infra.i18n import megabytes
 from kiosk.models import Attachment
-from kiosk.web import application_forms, consent
+from kiosk.web import application_forms, consent, typed
 from kiosk.web import ecp as ecp_web
 from kiosk.web.bodies import takes_upload
 from kiosk.web.codestep import CodePage, check_message, code_still_valid, locked_page, render_code_page, send_code
@@ -91,6 +91,13 @@ def _update_draft(**changes: Any) -> None:
     session["draft"] = {**session["draft"], **changes}
 
 
+def _answered() -> bool:
+    """The form was last sent valid: the draft holds checked answers and nothing typed since that
+    the form refused (the steps after the form wait until the form is right again)."""
+    draft = _draft()
+    return bool(draft.get("answers")) and draft.get("typed") is None
+
+
 def _attachments() -> list[Attachment]:
     s = db.get_session()
     return list(s.scalars(select(Attachment).where(Attachment.visit_id == _draft()["id"]).order_by(Attachment.id)))
@@ -102,19 +109,26 @@ def form() -> ResponseReturnValue:
     service = g.service
     today = local_today()
     form_class = application_forms.form_for(service, today, g.lang)
-    answers = _draft()["answers"]
-    form = application_forms.with_answers(form_class, answers) if request.method == "GET" else form_class()
+    if request.method == "GET":
+        # what the form last refused, else the checked answers: reload and Back show what was typed
+        refused = _draft().get("typed")
+        shown = refused if refused is not None else _draft()["answers"]
+        form = application_forms.with_answers(form_class, shown)
+        return render_template("apply/form.html", form=form, service=service, duplicate=None)
+    form = form_class()
     duplicate = None
     if form.validate_on_submit():
         answers = application_forms.answers_of(form, service)
         year = applications.school_year(service, today)
         existing = submissions.existing_for_child(db.get_session(), service.code, answers["child_iin"], year)
         if existing is None:
-            _update_draft(answers=answers, year=year, payload_hash=None, consent_at=None)
+            _update_draft(answers=answers, typed=None, year=year, payload_hash=None, consent_at=None)
             return redirect(
                 url_for("apply.attachments") if request.args.get("back") != "check" else url_for("apply.check")
             )
         duplicate = _duplicate_notice(submissions.AlreadyApplied(existing))
+    # refused: what was typed stays in the sealed visit as a draft, never as answers
+    _update_draft(typed=typed.values(request.form, service.form))
     return render_template("apply/form.html", form=form, service=service, duplicate=duplicate)
 
 
@@ -122,7 +136,7 @@ def form() -> ResponseReturnValue:
 @takes_upload
 @requires_identity
 def attachments() -> ResponseReturnValue:
-    if not _draft().get("answers"):
+    if not _answered():
         return redirect(url_for("apply.form"))
     upload = UploadForm()
     error = None
@@ -231,7 +245,7 @@ def _consent_shown() -> None:
 @requires_identity
 def check() -> ResponseReturnValue:
     draft = _draft()
-    if not draft.get("answers"):
+    if not _answered():
         return redirect(url_for("apply.form"))
     form = ConsentForm()
     error = None
@@ -313,7 +327,7 @@ def _verify_application_cms(cms: bytes | None, payload: dict[str, Any]) -> ecp.V
 @requires_identity
 def sign_ecp() -> ResponseReturnValue:
     """NCALayer signed the application's bytes: checked here, then queued like an SMS-signed one."""
-    if not _draft().get("answers"):
+    if not _answered():
         return redirect(url_for("apply.form"))
     if not ecp_web.enabled():
         return redirect(url_for("apply.check"))
@@ -379,6 +393,8 @@ def _render_sign(form: CodeForm, error: str | None) -> ResponseReturnValue:
 @requires_identity
 def sign() -> ResponseReturnValue:
     draft = _draft()
+    if not _answered():
+        return redirect(url_for("apply.form"))
     if not draft.get("subject") or not draft.get("phone"):
         return redirect(url_for("apply.check"))
     form = CodeForm()
@@ -446,6 +462,8 @@ def _queue(payload_hash: str, *, method: str, signature: dict[str, Any] | None =
     the ID card); an ЭЦҚ's CMS and its check go with it, sealed. How the parent identified (sms,
     ecp, in_person) is in the payload.
     """
+    if not _answered():
+        return redirect(url_for("apply.form"))  # the form refused what was typed since: nothing is signed
     payload, recomputed = _payload()
     if recomputed != payload_hash:
         return redirect(url_for("apply.check"))
@@ -505,7 +523,7 @@ def _offers_egov() -> bool:
 @requires_identity
 def sign_egov() -> ResponseReturnValue:
     """Open a signing session for exactly this application's bytes; the QR code page follows."""
-    if not _draft().get("answers"):
+    if not _answered():
         return redirect(url_for("apply.form"))
     if not _offers_egov():
         return redirect(url_for("apply.check"))

@@ -29,6 +29,7 @@ from kiosk.extensions import forget_demo_messages, get_portal
 from kiosk.infra import sessions
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.web import ecp as ecp_web
+from kiosk.web import typed
 from kiosk.web.codestep import (
     CodePage,
     card_message,
@@ -44,6 +45,7 @@ from kiosk.web.forms import CardForm, CodeForm, ConfirmForm, EcpForm, IinForm
 
 bp = Blueprint("identify", __name__, url_prefix="/<lang>/identify")
 log = logging.getLogger(__name__)
+START = "identify.start"  # the start page: its typed IIN is kept under this name when refused
 
 ADULT_AGE = 18
 
@@ -74,11 +76,12 @@ def start() -> ResponseReturnValue:
         if chosen is not None and chosen.takes_applications:
             return redirect(url_for("apply.form"))
         return redirect(url_for("identify.done"))
-    return _render_start(CardForm(), IinForm())
+    # reload and Back after a refused IIN: the digits typed, to correct
+    return _render_start(CardForm(), IinForm(formdata=typed.kept(START)))
 
 
 def _render_start(card_form: CardForm, iin_form: IinForm, error: str | None = None) -> ResponseReturnValue:
-    g.page_endpoint = "identify.start"
+    g.page_endpoint = START
     code = session.get("apply_for")
     service = get_catalog().service(code) if code else None
     return render_template(
@@ -190,21 +193,28 @@ def card() -> ResponseReturnValue:
 def typed_iin() -> ResponseReturnValue:
     form = IinForm()
     if not form.validate_on_submit():
-        return _render_start(CardForm(formdata=None), form)
+        return _refused_iin(form)
     try:
         iin = parse_iin(form.iin.data)
     except InvalidIin as invalid:
         form.iin.errors = [iin_message(invalid.problem)]
-        return _render_start(CardForm(formdata=None), form)
+        return _refused_iin(form)
     if iin.age_on(local_today()) < ADULT_AGE:
         form.iin.errors = [card_message(CardProblem.UNDER_18)]
-        return _render_start(CardForm(formdata=None), form)
+        return _refused_iin(form)
     return _begin(iin.number, source="typed", name=None)
+
+
+def _refused_iin(form: IinForm) -> ResponseReturnValue:
+    """The start page with the IIN's message; the visit keeps the digits for reload and Back."""
+    typed.keep(START, request.form, ("iin",))
+    return _render_start(CardForm(formdata=None), form)
 
 
 def _begin(iin: str, *, source: str, name: str | None) -> ResponseReturnValue:
     """Ask the central system for the phone; send the first code, or offer the assisted path."""
     session.pop("identity", None)
+    typed.forget(START)  # a card read or an IIN taken: nothing refused to show again
     previous = session.get("pending") or {}
     if previous.get("iin") == iin and previous.get("phone") and code_still_valid(previous.get("expires_at")):
         # the same card again while its code is still on the phone: that code still works

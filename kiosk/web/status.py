@@ -6,7 +6,7 @@ It shows the history and, for a refusal, the reason in the visitor's language; n
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -16,16 +16,20 @@ from kiosk.domain.references import display
 from kiosk.domain.submissions import by_reference, find_by_reference, find_by_token
 from kiosk.infra.catalog_ext import get_catalog
 from kiosk.models import State, Submission
+from kiosk.web import typed
 from kiosk.web.codestep import iin_message
 from kiosk.web.forms import StatusForm
 from kiosk.web.labels import state_label
 
 bp = Blueprint("status", __name__, url_prefix="/<lang>/status")
 FOUND = "status_found"  # the reference this visit looked up with its IIN; the visit's wipe forgets it
+PAGE = "status.lookup"
 
 
 @bp.route("", methods=["GET", "POST"])
 def lookup() -> ResponseReturnValue:
+    if request.method == "GET":  # reload and Back after a refused look-up: what was typed, to correct
+        return render_template("status/lookup.html", form=StatusForm(formdata=typed.kept(PAGE)), error=None)
     form = StatusForm()
     error = None
     if form.validate_on_submit() and _valid_iin(form):
@@ -34,8 +38,10 @@ def lookup() -> ResponseReturnValue:
         if submission is not None:
             # post/redirect/get: Back and reload on the status never ask to send the form again
             session[FOUND] = submission.reference
+            typed.forget(PAGE)
             return redirect(url_for("status.found"))
         error = _("No application was found with this reference and IIN. Check both and try again.")
+    typed.keep(PAGE, request.form, ("reference", "iin"))
     return render_template("status/lookup.html", form=form, error=error)
 
 
