@@ -83,6 +83,19 @@ def requires_identity(view: Callable[..., ResponseReturnValue]) -> Callable[...,
     return wrapped
 
 
+def requires_answers(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """The steps after the form (documents, check, signing) need its answers, checked and nothing
+    refused since (``_answered``); else the parent goes back to the form."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if not _answered():
+            return redirect(url_for("apply.form"))
+        return view(*args, **kwargs)
+
+    return requires_identity(wrapped)
+
+
 def _draft() -> dict[str, Any]:
     return session["draft"]
 
@@ -134,10 +147,8 @@ def form() -> ResponseReturnValue:
 
 @bp.route("/attachments", methods=["GET", "POST"])
 @takes_upload
-@requires_identity
+@requires_answers
 def attachments() -> ResponseReturnValue:
-    if not _answered():
-        return redirect(url_for("apply.form"))
     upload = UploadForm()
     error = None
     if request.method == "POST":
@@ -242,11 +253,9 @@ def _consent_shown() -> None:
 
 
 @bp.route("/check", methods=["GET", "POST"])
-@requires_identity
+@requires_answers
 def check() -> ResponseReturnValue:
     draft = _draft()
-    if not _answered():
-        return redirect(url_for("apply.form"))
     form = ConsentForm()
     error = None
     if form.validate_on_submit():
@@ -324,11 +333,9 @@ def _verify_application_cms(cms: bytes | None, payload: dict[str, Any]) -> ecp.V
 
 
 @bp.post("/sign/ecp")
-@requires_identity
+@requires_answers
 def sign_ecp() -> ResponseReturnValue:
     """NCALayer signed the application's bytes: checked here, then queued like an SMS-signed one."""
-    if not _answered():
-        return redirect(url_for("apply.form"))
     if not ecp_web.enabled():
         return redirect(url_for("apply.check"))
     form = EcpSignForm()
@@ -390,11 +397,9 @@ def _render_sign(form: CodeForm, error: str | None) -> ResponseReturnValue:
 
 
 @bp.route("/sign", methods=["GET", "POST"])
-@requires_identity
+@requires_answers
 def sign() -> ResponseReturnValue:
     draft = _draft()
-    if not _answered():
-        return redirect(url_for("apply.form"))
     if not draft.get("subject") or not draft.get("phone"):
         return redirect(url_for("apply.check"))
     form = CodeForm()
@@ -520,11 +525,9 @@ def _offers_egov() -> bool:
 
 
 @bp.post("/sign/egov")
-@requires_identity
+@requires_answers
 def sign_egov() -> ResponseReturnValue:
     """Open a signing session for exactly this application's bytes; the QR code page follows."""
-    if not _answered():
-        return redirect(url_for("apply.form"))
     if not _offers_egov():
         return redirect(url_for("apply.check"))
     form = ConsentForm()
