@@ -123,3 +123,15 @@ def test_no_obsolete_entry_in_the_po_files(lang: str) -> None:
     po = {m if isinstance(m, str) else m[0] for m in _ids(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po", lang)}
     source = {m if isinstance(m, str) else m[0] for m in _source_messages()}
     assert sorted(po - source) == [], f"{lang}: entries no source uses any more"
+
+
+@pytest.mark.parametrize(
+    ("lang", "size", "read"),
+    [("ru", 300, "0,01 МБ"), ("kk", 1_770_000, "1,69 МБ"), ("en", 300, "0.01 MB"), ("ru", 0, "0,00 МБ")],
+)
+def test_a_size_reads_as_megabytes_and_a_small_file_is_not_nothing(app, lang: str, size: int, read: str) -> None:
+    """The receipt and the staff page list each file with its size: a one-page PDF is not "0,00 МБ"."""
+    from kiosk.infra.i18n import megabytes
+
+    with app.test_request_context(f"/{lang}/"), force_locale(lang):
+        assert megabytes(size) == read

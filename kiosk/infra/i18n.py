@@ -137,8 +137,10 @@ MB = 1024 * 1024
 
 
 def megabytes(size: int, places: int = 2) -> str:
-    """A size as visitors and staff read it: "1,12 МБ" in Kazakh and Russian, "1.12 MB" in English."""
-    return _("%(num)s MB", num=format_decimal(size / MB, format="#,##0." + "0" * places if places else "#,##0"))
+    """A size as visitors and staff read it: "1,12 МБ" in Kazakh and Russian, "1.12 MB" in English.
+    A file that is not empty never reads as nothing: a one-page scan of 300 bytes is "0,01 МБ"."""
+    value = max(size / MB, 10.0**-places) if size > 0 else 0.0
+    return _("%(num)s MB", num=format_decimal(value, format="#,##0." + "0" * places if places else "#,##0"))
 
 
 def url_in(lang: str) -> str:
