@@ -279,13 +279,15 @@ def answer_label(service: Service, name: str, value: str, lang: str) -> str:
     return value
 
 
-def answer_rows(service: Service, answers: dict[str, str], lang: str) -> list[tuple[str, str, str]]:
+def answer_rows(service: Service | None, answers: dict[str, str], lang: str) -> list[tuple[str, str, str]]:
     """Each answer as (field, label, what it reads), in the form's order and the reader's language.
 
-    The parent's check page and the staff's application page both read their answers here, so
-    staff see every answer under the label the parent saw. An answer whose field the catalog no
-    longer asks for keeps its field name as label rather than vanish.
+    The parent's check page, the receipt and the staff's application page all read their answers
+    here, so staff see every answer under the label the parent saw. An answer whose field (or whose
+    whole service) the catalog no longer has keeps its field name and stored value rather than vanish.
     """
+    if service is None:
+        return [(name, name, value) for name, value in answers.items()]
     form = form_for(service, dt.date.today(), lang)
     order = [name for name in service.form if name in answers] + [n for n in answers if n not in service.form]
     rows = []

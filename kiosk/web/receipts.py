@@ -61,11 +61,7 @@ def receipt_langs(first: str) -> tuple[str, ...]:
 
 def _answer_rows(service: Service | None, answers: dict[str, str], lang: str) -> list[tuple[str, str]]:
     """The form's answers under the form's labels, as the check page shows them, the child's IIN masked."""
-    rows = (
-        application_forms.answer_rows(service, answers, lang)
-        if service is not None
-        else [(name, name, value) for name, value in answers.items()]
-    )
+    rows = application_forms.answer_rows(service, answers, lang)
     return [(label, mask(value) if name == "child_iin" else value) for name, label, value in rows]
 
 

@@ -463,11 +463,7 @@ def submission(reference: str) -> ResponseReturnValue:
     category = service.category(payload["answers"].get("category", "")) if service else None
     originals = [i for i in channel.checklist(category) if i.original] if channel is not None else []
     checked = {e.detail.get("document"): e for e in row.events if (e.detail or {}).get("action") == "original_checked"}
-    answers = (
-        application_forms.answer_rows(service, payload["answers"], current_language())
-        if service is not None
-        else [(name, name, value) for name, value in payload["answers"].items()]
-    )
+    answers = application_forms.answer_rows(service, payload["answers"], current_language())
     attachments = attachments_of(db.get_session(), row)
     record_read("submission.view", row.reference)
     return render_template(
