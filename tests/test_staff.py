@@ -350,6 +350,8 @@ def test_staff_open_the_attachments_and_each_look_is_audited(client, app, staff,
     assert client.get(f"/staff/submissions/{ref}/attachments/1").status_code == 302  # not signed in
     sign_in(client, "bolat")
     [link] = soup(client.get(f"/staff/submissions/{ref}")).select("[data-attachment] a")
+    # the photo is named under its thumbnail as the receipt names it, not only in its alt text
+    assert link.get_text(" ", strip=True) == "Фотосурет 1"  # the console in Kazakh
     photo = client.get(link["href"])
     assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
     assert photo.headers["Cache-Control"] == "no-store"
