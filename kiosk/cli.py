@@ -12,13 +12,13 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import waitress
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy.orm import Session
+from waitress.server import create_server
 
 from kiosk import create_app, db
 from kiosk.clock import utcnow
@@ -33,6 +33,8 @@ from kiosk.jobs import privacy_text
 from kiosk.jobs.backup import backup_command, restore_command
 from kiosk.jobs.sync import Backoff, Worker
 from kiosk.models import StaffUser
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from kiosk.portal_sim.server import ServerThread
@@ -90,14 +92,31 @@ def run_command(host: str | None, port: int | None) -> None:
         db.upgrade(app)
     host = host or app.config["RUN_HOST"]
     port = port or app.config["RUN_PORT"]
+    # both ports are taken before anything starts: a second `kiosk run` (or another program on a
+    # port) stops with one line saying which, not a traceback, and no simulator or worker left behind
+    server = _listen(
+        f"the kiosk's port {host}:{port} (RUN_PORT)",
+        lambda: create_server(app, host=host, port=port, **waitress_options(app)),
+    )
     if app.config["PORTAL"] == "embedded":
-        sim_url = start_embedded_simulator(app).url
+        sim_url = _listen(
+            f"the simulator's port 127.0.0.1:{app.config['SIM_PORT']} (SIM_PORT)", lambda: start_embedded_simulator(app)
+        ).url
         _say(app, f"Central system simulator on {sim_url}/ (the simulated phone: {sim_url}/phone)")
     if app.config["SYNC_IN_PROCESS"] and app.config["PORTAL"] != "demo":
         threading.Thread(target=make_worker(app, "in-process").run, name="sync", daemon=True).start()
         _say(app, "Sync worker running in this process")
     _say(app, f"Kiosk on http://{host}:{port}/ (catalog {app.extensions['kiosk.catalog'].version})")
-    waitress.serve(app, host=host, port=port, **waitress_options(app))
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
+
+
+def _listen(what: str, bind: Callable[[], T]) -> T:
+    """A server bound to its port, or the start stopped with the reason in one line."""
+    try:
+        return bind()
+    except OSError as exc:
+        raise SystemExit(f"kiosk: not starting: cannot listen on {what}: {exc.strerror or exc}") from None
 
 
 def waitress_options(app: Flask) -> dict[str, Any]:

@@ -329,3 +329,28 @@ def test_htmx_is_fetched_only_with_the_pinned_integrity(
     monkeypatch.setattr(assets, "HTMX_DIR", tmp_path / "empty")
     with pytest.raises(assets.AssetsMissing, match="make run"):
         create_app({"TESTING": True})
+
+
+@pytest.mark.parametrize("taken", ["RUN_PORT", "SIM_PORT"])
+def test_a_taken_port_stops_the_start_with_one_line_not_a_traceback(instance: Path, taken: str) -> None:
+    """A second `kiosk run` on the same terminal (found walking the kiosk: a raw traceback): it says
+    which port, and starts nothing, neither the simulator nor the worker."""
+    with socket.socket() as busy, socket.socket() as free:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        free.bind(("127.0.0.1", 0))
+        ports = {taken: busy.getsockname()[1]}
+        other = "SIM_PORT" if taken == "RUN_PORT" else "RUN_PORT"
+        ports[other] = free.getsockname()[1]
+        free.close()  # a port known to be free a moment ago
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")} | {
+            "KIOSK_INSTANCE_PATH": str(instance),
+            **{f"KIOSK_{name}": str(port) for name, port in ports.items()},
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "kiosk.cli", "run"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "kiosk: not starting: cannot listen on" in done.stderr and f"({taken})" in done.stderr
+    assert "Sync worker running" not in done.stdout and "Kiosk on" not in done.stdout
